@@ -1,0 +1,123 @@
+// Package quant converts between float32 and the tensor encodings that GGUF
+// files store: plain F32/F16/BF16 and ggml's block quantization formats
+// (Q4_0 … Q8_0, the K-quants Q2_K … Q8_K, IQ4_NL and IQ4_XS).
+//
+// Both directions are bit-exact with llama.cpp:
+//
+//   - Dequantize produces the same float32 values as ggml's dequantize_row_*
+//     functions. That needs the same float32 operations in the same order: a
+//     block value is computed as, e.g., float32(d*sc) times the quant and then
+//     minus float32(dmin*m), each product rounded to float32 on its own.
+//   - Quantize writes the same bytes as ggml_quantize_chunk without an
+//     importance matrix (the "reference" quantizers, including their scale
+//     searches). A model quantized here is byte-identical to one quantized
+//     by llama.cpp from the same float32 weights.
+//
+// Go allows the compiler to fuse x*y+z into one fused multiply-add, which
+// rounds once instead of twice and so would change results on arm64 and
+// other FMA targets. Throughout the package every product that feeds an
+// addition or subtraction is wrapped in an explicit float32(...) conversion;
+// the language guarantees such a conversion rounds and so forbids the fusion.
+// Those conversions look redundant but are load-bearing.
+package quant
+
+import (
+	"fmt"
+
+	"github.com/ondo-ai/ondo/tensor"
+)
+
+// codec holds the row converters of one type. Each function handles a whole
+// number of blocks; lengths are checked by the exported entry points.
+type codec struct {
+	dequant func(src []byte, dst []float32)
+	quant   func(src []float32, dst []byte)
+}
+
+// codecs is indexed by type id (all ids ggml defines are small).
+var codecs [64]codec
+
+func init() {
+	codecs[tensor.F32] = codec{dequantF32, quantF32}
+	codecs[tensor.F16] = codec{dequantF16, quantF16}
+	codecs[tensor.BF16] = codec{dequantBF16, quantBF16}
+	codecs[tensor.Q4_0] = codec{dequantQ4_0, quantQ4_0}
+	codecs[tensor.Q4_1] = codec{dequantQ4_1, quantQ4_1}
+	codecs[tensor.Q5_0] = codec{dequantQ5_0, quantQ5_0}
+	codecs[tensor.Q5_1] = codec{dequantQ5_1, quantQ5_1}
+	codecs[tensor.Q8_0] = codec{dequantQ8_0, quantQ8_0}
+	codecs[tensor.Q2_K] = codec{dequantQ2_K, quantQ2_K}
+	codecs[tensor.Q3_K] = codec{dequantQ3_K, quantQ3_K}
+	codecs[tensor.Q4_K] = codec{dequantQ4_K, quantQ4_K}
+	codecs[tensor.Q5_K] = codec{dequantQ5_K, quantQ5_K}
+	codecs[tensor.Q6_K] = codec{dequantQ6_K, quantQ6_K}
+	codecs[tensor.Q8_K] = codec{dequantQ8_K, quantQ8_K}
+	codecs[tensor.IQ4_NL] = codec{dequantIQ4_NL, quantIQ4_NL}
+	codecs[tensor.IQ4_XS] = codec{dequantIQ4_XS, quantIQ4_XS}
+}
+
+func lookup(t tensor.Type) codec {
+	if uint64(t) < uint64(len(codecs)) {
+		return codecs[t]
+	}
+	return codec{}
+}
+
+// DequantizeSupported reports whether Dequantize can decode type t.
+func DequantizeSupported(t tensor.Type) bool { return lookup(t).dequant != nil }
+
+// QuantizeSupported reports whether Quantize can encode type t.
+func QuantizeSupported(t tensor.Type) bool { return lookup(t).quant != nil }
+
+// Dequantize decodes len(dst) elements of type t from src into dst.
+//
+// len(dst) must be a multiple of t's block size and len(src) must be exactly
+// the encoded size of that many elements (t.RowSize(len(dst))). Several rows
+// can be decoded in one call: blocks never straddle rows.
+func Dequantize(t tensor.Type, src []byte, dst []float32) error {
+	c := lookup(t)
+	if c.dequant == nil {
+		return fmt.Errorf("quant: dequantize: type %v not supported", t)
+	}
+	want, err := encodedSize(t, len(dst))
+	if err != nil {
+		return fmt.Errorf("quant: dequantize %v: %d elements is not a multiple of the block size %d", t, len(dst), t.BlockSize())
+	}
+	if len(src) != want {
+		return fmt.Errorf("quant: dequantize %v: src has %d bytes, want %d for %d elements", t, len(src), want, len(dst))
+	}
+	c.dequant(src, dst)
+	return nil
+}
+
+// Quantize encodes src as type t into dst, writing exactly the bytes that
+// llama.cpp's ggml_quantize_chunk writes when no importance matrix is given.
+//
+// len(src) must be a multiple of t's block size (256 for the K-quants and
+// IQ4_XS); pass one row or several whole rows. dst must be exactly
+// t.RowSize(len(src)) bytes long.
+func Quantize(t tensor.Type, src []float32, dst []byte) error {
+	c := lookup(t)
+	if c.quant == nil {
+		return fmt.Errorf("quant: quantize: type %v not supported", t)
+	}
+	want, err := encodedSize(t, len(src))
+	if err != nil {
+		return fmt.Errorf("quant: %v rows must be a multiple of %d elements, got %d", t, t.BlockSize(), len(src))
+	}
+	if len(dst) != want {
+		return fmt.Errorf("quant: quantize %v: dst has %d bytes, want %d for %d elements", t, len(dst), want, len(src))
+	}
+	c.quant(src, dst)
+	return nil
+}
+
+// encodedSize is the byte size of n elements of t, or an error when n is not
+// a whole number of blocks.
+func encodedSize(t tensor.Type, n int) (int, error) {
+	size, err := t.RowSize(int64(n))
+	if err != nil {
+		return 0, err
+	}
+	return int(size), nil
+}
