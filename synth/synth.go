@@ -1,0 +1,302 @@
+// Package synth makes deterministic random-weight models of any shape and
+// tensor type, for tests and benchmarks. The weights are random but scaled
+// so activations stay in the range real models have, and the vocabulary is a
+// small valid SentencePiece-style one, so every part of the runtime can run
+// on them.
+package synth
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/quantize"
+	"github.com/ondo-ai/ondo/tensor"
+)
+
+// Config describes a synthetic model.
+type Config struct {
+	Arch     string // general.architecture; "llama"
+	Type     string // a quantization preset (F32, F16, Q8_0, Q4_K_M, …)
+	Pure     bool   // every weight matrix in Type's base type, no mix rules
+	Dim      int
+	Layers   int
+	Heads    int
+	KVHeads  int
+	FFN      int
+	Vocab    int
+	Ctx      int
+	Seed     uint64
+	Untied   bool    // separate output matrix instead of tied embeddings
+	RopeBase float32 // rope.freq_base; 0 means 10000
+}
+
+// Presets are named shapes.
+var Presets = map[string]Config{
+	"tiny":         {Arch: "llama", Type: "F32", Dim: 256, Layers: 2, Heads: 4, KVHeads: 2, FFN: 512, Vocab: 512, Ctx: 512},
+	"llama-3.2-1b": {Arch: "llama", Type: "Q4_0", Dim: 2048, Layers: 16, Heads: 32, KVHeads: 8, FFN: 8192, Vocab: 32000, Ctx: 8192, RopeBase: 500000},
+}
+
+// Preset returns a copy of the named preset.
+func Preset(name string) (Config, error) {
+	c, ok := Presets[name]
+	if !ok {
+		names := make([]string, 0, len(Presets))
+		for n := range Presets {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return Config{}, fmt.Errorf("synth: unknown preset %q (known: %s)", name, strings.Join(names, ", "))
+	}
+	return c, nil
+}
+
+func (c *Config) validate() error {
+	if c.Arch == "" {
+		c.Arch = "llama"
+	}
+	if c.Arch != "llama" {
+		return fmt.Errorf("synth: architecture %q not supported (known: llama)", c.Arch)
+	}
+	if c.Type == "" {
+		c.Type = "F32"
+	}
+	if c.KVHeads == 0 {
+		c.KVHeads = c.Heads
+	}
+	if c.RopeBase == 0 {
+		c.RopeBase = 10000
+	}
+	for _, v := range []struct {
+		name string
+		v    int
+	}{{"dim", c.Dim}, {"layers", c.Layers}, {"heads", c.Heads}, {"kv-heads", c.KVHeads}, {"ffn", c.FFN}, {"vocab", c.Vocab}, {"ctx", c.Ctx}} {
+		if v.v <= 0 {
+			return fmt.Errorf("synth: %s must be positive, got %d", v.name, v.v)
+		}
+	}
+	if c.Dim%c.Heads != 0 {
+		return fmt.Errorf("synth: heads %d does not divide dim %d", c.Heads, c.Dim)
+	}
+	if c.Heads%c.KVHeads != 0 {
+		return fmt.Errorf("synth: kv-heads %d does not divide heads %d", c.KVHeads, c.Heads)
+	}
+	if (c.Dim/c.Heads)%2 != 0 {
+		return fmt.Errorf("synth: head dimension %d must be even for RoPE", c.Dim/c.Heads)
+	}
+	if c.Vocab < 3+256+1 {
+		return fmt.Errorf("synth: vocab %d too small: needs unk, BOS, EOS, 256 byte tokens and at least one piece", c.Vocab)
+	}
+	return nil
+}
+
+// weight describes one tensor and how to fill it.
+type weight struct {
+	name  string
+	shape []int64
+	// values are uniform in center ± spread.
+	center, spread float32
+}
+
+func (c *Config) weights() []weight {
+	d, hd := int64(c.Dim), int64(c.Dim/c.Heads)
+	kv := int64(c.KVHeads) * hd
+	ffn, vocab := int64(c.FFN), int64(c.Vocab)
+	// Uniform spread sqrt(3)*sigma gives standard deviation sigma; a
+	// projection with sigma = 1/sqrt(fan_in) keeps its input's scale.
+	proj := func(fanIn int64) float32 { return float32(math.Sqrt(3 / float64(fanIn))) }
+	ws := []weight{{"token_embd.weight", []int64{d, vocab}, 0, proj(d) * 4}}
+	for l := 0; l < c.Layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		ws = append(ws,
+			weight{p + "attn_norm.weight", []int64{d}, 1, 0.1},
+			weight{p + "attn_q.weight", []int64{d, d}, 0, proj(d)},
+			weight{p + "attn_k.weight", []int64{d, kv}, 0, proj(d)},
+			weight{p + "attn_v.weight", []int64{d, kv}, 0, proj(d)},
+			weight{p + "attn_output.weight", []int64{d, d}, 0, proj(d)},
+			weight{p + "ffn_norm.weight", []int64{d}, 1, 0.1},
+			weight{p + "ffn_gate.weight", []int64{d, ffn}, 0, proj(d)},
+			weight{p + "ffn_up.weight", []int64{d, ffn}, 0, proj(d)},
+			weight{p + "ffn_down.weight", []int64{ffn, d}, 0, proj(ffn)},
+		)
+	}
+	ws = append(ws, weight{"output_norm.weight", []int64{d}, 1, 0.1})
+	if c.Untied {
+		ws = append(ws, weight{"output.weight", []int64{d, vocab}, 0, proj(d) * 4})
+	}
+	return ws
+}
+
+// Write makes the model described by c and writes it to path atomically.
+func Write(path string, c Config) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	ft, err := quantize.ParseFileType(c.Type)
+	if err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	ws := c.weights()
+	names := make([]string, len(ws))
+	for i, w := range ws {
+		names[i] = w.name
+	}
+	planner := quantize.NewPlanner(ft, quantize.ModelInfo{
+		Arch: c.Arch, Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads,
+		TiedOutput: !c.Untied, AttnV: quantize.CountAttnV(names),
+	})
+	planner.Pure = c.Pure
+	specs := make([]gguf.TensorSpec, len(ws))
+	for i, w := range ws {
+		typ, err := planner.Choose(w.name, tensor.F32, w.shape)
+		if err != nil {
+			return fmt.Errorf("synth: %w", err)
+		}
+		seed := tensorSeed(c.Seed, w.name)
+		specs[i] = gguf.TensorSpec{Name: w.name, Type: typ, Shape: w.shape, Fill: func(out io.Writer) error {
+			return fill(out, w, typ, seed)
+		}}
+	}
+	return gguf.WriteFile(path, c.metadata(ft), specs)
+}
+
+func tensorSeed(seed uint64, name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64() ^ seed*0x9e3779b97f4a7c15
+}
+
+// fill generates a tensor's F32 values row by row and converts them.
+func fill(out io.Writer, w weight, typ tensor.Type, seed uint64) error {
+	cols := w.shape[0]
+	rows := int64(1)
+	for _, d := range w.shape[1:] {
+		rows *= d
+	}
+	rng := rand.New(rand.NewPCG(seed, seed>>1|1))
+	// Generate in chunks of rows so a 1B-parameter model streams in
+	// bounded memory; Convert quantizes each chunk in parallel.
+	chunkRows := max(1, (1<<20)/cols)
+	buf := make([]byte, chunkRows*cols*4)
+	for start := int64(0); start < rows; start += chunkRows {
+		n := min(chunkRows, rows-start)
+		b := buf[:n*cols*4]
+		for i := int64(0); i < n*cols; i++ {
+			v := w.center + w.spread*(2*rng.Float32()-1)
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		if typ == tensor.F32 {
+			if _, err := out.Write(b); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := quantize.Convert(out, tensor.F32, typ, b, cols, n, runtime.NumCPU()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) metadata(ft quantize.FileType) []gguf.KV {
+	a := c.Arch + "."
+	tokens, scores, types := Vocab(c.Vocab)
+	return []gguf.KV{
+		gguf.NewKV("general.architecture", c.Arch),
+		gguf.NewKV("general.name", fmt.Sprintf("synthetic-%s-%dd-%dl-seed%d", c.Arch, c.Dim, c.Layers, c.Seed)),
+		gguf.NewKV("general.file_type", uint32(ft)),
+		gguf.NewKV("general.quantization_version", uint32(2)),
+		gguf.NewKV(a+"vocab_size", uint32(c.Vocab)),
+		gguf.NewKV(a+"context_length", uint32(c.Ctx)),
+		gguf.NewKV(a+"embedding_length", uint32(c.Dim)),
+		gguf.NewKV(a+"block_count", uint32(c.Layers)),
+		gguf.NewKV(a+"feed_forward_length", uint32(c.FFN)),
+		gguf.NewKV(a+"attention.head_count", uint32(c.Heads)),
+		gguf.NewKV(a+"attention.head_count_kv", uint32(c.KVHeads)),
+		gguf.NewKV(a+"rope.dimension_count", uint32(c.Dim/c.Heads)),
+		gguf.NewKV(a+"rope.freq_base", c.RopeBase),
+		gguf.NewKV(a+"attention.layer_norm_rms_epsilon", float32(1e-5)),
+		gguf.NewKV("tokenizer.ggml.model", "llama"),
+		gguf.NewKV("tokenizer.ggml.pre", "default"),
+		gguf.NewKV("tokenizer.ggml.tokens", tokens),
+		gguf.NewKV("tokenizer.ggml.scores", scores),
+		gguf.NewKV("tokenizer.ggml.token_type", types),
+		gguf.NewKV("tokenizer.ggml.bos_token_id", uint32(1)),
+		gguf.NewKV("tokenizer.ggml.eos_token_id", uint32(2)),
+		gguf.NewKV("tokenizer.ggml.unknown_token_id", uint32(0)),
+		gguf.NewKV("tokenizer.ggml.add_bos_token", true),
+		gguf.NewKV("tokenizer.ggml.add_eos_token", false),
+	}
+}
+
+// Token types as GGUF stores them.
+const (
+	typeNormal  = 1
+	typeUnknown = 2
+	typeControl = 3
+	typeByte    = 6
+)
+
+// Vocab returns a SentencePiece-style vocabulary of n pieces: <unk>, <s>,
+// </s>, the 256 byte-fallback tokens, then ordinary pieces — single
+// characters first, then longer pieces each reachable by merging two shorter
+// ones, so the BPE tokenizer can produce every entry. Scores decrease with
+// rank, as in SentencePiece models.
+func Vocab(n int) (tokens []string, scores []float32, types []int32) {
+	tokens = append(tokens, "<unk>", "<s>", "</s>")
+	types = append(types, typeUnknown, typeControl, typeControl)
+	for b := 0; b < 256; b++ {
+		tokens = append(tokens, fmt.Sprintf("<0x%02X>", b))
+		types = append(types, typeByte)
+	}
+	seen := make(map[string]bool)
+	add := func(s string) bool {
+		if len(tokens) >= n {
+			return false
+		}
+		if !seen[s] {
+			seen[s] = true
+			tokens = append(tokens, s)
+			types = append(types, typeNormal)
+		}
+		return true
+	}
+	const sp = "▁"
+	letters := "etaoinshrdlcumwfgypbvkjxqz"
+	singles := sp + letters + strings.ToUpper(letters) + "0123456789.,!?'\"-:;()"
+	for _, r := range singles {
+		add(string(r))
+	}
+	// Grow by appending a letter to an existing piece, shortest first.
+	level := []string{}
+	for _, r := range sp + letters {
+		level = append(level, string(r))
+	}
+	for len(tokens) < n && len(level) > 0 {
+		var next []string
+		for _, p := range level {
+			for _, r := range letters {
+				s := p + string(r)
+				if !add(s) {
+					break
+				}
+				next = append(next, s)
+			}
+		}
+		level = next
+	}
+	scores = make([]float32, len(tokens))
+	for i := range scores {
+		if types[i] == typeNormal {
+			scores[i] = -float32(i)
+		}
+	}
+	return tokens, scores, types
+}
