@@ -27,7 +27,7 @@ function llama() {
         progressLogs: false,
         maxThreads: 0,
         logLevel: LlamaLogLevel.error,
-        logger: (level, message) => process.stderr.write(`[llama.cpp ${level}] ${message}`)
+        logger: (level, message) => process.stderr.write(`[llama.cpp ${level}] ${message.trimEnd()}\n`)
     });
     return llamaPromise;
 }
@@ -58,7 +58,9 @@ export function requireThreads(req) {
 // eval: {"model", "tokens": [ids], "greedy": n, "threads": t, "top": k}
 //   -> {"vocab": n, "logprobs": [vocab floats] | "top": [[id, logprob], ...], "greedy": [ids]}
 // logprobs are natural-log probabilities of the token after the last given token, over the whole
-// vocabulary, indexed by token id (null where the probability underflowed float32 to 0).
+// vocabulary, indexed by token id (null where the probability underflowed float32 to 0). They are
+// log() of node-llama-cpp's float32 softmax of the raw logits: log-softmax to about 1e-7 down to
+// -87 (float32 denormals below that lose digits, and below about -103 the probability is 0).
 // greedy holds the next `greedy` tokens chosen by pure argmax, each fed back in turn.
 async function opEval(req) {
     const model = await loadModel(req.model);
@@ -179,11 +181,19 @@ export async function serve(defaultOp) {
             res = { error: String(err?.stack ?? err) };
         }
         if (id !== undefined) res.id = id;
-        process.stdout.write(JSON.stringify(res) + "\n");
+        await write(JSON.stringify(res) + "\n");
     }
     // stdin closed: release models and exit (the addon can keep the event loop alive).
     for (const p of models.values()) {
         try { await (await p).dispose(); } catch { /* already reported */ }
     }
     process.exit(0);
+}
+
+// write resolves once the line has been handed to the OS. Waiting matters: a response larger
+// than the pipe buffer (64 KiB) is written asynchronously, and process.exit would cut it short.
+function write(text) {
+    return new Promise((resolve, reject) => {
+        process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
+    });
 }

@@ -72,13 +72,13 @@ func Available() error {
 // Client is one running `node eval.mjs` process. Its methods may be called from several
 // goroutines; requests are served one at a time, in order.
 type Client struct {
-	mu     sync.Mutex // serialises requests; guards broken
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *bufio.Reader
-	stderr *tailBuffer
-	broken error // set once the process is unusable
-	done   chan struct{}
+	mu      sync.Mutex // serialises requests; guards broken
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	stdout  *bufio.Reader
+	stderr  *tailBuffer
+	broken  error // set once the process is unusable
+	done    chan struct{}
 	waitErr error // valid once done is closed
 }
 
@@ -181,12 +181,14 @@ func (c *Client) do(ctx context.Context, req any, resp any) error {
 	}
 	if r.err != nil {
 		// The process died or closed its output: wait briefly for its exit status and stderr.
+		exit := "still running"
 		select {
 		case <-c.done:
+			exit = fmt.Sprint(c.waitErr)
 		case <-time.After(2 * time.Second):
 		}
-		c.broken = fmt.Errorf("peer: node process failed (%v, exit: %v); stderr:\n%s",
-			r.err, c.waitErr, c.stderr.String())
+		c.broken = fmt.Errorf("peer: node process failed (%v, exit status: %s); stderr:\n%s",
+			r.err, exit, c.stderr.String())
 		return c.broken
 	}
 	var e struct {
@@ -234,10 +236,10 @@ type evalRequest struct {
 }
 
 type evalResponse struct {
-	Vocab    int            `json:"vocab"`
-	LogProbs []*float64     `json:"logprobs"`
-	Top      [][2]*float64  `json:"top"`
-	Greedy   []int32        `json:"greedy"`
+	Vocab    int           `json:"vocab"`
+	LogProbs []*float64    `json:"logprobs"`
+	Top      [][2]*float64 `json:"top"`
+	Greedy   []int32       `json:"greedy"`
 }
 
 // Eval runs model (a GGUF path) on tokens with llama.cpp's CPU backend, threads threads and flash
