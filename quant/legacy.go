@@ -6,9 +6,9 @@ import (
 )
 
 // The original ggml block formats: 32 elements per block, one fp16 scale d
-// (and for the _1 variants an fp16 offset m), quants stored low nibbles first.
-// In every one of them byte j of qs holds element j in its low nibble and
-// element j+16 in its high nibble.
+// (and for the _1 variants an fp16 offset m). In the 4- and 5-bit formats
+// byte j of qs holds element j in its low nibble and element j+16 in its
+// high nibble; Q8_0 stores one int8 per element.
 //
 //	Q4_0  d | qs[16]                x = d * (q - 8)
 //	Q4_1  d | m | qs[16]            x = d * q + m

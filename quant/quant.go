@@ -91,11 +91,15 @@ func Dequantize(t tensor.Type, src []byte, dst []float32) error {
 }
 
 // Quantize encodes src as type t into dst, writing exactly the bytes that
-// llama.cpp's ggml_quantize_chunk writes when no importance matrix is given.
+// llama.cpp's ggml_quantize_chunk writes when no importance matrix is given
+// (for Q8_K, which that function does not handle, the bytes of
+// quantize_row_q8_K_ref, with the sums of an all-zero block zeroed).
 //
 // len(src) must be a multiple of t's block size (256 for the K-quants and
-// IQ4_XS); pass one row or several whole rows. dst must be exactly
-// t.RowSize(len(src)) bytes long.
+// IQ4_XS); pass one row or several whole rows, since no block straddles a
+// row and none of these quantizers looks beyond its block. dst must be
+// exactly t.RowSize(len(src)) bytes long. Quantize and Dequantize keep no
+// state and are safe for concurrent use.
 func Quantize(t tensor.Type, src []float32, dst []byte) error {
 	c := lookup(t)
 	if c.quant == nil {

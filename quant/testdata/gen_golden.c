@@ -1,0 +1,212 @@
+// gen_golden writes llamacpp-golden.bin: what llama.cpp's own prebuilt
+// library computes for the block formats that the synth-llama GGUF files do
+// not cover (and, for good measure, for all the others too).
+//
+// It is not part of the Go build (Go ignores testdata directories). To
+// regenerate, with node-llama-cpp installed in bench/peer:
+//
+//   LIB=bench/peer/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-base.so
+//   gcc -O2 -o /tmp/gen_golden quant/testdata/gen_golden.c -ldl -lm
+//   /tmp/gen_golden "$LIB" quant/testdata/llamacpp-golden.bin
+//
+// The program only calls the library's exported functions, declared here
+// by hand, so no llama.cpp headers are needed.
+//
+// File layout (little-endian):
+//   "ONDOQG01"
+//   u32 rows, u32 cols, f32 input[rows*cols]      shared quantizer input
+//   u32 records, then per record:
+//     u32 kind     1: quantize the shared input, 2: dequantize random blocks
+//     u32 type     ggml type id
+//     u32 n        elements
+//     u32 nbytes   encoded size
+//     u8  data[nbytes]   kind 1: llama.cpp's encoding; kind 2: the input blocks
+//     f32 out[n]         kind 2 only: llama.cpp's decoding
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef size_t (*quantize_chunk_fn)(int type, const float *src, void *dst, int64_t start,
+                                     int64_t nrows, int64_t n_per_row, const float *imatrix);
+typedef void (*row_fn)(const void *x, float *y, int64_t k);
+typedef void (*qrow_fn)(const float *x, void *y, int64_t k);
+typedef float (*h2f_fn)(uint16_t);
+
+static void *lib;
+static void *sym(const char *name) {
+	void *p = dlsym(lib, name);
+	if (!p) {
+		fprintf(stderr, "missing symbol %s\n", name);
+		exit(1);
+	}
+	return p;
+}
+
+// splitmix64, then Box-Muller: a seeded normal source.
+static uint64_t state = 0x0dd0c0ffee123457ull;
+static uint64_t next64(void) {
+	uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+static double uniform(void) { return ((next64() >> 11) + 0.5) / 9007199254740992.0; }
+static double normal(void) { return sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform()); }
+
+struct type { int id; const char *name; int block, size; const char *deq; int fp16[2]; int nfp16; };
+static const struct type types[] = {
+	{0, "f32", 1, 4, NULL, {0}, 0},
+	{1, "f16", 1, 2, NULL, {0}, 0},
+	{30, "bf16", 1, 2, NULL, {0}, 0},
+	{2, "q4_0", 32, 18, "dequantize_row_q4_0", {0}, 1},
+	{3, "q4_1", 32, 20, "dequantize_row_q4_1", {0, 2}, 2},
+	{6, "q5_0", 32, 22, "dequantize_row_q5_0", {0}, 1},
+	{7, "q5_1", 32, 24, "dequantize_row_q5_1", {0, 2}, 2},
+	{8, "q8_0", 32, 34, "dequantize_row_q8_0", {0}, 1},
+	{10, "q2_K", 256, 84, "dequantize_row_q2_K", {80, 82}, 2},
+	{11, "q3_K", 256, 110, "dequantize_row_q3_K", {108}, 1},
+	{12, "q4_K", 256, 144, "dequantize_row_q4_K", {0, 2}, 2},
+	{13, "q5_K", 256, 176, "dequantize_row_q5_K", {0, 2}, 2},
+	{14, "q6_K", 256, 210, "dequantize_row_q6_K", {208}, 1},
+	{15, "q8_K", 256, 292, "dequantize_row_q8_K", {0}, 0},
+	{20, "iq4_nl", 32, 18, "dequantize_row_iq4_nl", {0}, 1},
+	{23, "iq4_xs", 256, 136, "dequantize_row_iq4_xs", {0}, 1},
+};
+#define NTYPES (int)(sizeof types / sizeof types[0])
+
+static FILE *out;
+static void u32(uint32_t v) { fwrite(&v, 4, 1, out); }
+
+// A random finite fp16 of magnitude below 2, so that no product in a
+// decoder overflows (NaN payloads are not portable across CPUs).
+static uint16_t small_fp16(void) { return (uint16_t)next64() & 0xbfff; }
+
+int main(int argc, char **argv) {
+	if (argc != 3) {
+		fprintf(stderr, "usage: gen_golden libggml-base.so out.bin\n");
+		return 2;
+	}
+	lib = dlopen(argv[1], RTLD_NOW);
+	if (!lib) {
+		fprintf(stderr, "%s\n", dlerror());
+		return 1;
+	}
+	quantize_chunk_fn quantize_chunk = (quantize_chunk_fn)sym("ggml_quantize_chunk");
+	qrow_fn q8k = (qrow_fn)sym("quantize_row_q8_K_ref");
+	h2f_fn f16 = (h2f_fn)sym("ggml_fp16_to_fp32");
+	h2f_fn bf16 = (h2f_fn)sym("ggml_bf16_to_fp32");
+
+	// Shared input: rows that exercise the quantizers' corner cases.
+	enum { ROWS = 20, COLS = 256 };
+	static float x[ROWS][COLS];
+	for (int r = 0; r < ROWS; r++) {
+		for (int c = 0; c < COLS; c++) {
+			double g = normal();
+			double v;
+			switch (r) {
+			case 8: v = 0.3 + 0.05 * g; break;          // all positive
+			case 9: v = -0.3 + 0.05 * g; break;         // all negative
+			case 10: v = c / 16 == 5 ? g : 0; break;    // one live sub-block of 16
+			case 11: v = 0; break;                      // zeros
+			case 12: v = 0.5; break;                    // constant
+			case 13: v = 0.05 * g * g * g; break;       // heavy tails
+			case 14: v = 1e-7 * g; break;               // scales below fp16 normal range
+			case 15: v = 500 * g; break;                // large
+			case 16: v = (c / 32) % 2 ? 0.05 * g : 0; break; // zero sub-blocks of 32
+			case 17: v = ((c % 17) - 8) * 0.5; break;   // exact ties
+			case 18: v = g * pow(10, (c / 16) % 7 - 4); break; // scales over 7 decades
+			case 19: v = uniform() < 0.1 ? g : 0; break; // sparse
+			default: v = 0.05 * g;
+			}
+			x[r][c] = (float)v;
+		}
+	}
+
+	out = fopen(argv[2], "wb");
+	if (!out) {
+		perror(argv[2]);
+		return 1;
+	}
+	fwrite("ONDOQG01", 8, 1, out);
+	u32(ROWS);
+	u32(COLS);
+	fwrite(x, sizeof x, 1, out);
+	u32(2 * NTYPES);
+
+	for (int t = 0; t < NTYPES; t++) {
+		const struct type *ty = &types[t];
+		// Quantize the shared input, all rows at once (rows are independent).
+		int n = ROWS * COLS;
+		int nbytes = n / ty->block * ty->size;
+		uint8_t *q = calloc(nbytes, 1);
+		if (ty->id == 15) {
+			q8k(&x[0][0], q, n); // Q8_K has no ggml_quantize_chunk path
+		} else if (quantize_chunk(ty->id, &x[0][0], q, 0, ROWS, COLS, NULL) != (size_t)nbytes) {
+			fprintf(stderr, "%s: unexpected size\n", ty->name);
+			return 1;
+		}
+		u32(1);
+		u32(ty->id);
+		u32(n);
+		u32(nbytes);
+		fwrite(q, nbytes, 1, out);
+		free(q);
+
+		// Decode random blocks.
+		n = 1024;
+		nbytes = n / ty->block * ty->size;
+		uint8_t *b = malloc(nbytes);
+		for (int i = 0; i < nbytes; i++) b[i] = (uint8_t)next64();
+		float *y = malloc(n * sizeof(float));
+		switch (ty->id) {
+		case 0:
+			for (int i = 0; i < n; i++) {
+				float v = (float)(normal() * pow(2, (int)(next64() % 60) - 30));
+				memcpy(b + 4 * i, &v, 4);
+				y[i] = v;
+			}
+			break;
+		case 1:
+		case 30: {
+			// Every kind of value, NaNs and infinities included.
+			static const uint16_t special[] = {0x0000, 0x8000, 0x0001, 0x03ff, 0x0400, 0x7bff, 0x7c00,
+				0xfc00, 0x7c01, 0x7e00, 0xfe00, 0x7fff, 0xff81, 0x3c00, 0x3555, 0x8001};
+			for (int i = 0; i < n; i++) {
+				uint16_t h = i < 16 ? special[i] : (uint16_t)next64();
+				memcpy(b + 2 * i, &h, 2);
+				y[i] = ty->id == 1 ? f16(h) : bf16(h);
+			}
+			break;
+		}
+		default:
+			for (int blk = 0; blk < n / ty->block; blk++) {
+				uint8_t *p = b + blk * ty->size;
+				for (int k = 0; k < ty->nfp16; k++) {
+					uint16_t h = small_fp16();
+					memcpy(p + ty->fp16[k], &h, 2);
+				}
+				if (ty->id == 15) { // float32 scale
+					float d = f16(small_fp16());
+					memcpy(p, &d, 4);
+				}
+			}
+			((row_fn)sym(ty->deq))(b, y, n);
+		}
+		u32(2);
+		u32(ty->id);
+		u32(n);
+		u32(nbytes);
+		fwrite(b, nbytes, 1, out);
+		fwrite(y, n * sizeof(float), 1, out);
+		free(b);
+		free(y);
+	}
+	if (fclose(out)) {
+		perror(argv[2]);
+		return 1;
+	}
+	return 0;
+}
