@@ -1,6 +1,9 @@
 package gguf
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // The accessors below read typed metadata. They return an error that names
 // the key when it is absent or has an unexpected type, so callers can pass
@@ -41,6 +44,9 @@ func (f *File) Int(key string) (int64, error) {
 	}
 	v, ok := asInt64(kv.Value)
 	if !ok {
+		if u, isU64 := kv.Value.(uint64); isU64 {
+			return 0, fmt.Errorf("metadata key %q: value %d does not fit in int64", key, u)
+		}
 		return 0, fmt.Errorf("metadata key %q has type %s, want an integer", key, kv.Type)
 	}
 	return v, nil
@@ -57,6 +63,8 @@ func (f *File) Float(key string) (float64, error) {
 		return float64(v), nil
 	case float64:
 		return v, nil
+	case uint64:
+		return float64(v), nil
 	}
 	if v, ok := asInt64(kv.Value); ok {
 		return float64(v), nil
@@ -171,6 +179,9 @@ func (a Array) ints(key string) ([]int64, error) {
 		copy(out, v)
 	case []uint64:
 		for i, x := range v {
+			if x > math.MaxInt64 {
+				return nil, fmt.Errorf("metadata key %q: element %d is %d, beyond int64", key, i, x)
+			}
 			out[i] = int64(x)
 		}
 	default:

@@ -27,6 +27,9 @@ const DefaultAlignment = 32
 // MaxDims is the most dimensions a tensor may have.
 const MaxDims = 4
 
+// maxAlignment is the largest general.alignment accepted.
+const maxAlignment = 1 << 20
+
 // TensorInfo describes one tensor of a file.
 type TensorInfo struct {
 	Name string
@@ -51,10 +54,14 @@ func (t *TensorInfo) Elements() int64 {
 
 // Rows returns the number of rows (all dimensions but the first).
 func (t *TensorInfo) Rows() int64 {
-	if len(t.Shape) == 0 {
-		return 1
+	n := int64(1)
+	if len(t.Shape) > 1 {
+		// Not Elements()/Shape[0]: a row length of 0 is valid.
+		for _, d := range t.Shape[1:] {
+			n *= d
+		}
 	}
-	return t.Elements() / t.Shape[0]
+	return n
 }
 
 // File is a parsed GGUF file. Its methods are safe for concurrent use.
@@ -153,6 +160,31 @@ func (r *reader) u64(what string) (uint64, error) {
 	return v, nil
 }
 
+// u32f and u64f are u32 and u64 whose error context is built only on
+// failure: the header of a model with a thousand tensors holds thousands of
+// fields, and formatting a name for each would dominate Open.
+func (r *reader) u32f(what func() string) (uint32, error) {
+	if len(r.buf)-r.off < 4 {
+		return 0, r.need(4, what())
+	}
+	return r.u32("")
+}
+
+func (r *reader) u64f(what func() string) (uint64, error) {
+	if len(r.buf)-r.off < 8 {
+		return 0, r.need(8, what())
+	}
+	return r.u64("")
+}
+
+// strf is str with its error context built only on failure.
+func (r *reader) strf(what func() string) (string, error) {
+	if s, ok := r.tryStr(); ok {
+		return s, nil
+	}
+	return r.str(what())
+}
+
 // count reads an element count and checks that count elements of at least
 // minSize bytes each fit in the rest of the file.
 func (r *reader) count(what string, minSize int) (int, error) {
@@ -165,6 +197,23 @@ func (r *reader) count(what string, minSize int) (int, error) {
 		return 0, fmt.Errorf("%s %d is larger than the rest of the file (%d bytes) can hold", what, n, left)
 	}
 	return int(n), nil
+}
+
+// tryStr reads a string when it is whole and reports false, reading
+// nothing, otherwise: callers build their error context only on failure, so
+// the hundred thousand strings of a vocabulary cost no formatting.
+func (r *reader) tryStr() (string, bool) {
+	left := len(r.buf) - r.off
+	if left < 8 {
+		return "", false
+	}
+	n := binary.LittleEndian.Uint64(r.buf[r.off:])
+	if n > uint64(left-8) {
+		return "", false
+	}
+	start := r.off + 8
+	r.off = start + int(n)
+	return string(r.buf[start:r.off]), true
 }
 
 func (r *reader) str(what string) (string, error) {
@@ -211,14 +260,14 @@ func (r *reader) file() (*File, error) {
 	f := &File{Version: version, Alignment: DefaultAlignment, kvIdx: make(map[string]int, nKV), tIdx: make(map[string]int, nTensors)}
 	f.KV = make([]KV, 0, nKV)
 	for i := 0; i < nKV; i++ {
-		key, err := r.str(fmt.Sprintf("metadata key %d", i))
+		key, err := r.strf(func() string { return fmt.Sprintf("metadata key %d", i) })
 		if err != nil {
 			return nil, err
 		}
 		if _, dup := f.kvIdx[key]; dup {
 			return nil, fmt.Errorf("duplicate metadata key %q", key)
 		}
-		t, err := r.u32(fmt.Sprintf("type of %q", key))
+		t, err := r.u32f(func() string { return fmt.Sprintf("type of %q", key) })
 		if err != nil {
 			return nil, err
 		}
@@ -234,7 +283,7 @@ func (r *reader) file() (*File, error) {
 		if !isU32 {
 			return nil, fmt.Errorf("general.alignment has type %s, want uint32", kv.Type)
 		}
-		if a == 0 || a&(a-1) != 0 || a > 1<<20 {
+		if a == 0 || a&(a-1) != 0 || a > maxAlignment {
 			return nil, fmt.Errorf("general.alignment %d is not a power of two up to 1 MiB", a)
 		}
 		f.Alignment = int(a)
@@ -280,36 +329,47 @@ func (f *File) checkExtents(fileSize int64) error {
 	}
 	sort.Slice(order, func(a, b int) bool { return f.Tensors[order[a]].Offset < f.Tensors[order[b]].Offset })
 	var end uint64
-	for k, i := range order {
+	prev := -1 // the last non-empty tensor
+	for _, i := range order {
 		t := &f.Tensors[i]
 		if t.Offset > uint64(dataLen) || uint64(t.Size) > uint64(dataLen)-t.Offset {
 			return fmt.Errorf("tensor %q: data [%d, %d) lies outside the file (data section holds %d bytes)", t.Name, t.Offset, t.Offset+uint64(t.Size), dataLen)
 		}
-		if k > 0 && t.Offset < end {
-			prev := &f.Tensors[order[k-1]]
-			return fmt.Errorf("tensor %q at offset %d overlaps tensor %q which ends at %d", t.Name, t.Offset, prev.Name, end)
+		if t.Size == 0 {
+			// An empty tensor overlaps nothing; the writer gives it
+			// the offset of the tensor that follows it.
+			continue
+		}
+		if prev >= 0 && t.Offset < end {
+			return fmt.Errorf("tensor %q at offset %d overlaps tensor %q which ends at %d", t.Name, t.Offset, f.Tensors[prev].Name, end)
 		}
 		end = t.Offset + uint64(t.Size)
+		prev = i
 	}
 	return nil
 }
 
 func (r *reader) tensorInfo(i int) (TensorInfo, error) {
-	name, err := r.str(fmt.Sprintf("tensor %d name", i))
+	name, err := r.strf(func() string { return fmt.Sprintf("tensor %d name", i) })
 	if err != nil {
 		return TensorInfo{}, err
 	}
-	nDims, err := r.u32(fmt.Sprintf("tensor %q dimension count", name))
+	nDims, err := r.u32f(func() string { return fmt.Sprintf("tensor %q dimension count", name) })
 	if err != nil {
 		return TensorInfo{}, err
 	}
 	if nDims > MaxDims {
 		return TensorInfo{}, fmt.Errorf("tensor %q has %d dimensions, at most %d allowed", name, nDims, MaxDims)
 	}
+	if nDims == 0 {
+		// The writer refuses these too, and the rest of ondo relies on
+		// Shape[0] being the row length.
+		return TensorInfo{}, fmt.Errorf("tensor %q has 0 dimensions, want 1 to %d", name, MaxDims)
+	}
 	ti := TensorInfo{Name: name, Shape: make([]int64, nDims)}
 	elems := int64(1)
 	for d := range ti.Shape {
-		v, err := r.u64(fmt.Sprintf("tensor %q dimension %d", name, d))
+		v, err := r.u64f(func() string { return fmt.Sprintf("tensor %q dimension %d", name, d) })
 		if err != nil {
 			return TensorInfo{}, err
 		}
@@ -322,7 +382,7 @@ func (r *reader) tensorInfo(i int) (TensorInfo, error) {
 		}
 		elems *= int64(v)
 	}
-	typ, err := r.u32(fmt.Sprintf("tensor %q type", name))
+	typ, err := r.u32f(func() string { return fmt.Sprintf("tensor %q type", name) })
 	if err != nil {
 		return TensorInfo{}, err
 	}
@@ -330,7 +390,7 @@ func (r *reader) tensorInfo(i int) (TensorInfo, error) {
 	if !ti.Type.Known() {
 		return TensorInfo{}, fmt.Errorf("tensor %q has unknown type %d", name, typ)
 	}
-	if nDims > 0 && ti.Shape[0]%int64(ti.Type.BlockSize()) != 0 {
+	if ti.Shape[0]%int64(ti.Type.BlockSize()) != 0 {
 		return TensorInfo{}, fmt.Errorf("tensor %q: row length %d is not a multiple of the %s block size %d", name, ti.Shape[0], ti.Type, ti.Type.BlockSize())
 	}
 	// elems is a multiple of the block size, so elems/bs*ts cannot
@@ -340,7 +400,7 @@ func (r *reader) tensorInfo(i int) (TensorInfo, error) {
 		return TensorInfo{}, fmt.Errorf("tensor %q: byte size of shape %v overflows", name, ti.Shape)
 	}
 	ti.Size = blocks * int64(ti.Type.TypeSize())
-	ti.Offset, err = r.u64(fmt.Sprintf("tensor %q offset", name))
+	ti.Offset, err = r.u64f(func() string { return fmt.Sprintf("tensor %q offset", name) })
 	if err != nil {
 		return TensorInfo{}, err
 	}
@@ -351,10 +411,11 @@ func (r *reader) tensorInfo(i int) (TensorInfo, error) {
 const maxNesting = 8
 
 func (r *reader) value(t ValueType, key string, depth int) (any, error) {
-	what := fmt.Sprintf("value of %q", key)
+	// Formatted only on error: this runs once per nested array element.
+	what := func() string { return fmt.Sprintf("value of %q", key) }
 	if sz := t.size(); sz > 0 {
-		if err := r.need(sz, what); err != nil {
-			return nil, err
+		if sz > len(r.buf)-r.off {
+			return nil, r.need(sz, what())
 		}
 		b := r.buf[r.off:]
 		r.off += sz
@@ -365,7 +426,7 @@ func (r *reader) value(t ValueType, key string, depth int) (any, error) {
 			return int8(b[0]), nil
 		case Bool:
 			if b[0] > 1 {
-				return nil, fmt.Errorf("%s: bool byte %d is neither 0 nor 1", what, b[0])
+				return nil, fmt.Errorf("%s: bool byte %d is neither 0 nor 1", what(), b[0])
 			}
 			return b[0] == 1, nil
 		case Uint16:
@@ -388,26 +449,30 @@ func (r *reader) value(t ValueType, key string, depth int) (any, error) {
 	}
 	switch t {
 	case String:
-		return r.str(what)
+		return r.strf(what)
 	case ArrayType:
 		if depth >= maxNesting {
-			return nil, fmt.Errorf("%s: arrays nested more than %d deep", what, maxNesting)
+			return nil, fmt.Errorf("%s: arrays nested more than %d deep", what(), maxNesting)
 		}
-		et, err := r.u32(what + " element type")
-		if err != nil {
+		if len(r.buf)-r.off < 12 {
+			_, err := r.u32(what() + " element type")
+			if err == nil {
+				_, err = r.u64(what() + " array count")
+			}
 			return nil, err
 		}
+		et, _ := r.u32("")
 		elem := ValueType(et)
 		if elem.minSize() == 0 {
-			return nil, fmt.Errorf("%s: unknown array element type %d", what, et)
+			return nil, fmt.Errorf("%s: unknown array element type %d", what(), et)
 		}
-		n, err := r.count(what+" array count", elem.minSize())
+		n, err := r.count(what()+" array count", elem.minSize())
 		if err != nil {
 			return nil, err
 		}
 		return r.array(elem, n, key, depth)
 	}
-	return nil, fmt.Errorf("%s: unknown value type %d", what, uint32(t))
+	return nil, fmt.Errorf("%s: unknown value type %d", what(), uint32(t))
 }
 
 func (r *reader) array(t ValueType, n int, key string, depth int) (Array, error) {
@@ -496,8 +561,9 @@ func (r *reader) array(t ValueType, n int, key string, depth int) (Array, error)
 	if t == String {
 		v := make([]string, n)
 		for i := range v {
-			s, err := r.str(fmt.Sprintf("value of %q element %d", key, i))
-			if err != nil {
+			s, ok := r.tryStr()
+			if !ok {
+				_, err := r.str(fmt.Sprintf("value of %q element %d", key, i))
 				return a, err
 			}
 			v[i] = s
@@ -505,13 +571,15 @@ func (r *reader) array(t ValueType, n int, key string, depth int) (Array, error)
 		a.Values = v
 		return a, nil
 	}
-	v := make([]Array, n)
-	for i := range v {
+	// Grow as elements parse rather than trusting n: every nesting level
+	// could otherwise allocate twice the file's size before failing.
+	v := make([]Array, 0, min(n, 1024))
+	for range n {
 		x, err := r.value(ArrayType, key, depth+1)
 		if err != nil {
 			return a, err
 		}
-		v[i] = x.(Array)
+		v = append(v, x.(Array))
 	}
 	a.Values = v
 	return a, nil

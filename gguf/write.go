@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/ondo-ai/ondo/tensor"
 )
@@ -42,15 +44,19 @@ func (s *TensorSpec) Size() (int64, error) {
 	if s.Shape[0]%int64(s.Type.BlockSize()) != 0 {
 		return 0, fmt.Errorf("tensor %q: row length %d is not a multiple of the %s block size %d", s.Name, s.Shape[0], s.Type, s.Type.BlockSize())
 	}
+	// RowSize does not check that the byte count fits; the reader
+	// refuses such a file, so the writer must not produce one.
+	if n/int64(s.Type.BlockSize()) > math.MaxInt64/int64(s.Type.TypeSize()) {
+		return 0, fmt.Errorf("tensor %q: byte size of shape %v overflows", s.Name, s.Shape)
+	}
 	return s.Type.RowSize(n)
 }
 
 // WriteFile writes a GGUF v3 file atomically: to a temporary file in the
 // same directory, synced, then renamed over path. general.alignment, when
-// present in kvs, must be a uint32 power of two.
+// present in kvs, must be a uint32 power of two up to 1 MiB.
 func WriteFile(path string, kvs []KV, tensors []TensorSpec) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := createTemp(path)
 	if err != nil {
 		return fmt.Errorf("gguf: write %s: %w", path, err)
 	}
@@ -79,6 +85,22 @@ func WriteFile(path string, kvs []KV, tensors []TensorSpec) (err error) {
 	return nil
 }
 
+// createTemp creates a new file next to path. Unlike os.CreateTemp, which
+// makes files only their owner can read, it asks for mode 0666 and lets the
+// umask decide, as os.WriteFile does: a model written by ondo is readable by
+// whoever the user's umask allows.
+func createTemp(path string) (*os.File, error) {
+	dir, base := filepath.Split(path)
+	for try := 0; ; try++ {
+		name := filepath.Join(dir, "."+base+".tmp-"+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if os.IsExist(err) && try < 100 {
+			continue
+		}
+		return f, err
+	}
+}
+
 // Write encodes a GGUF v3 file to w.
 func Write(w io.Writer, kvs []KV, tensors []TensorSpec) error {
 	align := DefaultAlignment
@@ -90,8 +112,8 @@ func Write(w io.Writer, kvs []KV, tensors []TensorSpec) error {
 		seen[kv.Key] = true
 		if kv.Key == "general.alignment" {
 			a, ok := kv.Value.(uint32)
-			if !ok || a == 0 || a&(a-1) != 0 {
-				return fmt.Errorf("gguf: general.alignment must be a uint32 power of two, got %v", kv.Value)
+			if !ok || a == 0 || a&(a-1) != 0 || a > maxAlignment {
+				return fmt.Errorf("gguf: general.alignment must be a uint32 power of two up to 1 MiB, got %v (%T)", kv.Value, kv.Value)
 			}
 			align = int(a)
 		}
@@ -300,14 +322,19 @@ func (e *encoder) value(t ValueType, v any) error {
 		if !ok {
 			return errTypeMismatch
 		}
-		return e.array(a)
+		return e.array(a, 0)
 	default:
 		return fmt.Errorf("unknown value type %d", uint32(t))
 	}
 	return nil
 }
 
-func (e *encoder) array(a Array) error {
+// array encodes a, nested depth arrays deep.
+func (e *encoder) array(a Array, depth int) error {
+	if depth >= maxNesting {
+		// The reader refuses deeper nesting.
+		return fmt.Errorf("arrays nested more than %d deep", maxNesting)
+	}
 	if a.Type == ArrayType {
 		// Nested arrays: each element carries its own type and count.
 		vs, ok := a.Values.([]Array)
@@ -317,7 +344,7 @@ func (e *encoder) array(a Array) error {
 		e.u32(uint32(ArrayType))
 		e.u64(uint64(len(vs)))
 		for _, x := range vs {
-			if err := e.array(x); err != nil {
+			if err := e.array(x, depth+1); err != nil {
 				return err
 			}
 		}

@@ -36,6 +36,9 @@ type Config struct {
 	Seed     uint64
 	Untied   bool    // separate output matrix instead of tied embeddings
 	RopeBase float32 // rope.freq_base; 0 means 10000
+	// WeightScale multiplies the spread of every weight matrix; 0 means 1,
+	// where each projection keeps its input's scale.
+	WeightScale float32
 }
 
 // Presets are named shapes.
@@ -111,7 +114,11 @@ func (c *Config) weights() []weight {
 	ffn, vocab := int64(c.FFN), int64(c.Vocab)
 	// Uniform spread sqrt(3)*sigma gives standard deviation sigma; a
 	// projection with sigma = 1/sqrt(fan_in) keeps its input's scale.
-	proj := func(fanIn int64) float32 { return float32(math.Sqrt(3 / float64(fanIn))) }
+	scale := c.WeightScale
+	if scale == 0 {
+		scale = 1
+	}
+	proj := func(fanIn int64) float32 { return scale * float32(math.Sqrt(3/float64(fanIn))) }
 	ws := []weight{{"token_embd.weight", []int64{d, vocab}, 0, proj(d) * 4}}
 	for l := 0; l < c.Layers; l++ {
 		p := fmt.Sprintf("blk.%d.", l)

@@ -55,7 +55,7 @@ export function requireThreads(req) {
     return t;
 }
 
-// eval: {"model", "tokens": [ids], "greedy": n, "threads": t, "top": k}
+// eval: {"model", "tokens": [ids], "greedy": n, "threads": t, "top": k, "batch": b (optional)}
 //   -> {"vocab": n, "logprobs": [vocab floats] | "top": [[id, logprob], ...], "greedy": [ids]}
 // logprobs are natural-log probabilities of the token after the last given token, over the whole
 // vocabulary, indexed by token id (null where the probability underflowed float32 to 0). They are
@@ -73,7 +73,9 @@ async function opEval(req) {
 
     const context = await model.createContext({
         contextSize: tokens.length + greedy + 16,
-        batchSize: tokens.length, // whole prompt in one llama_decode (ubatch = batch here)
+        // The whole prompt in one llama_decode (ubatch = batch here) unless "batch" asks for
+        // smaller ones (batch 1 takes llama.cpp's one-token path through every matmul).
+        batchSize: req.batch ?? tokens.length,
         sequences: 1,
         threads,
         flashAttention: false

@@ -233,6 +233,7 @@ type evalRequest struct {
 	Greedy  int     `json:"greedy"`
 	Threads int     `json:"threads"`
 	Top     int     `json:"top"`
+	Batch   int     `json:"batch,omitempty"`
 }
 
 type evalResponse struct {
@@ -246,7 +247,20 @@ type evalResponse struct {
 // attention off, and returns the full next-token log-probability vector after the last token and
 // the next greedy tokens. The model is loaded on first use and kept.
 func (c *Client) Eval(ctx context.Context, model string, tokens []int32, greedy, threads int) (*EvalResult, error) {
-	return c.eval(ctx, model, tokens, greedy, threads, 0)
+	return c.EvalWith(ctx, model, tokens, EvalOptions{Greedy: greedy, Threads: threads})
+}
+
+// EvalOptions tune EvalWith.
+type EvalOptions struct {
+	Greedy  int // greedy tokens to generate after the prompt
+	Threads int // llama.cpp threads (required, >= 1)
+	Top     int // when > 0, return only the Top most likely tokens
+	Batch   int // when > 0, evaluate the prompt in batches of this size
+}
+
+// EvalWith is Eval with every option.
+func (c *Client) EvalWith(ctx context.Context, model string, tokens []int32, o EvalOptions) (*EvalResult, error) {
+	return c.eval(ctx, model, tokens, o)
 }
 
 // EvalTop is Eval returning only the k most likely next tokens instead of the whole vocabulary
@@ -255,19 +269,19 @@ func (c *Client) EvalTop(ctx context.Context, model string, tokens []int32, gree
 	if k < 1 {
 		return nil, fmt.Errorf("peer: EvalTop needs k >= 1, got %d", k)
 	}
-	return c.eval(ctx, model, tokens, greedy, threads, k)
+	return c.eval(ctx, model, tokens, EvalOptions{Greedy: greedy, Threads: threads, Top: k})
 }
 
-func (c *Client) eval(ctx context.Context, model string, tokens []int32, greedy, threads, top int) (*EvalResult, error) {
-	if threads < 1 {
-		return nil, fmt.Errorf("peer: threads must be >= 1, got %d", threads)
+func (c *Client) eval(ctx context.Context, model string, tokens []int32, o EvalOptions) (*EvalResult, error) {
+	if o.Threads < 1 {
+		return nil, fmt.Errorf("peer: threads must be >= 1, got %d", o.Threads)
 	}
 	path, err := filepath.Abs(model)
 	if err != nil {
 		return nil, fmt.Errorf("peer: %w", err)
 	}
 	var resp evalResponse
-	req := evalRequest{Op: "eval", Model: path, Tokens: tokens, Greedy: greedy, Threads: threads, Top: top}
+	req := evalRequest{Op: "eval", Model: path, Tokens: tokens, Greedy: o.Greedy, Threads: o.Threads, Top: o.Top, Batch: o.Batch}
 	if err := c.do(ctx, req, &resp); err != nil {
 		return nil, err
 	}

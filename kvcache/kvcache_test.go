@@ -1,0 +1,137 @@
+package kvcache
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ondo-ai/ondo/quant"
+)
+
+func TestNewErrors(t *testing.T) {
+	for _, g := range [][4]int{{0, 8, 2, 4}, {2, 0, 2, 4}, {2, 8, 0, 4}, {2, 8, 2, -1}, {1 << 20, 1 << 20, 64, 128}} {
+		if _, err := New(g[0], g[1], g[2], g[3], true); err == nil {
+			t.Errorf("New%v: no error", g)
+		}
+	}
+}
+
+func TestPutAndRead(t *testing.T) {
+	for _, f16 := range []bool{false, true} {
+		c, err := New(3, 5, 2, 4, f16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Len() != 0 || c.Size() != 5 || c.Layers() != 3 || c.KVHeads() != 2 || c.HeadDim() != 4 || c.F16() != f16 {
+			t.Fatalf("accessors of %+v", c)
+		}
+		per := int64(4)
+		if f16 {
+			per = 2
+		}
+		if got, want := c.Bytes(), 2*per*3*5*8; got != want {
+			t.Errorf("Bytes %d, want %d", got, want)
+		}
+		k := []float32{1, 2, 3, 4, 5, 6, 7, 8.001}
+		v := []float32{-1, -2, -3, -4, -5, -6, -7, 0.1}
+		if err := c.Put(1, 3, k, v); err != nil {
+			t.Fatal(err)
+		}
+		at := func(i int) (float32, float32) {
+			off := 3*8 + i
+			if f16 {
+				k16, v16 := c.LayerF16(1)
+				return quant.FP16ToFloat32(k16[off]), quant.FP16ToFloat32(v16[off])
+			}
+			k32, v32 := c.LayerF32(1)
+			return k32[off], v32[off]
+		}
+		for i := range k {
+			gk, gv := at(i)
+			wk, wv := k[i], v[i]
+			if f16 {
+				wk, wv = quant.FP16ToFloat32(quant.Float32ToFP16(wk)), quant.FP16ToFloat32(quant.Float32ToFP16(wv))
+			}
+			if gk != wk || gv != wv {
+				t.Errorf("f16=%v element %d: got %v,%v want %v,%v", f16, i, gk, gv, wk, wv)
+			}
+		}
+		if k16, _ := c.LayerF16(0); (k16 != nil) != f16 {
+			t.Errorf("LayerF16 on f16=%v cache", f16)
+		}
+		if k32, _ := c.LayerF32(0); (k32 != nil) == f16 {
+			t.Errorf("LayerF32 on f16=%v cache", f16)
+		}
+		if err := c.Put(3, 0, k, v); err == nil {
+			t.Error("Put to layer 3 of 3 accepted")
+		}
+		if err := c.Put(0, 0, k[:7], v); err == nil {
+			t.Error("short key row accepted")
+		}
+	}
+}
+
+func TestCapacity(t *testing.T) {
+	c, err := New(1, 2048, 1, 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := []float32{1, 2}
+	if err := c.Put(0, 2047, row, row); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Put(0, 2048, row, row)
+	if err == nil || err.Error() != "kvcache: position 2048 beyond context size 2048" {
+		t.Fatalf("error %v", err)
+	}
+	if err := c.Check(2040, 8); err != nil {
+		t.Errorf("Check(2040, 8): %v", err)
+	}
+	err = c.Check(2040, 9)
+	if err == nil || err.Error() != "kvcache: position 2048 beyond context size 2048" {
+		t.Errorf("Check(2040, 9): %v", err)
+	}
+	if err := c.Check(-1, 1); err == nil {
+		t.Error("negative position accepted")
+	}
+}
+
+func TestCommitTruncate(t *testing.T) {
+	c, err := New(1, 8, 1, 2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		op   string
+		n    int
+		want int
+		err  string
+	}{
+		{"commit", 5, 5, ""},
+		{"commit", 4, 5, "commit to 4 with 5 filled"},
+		{"commit", 9, 5, "context size 8"},
+		{"truncate", 6, 5, "truncate to 6, only 5 positions filled"},
+		{"truncate", 2, 2, ""},
+		{"truncate", -1, 2, "truncate to -1"},
+		{"commit", 8, 8, ""},
+		{"truncate", 0, 0, ""},
+	}
+	for _, s := range steps {
+		var err error
+		if s.op == "commit" {
+			err = c.Commit(s.n)
+		} else {
+			err = c.Truncate(s.n)
+		}
+		if (err == nil) != (s.err == "") || err != nil && !strings.Contains(err.Error(), s.err) {
+			t.Errorf("%s(%d): error %v, want %q", s.op, s.n, err, s.err)
+		}
+		if c.Len() != s.want {
+			t.Errorf("%s(%d): Len %d, want %d", s.op, s.n, c.Len(), s.want)
+		}
+	}
+	c.Commit(3)
+	c.Reset()
+	if c.Len() != 0 {
+		t.Errorf("Len after Reset: %d", c.Len())
+	}
+}

@@ -1,0 +1,589 @@
+package llama_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/kvcache"
+	"github.com/ondo-ai/ondo/model"
+	"github.com/ondo-ai/ondo/tensor"
+)
+
+// tiny is a small random Llama model built in the test: metadata, float32
+// weights, and a plain float64 forward pass to check the engine against.
+type tiny struct {
+	kv      map[string]any
+	order   []string
+	weights map[string][]float32
+	shapes  map[string][]int64
+	names   []string
+	raw     map[string]tensor.Type // tensors written with another type id (same bytes)
+
+	dim, heads, kvHeads, hd, ffn, layers, vocab int
+}
+
+func newTiny(seed uint64, heads, kvHeads int) *tiny {
+	t := &tiny{kv: map[string]any{}, weights: map[string][]float32{}, shapes: map[string][]int64{}}
+	t.dim, t.heads, t.kvHeads, t.ffn, t.layers, t.vocab = 16, heads, kvHeads, 24, 2, 40
+	t.hd = t.dim / heads
+	t.set("general.architecture", "llama")
+	t.set("llama.context_length", uint32(64))
+	t.set("llama.embedding_length", uint32(t.dim))
+	t.set("llama.feed_forward_length", uint32(t.ffn))
+	t.set("llama.block_count", uint32(t.layers))
+	t.set("llama.attention.head_count", uint32(heads))
+	t.set("llama.attention.head_count_kv", uint32(kvHeads))
+	t.set("llama.rope.dimension_count", uint32(t.hd))
+	t.set("llama.attention.layer_norm_rms_epsilon", float32(1e-5))
+	r := rand.New(rand.NewPCG(seed, 1))
+	add := func(name string, scale float64, shape ...int64) {
+		n := int64(1)
+		for _, d := range shape {
+			n *= d
+		}
+		w := make([]float32, n)
+		for i := range w {
+			w[i] = float32(r.NormFloat64() * scale)
+		}
+		t.weights[name], t.shapes[name] = w, shape
+		t.names = append(t.names, name)
+	}
+	norm := func(name string, n int) {
+		add(name, 0.1, int64(n))
+		for i := range t.weights[name] {
+			t.weights[name][i] += 1
+		}
+	}
+	d, q, kv := int64(t.dim), int64(heads*t.hd), int64(kvHeads*t.hd)
+	add("token_embd.weight", 1, d, int64(t.vocab))
+	norm("output_norm.weight", t.dim)
+	add("output.weight", 0.3, d, int64(t.vocab))
+	for l := 0; l < t.layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		norm(p+"attn_norm.weight", t.dim)
+		add(p+"attn_q.weight", 0.3, d, q)
+		add(p+"attn_k.weight", 0.3, d, kv)
+		add(p+"attn_v.weight", 0.3, d, kv)
+		add(p+"attn_output.weight", 0.3, q, d)
+		norm(p+"ffn_norm.weight", t.dim)
+		add(p+"ffn_gate.weight", 0.3, d, int64(t.ffn))
+		add(p+"ffn_up.weight", 0.3, d, int64(t.ffn))
+		add(p+"ffn_down.weight", 0.3, int64(t.ffn), d)
+	}
+	return t
+}
+
+func (t *tiny) set(key string, v any) {
+	if _, ok := t.kv[key]; !ok {
+		t.order = append(t.order, key)
+	}
+	t.kv[key] = v
+}
+
+func (t *tiny) del(key string) { delete(t.kv, key) }
+
+func (t *tiny) delTensor(name string) { delete(t.weights, name) }
+
+// addTensor adds a float32 tensor with the given values.
+func (t *tiny) addTensor(name string, w []float32, shape ...int64) {
+	if _, ok := t.weights[name]; !ok {
+		t.names = append(t.names, name)
+	}
+	t.weights[name], t.shapes[name] = w, shape
+}
+
+func (t *tiny) write(tb testing.TB) string {
+	tb.Helper()
+	var kvs []gguf.KV
+	for _, k := range t.order {
+		if v, ok := t.kv[k]; ok {
+			kvs = append(kvs, gguf.NewKV(k, v))
+		}
+	}
+	var specs []gguf.TensorSpec
+	for _, name := range t.names {
+		w, ok := t.weights[name]
+		if !ok {
+			continue
+		}
+		b := make([]byte, 4*len(w))
+		for i, v := range w {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		typ := tensor.F32
+		if rt, ok := t.raw[name]; ok {
+			typ = rt
+		}
+		specs = append(specs, gguf.TensorSpec{Name: name, Type: typ, Shape: t.shapes[name], Data: b})
+	}
+	path := filepath.Join(tb.TempDir(), "tiny.gguf")
+	if err := gguf.WriteFile(path, kvs, specs); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+func (t *tiny) open(tb testing.TB) (model.Model, error) {
+	tb.Helper()
+	f, err := gguf.Open(t.write(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return model.Load(f, model.Config{Threads: 2})
+}
+
+// ropeRef describes the rotation for the float64 reference.
+type ropeRef struct {
+	base, scale float64 // scale: linear/YaRN factor (0 = none)
+	yarn        bool
+	origCtx     float64
+	factors     []float32
+}
+
+// angle returns the rotation angle and magnitude of pair i at pos,
+// straight from the formulas: θ = pos·base^(-2i/d)/factor_i, linearly
+// interpolated by 1/scale, and for YaRN blended per dimension between
+// interpolation and extrapolation with magnitude 1 + 0.1·ln(scale).
+func (r ropeRef) angle(pos, i, dims int) (theta, mag float64) {
+	extrap := float64(pos) * math.Pow(r.base, -2*float64(i)/float64(dims))
+	if r.factors != nil {
+		extrap /= float64(r.factors[i])
+	}
+	if r.scale == 0 {
+		return extrap, 1
+	}
+	interp := extrap / r.scale
+	if !r.yarn {
+		return interp, 1
+	}
+	corr := func(beta float64) float64 {
+		return float64(dims) * math.Log(r.origCtx/(beta*2*math.Pi)) / (2 * math.Log(r.base))
+	}
+	low := math.Max(0, math.Floor(corr(32)))
+	high := math.Min(float64(dims-1), math.Ceil(corr(1)))
+	y := (float64(i) - low) / math.Max(0.001, high-low)
+	mix := 1 - math.Min(1, math.Max(0, y))
+	return interp*(1-mix) + extrap*mix, 1 + 0.1*math.Log(r.scale)
+}
+
+// reference runs the float64 forward pass over tokens at positions 0.. and
+// returns the logits of every position.
+func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
+	w := func(name string) []float32 { return t.weights[name] }
+	matvec := func(name string, x []float64) []float64 {
+		m := w(name)
+		cols := int(t.shapes[name][0])
+		out := make([]float64, len(m)/cols)
+		for r := range out {
+			for c := 0; c < cols; c++ {
+				out[r] += float64(m[r*cols+c]) * x[c]
+			}
+		}
+		if b, ok := t.weights[strings.TrimSuffix(name, ".weight")+".bias"]; ok {
+			for r := range out {
+				out[r] += float64(b[r])
+			}
+		}
+		return out
+	}
+	rms := func(x []float64, name string) []float64 {
+		ss := 0.0
+		for _, v := range x {
+			ss += v * v
+		}
+		s := 1 / math.Sqrt(ss/float64(len(x))+1e-5)
+		out := make([]float64, len(x))
+		for i, v := range x {
+			out[i] = v * s * float64(w(name)[i])
+		}
+		return out
+	}
+	rot := func(x []float64, heads, pos int) {
+		for h := 0; h < heads; h++ {
+			for i := 0; i < t.hd/2; i++ {
+				th, mag := rope.angle(pos, i, t.hd)
+				c, s := math.Cos(th)*mag, math.Sin(th)*mag
+				a, b := x[h*t.hd+2*i], x[h*t.hd+2*i+1]
+				x[h*t.hd+2*i], x[h*t.hd+2*i+1] = a*c-b*s, a*s+b*c
+			}
+		}
+	}
+	keys := make([][][]float64, t.layers)
+	vals := make([][][]float64, t.layers)
+	var out [][]float64
+	for pos, tok := range tokens {
+		x := make([]float64, t.dim)
+		for i := range x {
+			x[i] = float64(w("token_embd.weight")[int(tok)*t.dim+i])
+		}
+		for l := 0; l < t.layers; l++ {
+			p := fmt.Sprintf("blk.%d.", l)
+			xb := rms(x, p+"attn_norm.weight")
+			q, k, v := matvec(p+"attn_q.weight", xb), matvec(p+"attn_k.weight", xb), matvec(p+"attn_v.weight", xb)
+			rot(q, t.heads, pos)
+			rot(k, t.kvHeads, pos)
+			keys[l], vals[l] = append(keys[l], k), append(vals[l], v)
+			att := make([]float64, t.heads*t.hd)
+			for h := 0; h < t.heads; h++ {
+				g := h / (t.heads / t.kvHeads)
+				sc := make([]float64, pos+1)
+				mx := math.Inf(-1)
+				for s := range sc {
+					for i := 0; i < t.hd; i++ {
+						sc[s] += q[h*t.hd+i] * keys[l][s][g*t.hd+i]
+					}
+					sc[s] /= math.Sqrt(float64(t.hd))
+					mx = math.Max(mx, sc[s])
+				}
+				sum := 0.0
+				for s := range sc {
+					sc[s] = math.Exp(sc[s] - mx)
+					sum += sc[s]
+				}
+				for s := range sc {
+					for i := 0; i < t.hd; i++ {
+						att[h*t.hd+i] += sc[s] / sum * vals[l][s][g*t.hd+i]
+					}
+				}
+			}
+			for i, v := range matvec(p+"attn_output.weight", att) {
+				x[i] += v
+			}
+			xb = rms(x, p+"ffn_norm.weight")
+			g, u := matvec(p+"ffn_gate.weight", xb), matvec(p+"ffn_up.weight", xb)
+			for i := range g {
+				g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
+			}
+			for i, v := range matvec(p+"ffn_down.weight", g) {
+				x[i] += v
+			}
+		}
+		head := "output.weight"
+		if _, ok := t.weights[head]; !ok {
+			head = "token_embd.weight"
+		}
+		out = append(out, matvec(head, rms(x, "output_norm.weight")))
+	}
+	return out
+}
+
+// TestTinyReference checks the forward pass against the float64 reference
+// on small random models covering the hyperparameter paths: grouped and
+// full attention, tied output, biases, linear and YaRN RoPE scaling and
+// Llama 3 frequency factors.
+func TestTinyReference(t *testing.T) {
+	cases := []struct {
+		name    string
+		heads   int
+		kvHeads int
+		edit    func(*tiny, *ropeRef)
+	}{
+		{"gqa", 4, 2, nil},
+		{"mha", 2, 2, nil},
+		{"mqa", 4, 1, nil},
+		{"tied output", 4, 2, func(t *tiny, _ *ropeRef) { t.delTensor("output.weight") }},
+		{"freq base", 4, 2, func(t *tiny, r *ropeRef) {
+			t.set("llama.rope.freq_base", float32(500000))
+			r.base = 500000
+		}},
+		{"linear scaling", 4, 2, func(t *tiny, r *ropeRef) {
+			t.set("llama.rope.scaling.type", "linear")
+			t.set("llama.rope.scaling.factor", float32(4))
+			r.scale = 4
+		}},
+		{"yarn scaling", 2, 1, func(t *tiny, r *ropeRef) {
+			t.set("llama.rope.freq_base", float32(100))
+			t.set("llama.rope.scaling.type", "yarn")
+			t.set("llama.rope.scaling.factor", float32(4))
+			t.set("llama.rope.scaling.original_context_length", uint32(16))
+			r.base, r.scale, r.yarn, r.origCtx = 100, 4, true, 16
+		}},
+		{"rope freqs", 4, 2, func(t *tiny, r *ropeRef) {
+			ff := []float32{1, 2.5, 8, 32}[:t.hd/2]
+			t.addTensor("rope_freqs.weight", ff, int64(len(ff)))
+			r.factors = ff
+		}},
+		{"biases", 4, 2, func(t *tiny, _ *ropeRef) {
+			for _, n := range []string{"attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_gate", "ffn_down"} {
+				name := "blk.1." + n
+				rows := t.shapes[name+".weight"][1]
+				b := make([]float32, rows)
+				for i := range b {
+					b[i] = float32(i%5) * 0.1
+				}
+				t.addTensor(name+".bias", b, rows)
+			}
+		}},
+	}
+	tokens := []int32{1, 7, 3, 39, 12, 12, 0, 25, 8, 30, 2, 17}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tm := newTiny(42, tc.heads, tc.kvHeads)
+			rope := ropeRef{base: 10000}
+			if tc.edit != nil {
+				tc.edit(tm, &rope)
+			}
+			m, err := tm.open(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tm.reference(tokens, rope)
+			vocab := m.Info().VocabSize
+			c, err := m.NewCache(0, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two batches, the second continuing the first.
+			got := make([]float32, len(tokens)*vocab)
+			if err := m.Forward(context.Background(), model.SeqBatch(c, tokens[:5], 0, true), got); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Forward(context.Background(), model.SeqBatch(c, tokens[5:], 5, true), got[5*vocab:]); err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for p := range tokens {
+				for j := 0; j < vocab; j++ {
+					worst = max(worst, math.Abs(float64(got[p*vocab+j])-want[p][j]))
+				}
+			}
+			t.Logf("max |logit diff| vs float64 reference: %.3g", worst)
+			if worst > 1e-4 {
+				t.Errorf("max logit diff %.3g > 1e-4", worst)
+			}
+		})
+	}
+}
+
+// TestLoadErrors checks that broken files get errors naming what is wrong.
+func TestLoadErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*tiny)
+		want string
+	}{
+		{"unregistered arch", func(t *tiny) { t.set("general.architecture", "xyz") }, `unsupported architecture "xyz"`},
+		{"missing tensor", func(t *tiny) { t.delTensor("blk.1.attn_q.weight") }, `llama: missing tensor "blk.1.attn_q.weight"`},
+		{"missing embedding", func(t *tiny) { t.delTensor("token_embd.weight") }, `llama: missing tensor "token_embd.weight"`},
+		{"wrong shape", func(t *tiny) {
+			t.addTensor("blk.0.attn_k.weight", make([]float32, 16*16), 16, 16)
+		}, `llama: tensor "blk.0.attn_k.weight" has shape [16 16], want [16 8]`},
+		{"wrong norm shape", func(t *tiny) {
+			t.addTensor("blk.0.ffn_norm.weight", make([]float32, 8), 8)
+		}, `llama: tensor "blk.0.ffn_norm.weight" has shape [8], want [16]`},
+		{"heads do not divide", func(t *tiny) { t.set("llama.attention.head_count", uint32(7)) },
+			`llama: head_count_kv 2 does not divide head_count 7`},
+		{"head_count vs embedding", func(t *tiny) {
+			t.set("llama.attention.head_count", uint32(7))
+			t.set("llama.attention.head_count_kv", uint32(7))
+		}, `llama: head_count 7 does not divide embedding_length 16`},
+		{"zero heads", func(t *tiny) { t.set("llama.attention.head_count", uint32(0)) }, `llama: head_count 0 is not positive`},
+		{"missing key", func(t *tiny) { t.del("llama.embedding_length") }, `llama: metadata key "llama.embedding_length": missing`},
+		{"wrong key type", func(t *tiny) { t.set("llama.block_count", "two") }, `llama: metadata key "llama.block_count" has type string, want an integer`},
+		{"missing eps", func(t *tiny) { t.del("llama.attention.layer_norm_rms_epsilon") }, `llama.attention.layer_norm_rms_epsilon`},
+		{"rope dims", func(t *tiny) { t.set("llama.rope.dimension_count", uint32(2)) }, `llama: rope.dimension_count 2 differs from the head dimension 4`},
+		{"rope scaling type", func(t *tiny) { t.set("llama.rope.scaling.type", "longrope") }, `llama: rope.scaling.type "longrope" is not supported`},
+		{"vocab size", func(t *tiny) { t.set("llama.vocab_size", uint32(41)) }, `llama: vocab_size 41 differs from token_embd's 40 rows`},
+		{"moe", func(t *tiny) {
+			t.addTensor("blk.0.ffn_gate_inp.weight", make([]float32, 16*8), 16, 8)
+		}, `llama: mixture-of-experts models (tensor "blk.0.ffn_gate_inp.weight") are not supported yet`},
+		{"moe metadata", func(t *tiny) { t.set("llama.expert_count", uint32(8)) }, `llama: mixture-of-experts models (expert_count 8) are not supported yet`},
+		{"huge block_count", func(t *tiny) { t.set("llama.block_count", uint32(1<<30)) }, `llama: missing tensor "blk.2.attn_norm.weight"`},
+		{"unsupported type", func(t *tiny) {
+			t.raw = map[string]tensor.Type{"blk.0.attn_q.weight": tensor.I32}
+		}, `llama: tensor "blk.0.attn_q.weight": kernels: tensor type I32 is not supported`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tm := newTiny(1, 4, 2)
+			tc.edit(tm)
+			m, err := tm.open(t)
+			if err == nil {
+				m.Close()
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q, want it to contain %q", err, tc.want)
+			}
+			if tc.name == "unregistered arch" && err.Error() != tc.want {
+				t.Fatalf("error %q, want exactly %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestForwardErrors checks the batch checks (bad tokens and positions,
+// running past the cache, short buffers, cancellation) and that a failed
+// call leaves the cache as it was.
+func TestForwardErrors(t *testing.T) {
+	tm := newTiny(1, 4, 2)
+	m, err := tm.open(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	vocab := m.Info().VocabSize
+	logits := make([]float32, 4*vocab)
+	ctx := context.Background()
+	c, err := m.NewCache(4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := func(b *model.Batch, want string) {
+		t.Helper()
+		n := c.Len()
+		err := m.Forward(ctx, b, logits)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
+		}
+		if c.Len() != n {
+			t.Errorf("failed batch changed the cache length from %d to %d", n, c.Len())
+		}
+	}
+	ok := func(b *model.Batch, wantLen int) {
+		t.Helper()
+		if err := m.Forward(ctx, b, logits); err != nil {
+			t.Fatal(err)
+		}
+		if c.Len() != wantLen {
+			t.Errorf("cache length %d, want %d", c.Len(), wantLen)
+		}
+	}
+	fail(model.SeqBatch(c, []int32{40}, 0, false), "model: token 40 at batch index 0 out of range [0, 40)")
+	fail(model.SeqBatch(c, []int32{-1}, 0, false), "model: token -1 at batch index 0")
+	fail(model.SeqBatch(c, []int32{1}, 2, false), "model: sequence 0 starts at position 2, its cache holds 0")
+	fail(model.SeqBatch(c, []int32{1, 2, 3, 4, 5}, 0, false), "kvcache: position 4 beyond context size 4")
+	fail(&model.Batch{Tokens: []int32{1}, Pos: []int{0}}, "model: batch has no cache")
+	fail(&model.Batch{Tokens: []int32{1, 2}, Pos: []int{0}, Caches: []*kvcache.Cache{c}}, "model: batch has 2 tokens and 1 positions")
+	fail(&model.Batch{}, "model: empty batch")
+	ok(model.SeqBatch(c, []int32{1, 2}, 0, true), 2)
+	fail(&model.Batch{Tokens: []int32{1, 2}, Pos: []int{2, 4}, Caches: []*kvcache.Cache{c}}, "model: sequence 0: token 1 at position 4, want 3")
+	fail(model.SeqBatch(c, []int32{1, 2, 3}, 2, false), "kvcache: position 4 beyond context size 4")
+	ok(model.SeqBatch(c, []int32{3, 4}, 2, false), 4)
+	fail(model.SeqBatch(c, []int32{1}, 4, false), "kvcache: position 4 beyond context size 4")
+	ok(model.SeqBatch(c, []int32{5}, 1, false), 2) // rewinds to position 1
+	if err := m.Forward(ctx, model.SeqBatch(c, []int32{1}, 2, false), make([]float32, vocab-1)); err == nil ||
+		!strings.Contains(err.Error(), "logits buffer of 39 for 1 rows of 40") {
+		t.Errorf("short logits buffer: error %v", err)
+	}
+	other, err := kvcache.New(1, 4, 2, 4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail(model.SeqBatch(other, []int32{1}, 0, false), "model: cache 0 is for 1 layers of 2×4, model has 2 layers of 2×4")
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := m.Forward(cctx, model.SeqBatch(c, []int32{1}, 2, false), logits); err != context.Canceled {
+		t.Errorf("cancelled context: error %v", err)
+	}
+	if c.Len() != 2 {
+		t.Errorf("cancelled batch changed the cache length to %d", c.Len())
+	}
+}
+
+// TestMultiSequenceBatch evaluates two sequences with separate caches in
+// one batch, interleaved, and checks every row against evaluating each
+// sequence alone.
+func TestMultiSequenceBatch(t *testing.T) {
+	m, err := newTiny(7, 4, 2).open(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	vocab := m.Info().VocabSize
+	seqs := [][]int32{{1, 5, 9, 13, 17, 21}, {2, 4, 8, 16}}
+	alone := make([][]float32, len(seqs))
+	for s, toks := range seqs {
+		c, _ := m.NewCache(16, true)
+		alone[s] = make([]float32, len(toks)*vocab)
+		if err := m.Forward(ctx, model.SeqBatch(c, toks, 0, true), alone[s]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ca, _ := m.NewCache(16, true)
+	cb, _ := m.NewCache(16, true)
+	b := &model.Batch{Caches: []*kvcache.Cache{ca, cb}}
+	type at struct{ seq, pos int }
+	var order []at
+	for p := 0; p < 6; p++ { // interleave: a0 b0 a1 b1 a2 b2 a3 b3 a4 a5
+		for s := range seqs {
+			if p < len(seqs[s]) {
+				order = append(order, at{s, p})
+			}
+		}
+	}
+	// First batch: everything but the last token of each sequence, logits
+	// for all; second batch: the last tokens, decode-style.
+	var first, second []at
+	for _, o := range order {
+		if o.pos == len(seqs[o.seq])-1 {
+			second = append(second, o)
+		} else {
+			first = append(first, o)
+		}
+	}
+	for _, part := range [][]at{first, second} {
+		*b = model.Batch{Caches: b.Caches}
+		for _, o := range part {
+			b.Tokens = append(b.Tokens, seqs[o.seq][o.pos])
+			b.Pos = append(b.Pos, o.pos)
+			b.Seq = append(b.Seq, o.seq)
+			b.Logits = append(b.Logits, true)
+		}
+		got := make([]float32, len(part)*vocab)
+		if err := m.Forward(ctx, b, got); err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range part {
+			want := alone[o.seq][o.pos*vocab : (o.pos+1)*vocab]
+			if d := maxAbsDiff(got[i*vocab:(i+1)*vocab], want); d > 1e-6 {
+				t.Errorf("sequence %d position %d: differs from evaluating it alone by %.3g", o.seq, o.pos, d)
+			}
+		}
+	}
+	if ca.Len() != len(seqs[0]) || cb.Len() != len(seqs[1]) {
+		t.Errorf("cache lengths %d and %d, want %d and %d", ca.Len(), cb.Len(), len(seqs[0]), len(seqs[1]))
+	}
+	// The same cache twice in one batch is refused.
+	err = m.Forward(ctx, &model.Batch{Tokens: []int32{1}, Pos: []int{0}, Caches: []*kvcache.Cache{ca, ca}}, make([]float32, vocab))
+	if err == nil || !strings.Contains(err.Error(), "caches 0 and 1 are the same cache") {
+		t.Errorf("duplicate cache: error %v", err)
+	}
+}
+
+// TestSmallBatchSize checks that a prompt longer than Config.BatchSize,
+// evaluated in several passes, gives the logits of a single pass.
+func TestSmallBatchSize(t *testing.T) {
+	tm := newTiny(3, 4, 2)
+	f, err := gguf.Open(tm.write(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tokens := []int32{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5}
+	var rows [2][]float32
+	for i, bs := range []int{0, 3} {
+		m, err := model.Load(f, model.Config{BatchSize: bs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := m.NewCache(0, true)
+		rows[i] = make([]float32, len(tokens)*m.Info().VocabSize)
+		if err := m.Forward(context.Background(), model.SeqBatch(c, tokens, 0, true), rows[i]); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+	}
+	if d := maxAbsDiff(rows[0], rows[1]); d != 0 {
+		t.Errorf("batch size 3 differs from one pass by %.3g", d)
+	}
+}

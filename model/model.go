@@ -1,0 +1,132 @@
+// Package model turns a GGUF file into something that computes logits.
+//
+// Each architecture family lives in its own package (model/llama, …) that
+// registers a loader for its general.architecture name in an init function;
+// [Load] picks the loader by that name. A program makes the families it
+// wants available by importing their packages, usually for side effects:
+//
+//	import _ "github.com/ondo-ai/ondo/model/llama"
+//
+// The shared building blocks (RMS norm, rotary embeddings, attention over
+// the cache, SwiGLU) are in model/layers, so a family's package holds only
+// its hyperparameters, its tensor names and a forward pass that reads like
+// the paper.
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/kvcache"
+)
+
+// Model is a loaded model, ready to evaluate batches of tokens.
+type Model interface {
+	// Info describes the model's shape.
+	Info() Info
+	// NewCache returns an empty key/value cache for a sequence of up to
+	// size positions, stored as fp16 when f16 is true (the usual choice)
+	// and float32 otherwise.
+	NewCache(size int, f16 bool) (*kvcache.Cache, error)
+	// Forward evaluates the batch b, storing every token's keys and values
+	// in its sequence's cache, and writes the logits of the tokens b asks
+	// for to logits, one row of Info().VocabSize per token in batch order.
+	// Tokens of one sequence are evaluated together as a matrix, not one
+	// by one. Calls on one Model are serialised.
+	Forward(ctx context.Context, b *Batch, logits []float32) error
+	// Close releases the model's workers. It does not close the GGUF file,
+	// which must stay open while the model is used.
+	Close() error
+}
+
+// Info describes a model's shape, read from its GGUF metadata.
+type Info struct {
+	Arch              string // general.architecture
+	Name              string // general.name, if present
+	VocabSize         int
+	ContextLength     int // the context the model was trained for
+	EmbeddingLength   int
+	FeedForwardLength int
+	Layers            int
+	Heads             int
+	KVHeads           int
+	HeadDim           int
+}
+
+// Config holds the loading options that do not come from the file.
+type Config struct {
+	// Threads is the number of goroutines the kernels use; 0 means
+	// GOMAXPROCS.
+	Threads int
+	// BatchSize is the most tokens evaluated in one pass through the
+	// layers; longer batches are split, which bounds the scratch memory.
+	// 0 means 512.
+	BatchSize int
+}
+
+// Loader builds a model of one architecture from an open file.
+type Loader func(f *gguf.File, cfg Config) (Model, error)
+
+var (
+	mu      sync.RWMutex
+	loaders = map[string]Loader{}
+)
+
+// Register makes a loader available for the architecture name arch, the
+// value of general.architecture. It panics if arch is already registered,
+// which is a programming error.
+func Register(arch string, load Loader) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := loaders[arch]; dup {
+		panic(fmt.Sprintf("model: architecture %q registered twice", arch))
+	}
+	loaders[arch] = load
+}
+
+// Architectures returns the registered architecture names, sorted.
+func Architectures() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(loaders))
+	for n := range loaders {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ErrUnsupported is wrapped by the error Load returns for an architecture no
+// package has registered.
+var ErrUnsupported = errors.New("unsupported architecture")
+
+// Load builds the model in f with the loader registered for its
+// general.architecture. The returned model refers to f's mapped tensors; f
+// must stay open while the model is in use.
+func Load(f *gguf.File, cfg Config) (Model, error) {
+	arch, err := f.Architecture()
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	mu.RLock()
+	load := loaders[arch]
+	mu.RUnlock()
+	if load == nil {
+		return nil, unsupportedError(arch)
+	}
+	return load(f, cfg)
+}
+
+type unsupportedError string
+
+// Error returns the message naming the architecture.
+func (e unsupportedError) Error() string {
+	return fmt.Sprintf("unsupported architecture %q", string(e))
+}
+
+// Unwrap makes errors.Is(err, ErrUnsupported) hold.
+func (e unsupportedError) Unwrap() error { return ErrUnsupported }
