@@ -72,9 +72,9 @@ func TestDevSynth(t *testing.T) {
 	}
 
 	// Bad shapes are refused like any other error.
-	checkFailure(t, ondo(t, "dev", "synth", "--out", filepath.Join(dir, "x.gguf"), "--dim", "250", "--heads", "4"), "bad shape")
-	checkFailure(t, ondo(t, "dev", "synth"), "no --out")
-	checkFailure(t, ondo(t, "dev", "synth", "--out", filepath.Join(dir, "x.gguf"), "--type", "Q9"), "unknown type")
+	checkFailure(t, runOndo(t, "dev", "synth", "--out", filepath.Join(dir, "x.gguf"), "--dim", "250", "--heads", "4"), "bad shape")
+	checkFailure(t, runOndo(t, "dev", "synth"), "no --out")
+	checkFailure(t, runOndo(t, "dev", "synth", "--out", filepath.Join(dir, "x.gguf"), "--type", "Q9"), "unknown type")
 	if _, err := os.Stat(filepath.Join(dir, "x.gguf")); !os.IsNotExist(err) {
 		t.Errorf("refused synth left a file: %v", err)
 	}

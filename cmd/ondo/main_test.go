@@ -30,8 +30,8 @@ type result struct {
 	code           int
 }
 
-// ondo runs the command with args and returns its output and exit status.
-func ondo(t *testing.T, args ...string) result {
+// runOndo runs the command with args and returns its output and exit status.
+func runOndo(t *testing.T, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -59,7 +59,7 @@ func ondo(t *testing.T, args ...string) result {
 // mustRun runs ondo and fails the test unless it succeeds.
 func mustRun(t *testing.T, args ...string) result {
 	t.Helper()
-	r := ondo(t, args...)
+	r := runOndo(t, args...)
 	if r.code != 0 {
 		t.Fatalf("ondo %s: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
 	}
@@ -125,9 +125,9 @@ func show(t *testing.T, path string) shown {
 }
 
 func TestUnknownCommand(t *testing.T) {
-	msg := checkFailure(t, ondo(t, "frobnicate"), "unknown command")
+	msg := checkFailure(t, runOndo(t, "frobnicate"), "unknown command")
 	if !strings.Contains(msg, "frobnicate") {
 		t.Errorf("error %q does not name the command", msg)
 	}
-	checkFailure(t, ondo(t, "show"), "show without a file")
+	checkFailure(t, runOndo(t, "show"), "show without a file")
 }

@@ -43,7 +43,7 @@ func TestQuantizeRefusesInput(t *testing.T) {
 		if strings.Contains(out, "sub") {
 			os.Mkdir(filepath.Join(dir, "sub"), 0o755)
 		}
-		msg := checkFailure(t, ondo(t, "quantize", in, out, "Q8_0"), "output "+out)
+		msg := checkFailure(t, runOndo(t, "quantize", in, out, "Q8_0"), "output "+out)
 		if !strings.Contains(msg, "refusing to overwrite") {
 			t.Errorf("output %s: error %q", out, msg)
 		}
@@ -62,7 +62,7 @@ func TestQuantizeRefusesInput(t *testing.T) {
 func TestQuantizeUnknownType(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.gguf")
-	msg := checkFailure(t, ondo(t, "quantize", testdata.Path(t, "gguf", "stories260K.gguf"), out, "Q4_K_X"), "unknown type")
+	msg := checkFailure(t, runOndo(t, "quantize", testdata.Path(t, "gguf", "stories260K.gguf"), out, "Q4_K_X"), "unknown type")
 	for _, w := range []string{`"Q4_K_X"`, "known:", "F32", "F16", "Q8_0", "Q4_0", "Q4_K_M", "Q6_K"} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("error %q does not contain %q", msg, w)
@@ -71,8 +71,8 @@ func TestQuantizeUnknownType(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("output created: %v", err)
 	}
-	checkFailure(t, ondo(t, "quantize", filepath.Join(dir, "missing.gguf"), out, "Q8_0"), "missing input")
-	checkFailure(t, ondo(t, "quantize", "only-one-arg"), "too few arguments")
+	checkFailure(t, runOndo(t, "quantize", filepath.Join(dir, "missing.gguf"), out, "Q8_0"), "missing input")
+	checkFailure(t, runOndo(t, "quantize", "only-one-arg"), "too few arguments")
 }
 
 // TestQuantizeQ8_0 converts stories260K and checks the result's tensor

@@ -161,7 +161,7 @@ func TestShowBroken(t *testing.T) {
 	// Truncations: every cut point fails, since the last tensor ends at
 	// the end of the file.
 	for _, cut := range []int{0, 3, 4, 7, 8, 20, 24, 100, 1000, 5000, 14000, int(f.DataOffset) - 1, int(f.DataOffset), int(f.DataOffset) + 1, 600000, len(orig) - 1} {
-		r := ondo(t, "show", write(orig[:cut]), "--json")
+		r := runOndo(t, "show", write(orig[:cut]), "--json")
 		msg := checkFailure(t, r, fmt.Sprintf("cut at %d", cut))
 		if !strings.Contains(msg, "truncated") && !strings.Contains(msg, "larger than the rest") && !strings.Contains(msg, "outside the file") {
 			t.Errorf("cut at %d: %q does not say the file is short", cut, msg)
@@ -215,7 +215,7 @@ func TestShowBroken(t *testing.T) {
 	for _, c := range targeted {
 		b := bytes.Clone(orig)
 		c.change(b)
-		msg := checkFailure(t, ondo(t, "show", write(b), "--json"), c.name)
+		msg := checkFailure(t, runOndo(t, "show", write(b), "--json"), c.name)
 		if !strings.Contains(msg, c.want) {
 			t.Errorf("%s: error %q does not contain %q", c.name, msg, c.want)
 		}
@@ -232,7 +232,7 @@ func TestShowBroken(t *testing.T) {
 			pos = rng.IntN(64) // the counts and first keys
 		}
 		b[pos] ^= byte(1 + rng.IntN(255))
-		r := ondo(t, "show", write(b), "--json")
+		r := runOndo(t, "show", write(b), "--json")
 		checkStderr(t, r, fmt.Sprintf("corruption at %d", pos))
 		if r.code == 1 {
 			refused++
@@ -242,11 +242,11 @@ func TestShowBroken(t *testing.T) {
 }
 
 func TestShowMissingFile(t *testing.T) {
-	msg := checkFailure(t, ondo(t, "show", filepath.Join(t.TempDir(), "nope.gguf")), "missing file")
+	msg := checkFailure(t, runOndo(t, "show", filepath.Join(t.TempDir(), "nope.gguf")), "missing file")
 	if !strings.Contains(msg, "nope.gguf") {
 		t.Errorf("error %q does not name the file", msg)
 	}
-	msg = checkFailure(t, ondo(t, "show", t.TempDir()), "directory")
+	msg = checkFailure(t, runOndo(t, "show", t.TempDir()), "directory")
 	if !strings.Contains(msg, "directory") {
 		t.Errorf("error %q", msg)
 	}
