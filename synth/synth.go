@@ -39,6 +39,9 @@ type Config struct {
 	// WeightScale multiplies the spread of every weight matrix; 0 means 1,
 	// where each projection keeps its input's scale.
 	WeightScale float32
+	// AttnScale further multiplies the query and key projections; 0 means
+	// 1. Larger values make attention sharper, so positions matter more.
+	AttnScale float32
 }
 
 // Presets are named shapes.
@@ -118,14 +121,18 @@ func (c *Config) weights() []weight {
 	if scale == 0 {
 		scale = 1
 	}
+	attn := c.AttnScale
+	if attn == 0 {
+		attn = 1
+	}
 	proj := func(fanIn int64) float32 { return scale * float32(math.Sqrt(3/float64(fanIn))) }
 	ws := []weight{{"token_embd.weight", []int64{d, vocab}, 0, proj(d) * 4}}
 	for l := 0; l < c.Layers; l++ {
 		p := fmt.Sprintf("blk.%d.", l)
 		ws = append(ws,
 			weight{p + "attn_norm.weight", []int64{d}, 1, 0.1},
-			weight{p + "attn_q.weight", []int64{d, d}, 0, proj(d)},
-			weight{p + "attn_k.weight", []int64{d, kv}, 0, proj(d)},
+			weight{p + "attn_q.weight", []int64{d, d}, 0, proj(d) * attn},
+			weight{p + "attn_k.weight", []int64{d, kv}, 0, proj(d) * attn},
 			weight{p + "attn_v.weight", []int64{d, kv}, 0, proj(d)},
 			weight{p + "attn_output.weight", []int64{d, d}, 0, proj(d)},
 			weight{p + "ffn_norm.weight", []int64{d}, 1, 0.1},
