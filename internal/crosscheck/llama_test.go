@@ -24,9 +24,10 @@ var (
 	clientErr  error
 )
 
-// llamaCpp returns the shared llama.cpp process (run with one thread: its
-// threads spin-wait, and tests of other packages share the CPUs), skipping the test unless
+// llamaCpp returns the shared llama.cpp process, skipping the test unless
 // ONDO_PEER=1 and failing it when the peer was asked for but is missing.
+// The tests run it with one thread: its threads spin-wait, and the tests of
+// other packages share the CPUs.
 func llamaCpp(t *testing.T) *peer.Client {
 	t.Helper()
 	if os.Getenv("ONDO_PEER") != "1" {
