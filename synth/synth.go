@@ -68,8 +68,9 @@ func (c *Config) validate() error {
 	if c.Arch == "" {
 		c.Arch = "llama"
 	}
-	if c.Arch != "llama" {
-		return fmt.Errorf("synth: architecture %q not supported (known: llama)", c.Arch)
+	a, ok := archs[c.Arch]
+	if !ok {
+		return fmt.Errorf("synth: architecture %q not supported (known: %s)", c.Arch, strings.Join(Architectures(), ", "))
 	}
 	if c.Type == "" {
 		c.Type = "F32"
@@ -100,6 +101,9 @@ func (c *Config) validate() error {
 	if c.Vocab < 3+256+1 {
 		return fmt.Errorf("synth: vocab %d too small: needs unk, BOS, EOS, 256 byte tokens and at least one piece", c.Vocab)
 	}
+	if a.validate != nil {
+		return a.validate(c)
+	}
 	return nil
 }
 
@@ -111,42 +115,58 @@ type weight struct {
 	center, spread float32
 }
 
-func (c *Config) weights() []weight {
-	d, hd := int64(c.Dim), int64(c.Dim/c.Heads)
-	kv := int64(c.KVHeads) * hd
-	ffn, vocab := int64(c.FFN), int64(c.Vocab)
-	// Uniform spread sqrt(3)*sigma gives standard deviation sigma; a
-	// projection with sigma = 1/sqrt(fan_in) keeps its input's scale.
-	scale := c.WeightScale
-	if scale == 0 {
-		scale = 1
-	}
-	attn := c.AttnScale
-	if attn == 0 {
-		attn = 1
-	}
-	proj := func(fanIn int64) float32 { return scale * float32(math.Sqrt(3/float64(fanIn))) }
-	ws := []weight{{"token_embd.weight", []int64{d, vocab}, 0, proj(d) * 4}}
-	for l := 0; l < c.Layers; l++ {
-		p := fmt.Sprintf("blk.%d.", l)
-		ws = append(ws,
-			weight{p + "attn_norm.weight", []int64{d}, 1, 0.1},
-			weight{p + "attn_q.weight", []int64{d, d}, 0, proj(d) * attn},
-			weight{p + "attn_k.weight", []int64{d, kv}, 0, proj(d) * attn},
-			weight{p + "attn_v.weight", []int64{d, kv}, 0, proj(d)},
-			weight{p + "attn_output.weight", []int64{d, d}, 0, proj(d)},
-			weight{p + "ffn_norm.weight", []int64{d}, 1, 0.1},
-			weight{p + "ffn_gate.weight", []int64{d, ffn}, 0, proj(d)},
-			weight{p + "ffn_up.weight", []int64{d, ffn}, 0, proj(d)},
-			weight{p + "ffn_down.weight", []int64{ffn, d}, 0, proj(ffn)},
-		)
-	}
-	ws = append(ws, weight{"output_norm.weight", []int64{d}, 1, 0.1})
-	if c.Untied {
-		ws = append(ws, weight{"output.weight", []int64{d, vocab}, 0, proj(d) * 4})
-	}
-	return ws
+// arch builds one architecture's synthetic model: its tensors and its
+// metadata keys (the general.* and tokenizer keys are common). Each
+// architecture registers itself from a file of its own (arch_*.go).
+type arch struct {
+	validate func(c *Config) error
+	weights  func(c *Config, s scales) []weight
+	metadata func(c *Config) []gguf.KV
 }
+
+var archs = map[string]arch{}
+
+func registerArch(name string, a arch) { archs[name] = a }
+
+// Architectures lists the architectures synth can make.
+func Architectures() []string {
+	names := make([]string, 0, len(archs))
+	for n := range archs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// scales turn a fan-in into the spread of a uniform weight distribution.
+type scales struct{ weight, attn float32 }
+
+func (c *Config) scales() scales {
+	s := scales{weight: c.WeightScale, attn: c.AttnScale}
+	if s.weight == 0 {
+		s.weight = 1
+	}
+	if s.attn == 0 {
+		s.attn = 1
+	}
+	return s
+}
+
+// proj is the spread for a projection with the given fan-in: uniform with
+// spread sqrt(3)·sigma has standard deviation sigma, and sigma =
+// 1/sqrt(fan_in) keeps the input's scale.
+func (s scales) proj(fanIn int64) float32 {
+	return s.weight * float32(math.Sqrt(3/float64(fanIn)))
+}
+
+// qk is the spread of the query and key projections.
+func (s scales) qk(fanIn int64) float32 { return s.proj(fanIn) * s.attn }
+
+// embd is the spread of token embeddings (and of a tied output matrix).
+func (s scales) embd(dim int64) float32 { return s.proj(dim) * 4 }
+
+// norm is a norm weight: around 1.
+func norm(name string, n int64) weight { return weight{name, []int64{n}, 1, 0.1} }
 
 // Write makes the model described by c and writes it to path atomically.
 func Write(path string, c Config) error {
@@ -157,7 +177,7 @@ func Write(path string, c Config) error {
 	if err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
-	ws := c.weights()
+	ws := archs[c.Arch].weights(&c, c.scales())
 	names := make([]string, len(ws))
 	for i, w := range ws {
 		names[i] = w.name
@@ -220,23 +240,15 @@ func fill(out io.Writer, w weight, typ tensor.Type, seed uint64) error {
 }
 
 func (c *Config) metadata(ft quantize.FileType) []gguf.KV {
-	a := c.Arch + "."
 	tokens, scores, types := Vocab(c.Vocab)
-	return []gguf.KV{
+	kvs := []gguf.KV{
 		gguf.NewKV("general.architecture", c.Arch),
 		gguf.NewKV("general.name", fmt.Sprintf("synthetic-%s-%dd-%dl-seed%d", c.Arch, c.Dim, c.Layers, c.Seed)),
 		gguf.NewKV("general.file_type", uint32(ft)),
 		gguf.NewKV("general.quantization_version", uint32(2)),
-		gguf.NewKV(a+"vocab_size", uint32(c.Vocab)),
-		gguf.NewKV(a+"context_length", uint32(c.Ctx)),
-		gguf.NewKV(a+"embedding_length", uint32(c.Dim)),
-		gguf.NewKV(a+"block_count", uint32(c.Layers)),
-		gguf.NewKV(a+"feed_forward_length", uint32(c.FFN)),
-		gguf.NewKV(a+"attention.head_count", uint32(c.Heads)),
-		gguf.NewKV(a+"attention.head_count_kv", uint32(c.KVHeads)),
-		gguf.NewKV(a+"rope.dimension_count", uint32(c.Dim/c.Heads)),
-		gguf.NewKV(a+"rope.freq_base", c.RopeBase),
-		gguf.NewKV(a+"attention.layer_norm_rms_epsilon", float32(1e-5)),
+	}
+	kvs = append(kvs, archs[c.Arch].metadata(c)...)
+	return append(kvs,
 		gguf.NewKV("tokenizer.ggml.model", "llama"),
 		gguf.NewKV("tokenizer.ggml.pre", "default"),
 		gguf.NewKV("tokenizer.ggml.tokens", tokens),
@@ -247,7 +259,7 @@ func (c *Config) metadata(ft quantize.FileType) []gguf.KV {
 		gguf.NewKV("tokenizer.ggml.unknown_token_id", uint32(0)),
 		gguf.NewKV("tokenizer.ggml.add_bos_token", true),
 		gguf.NewKV("tokenizer.ggml.add_eos_token", false),
-	}
+	)
 }
 
 // Token types as GGUF stores them.

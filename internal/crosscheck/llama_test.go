@@ -2,6 +2,7 @@ package crosscheck
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -224,50 +225,76 @@ func greedyVerdict(ours, theirs result, tol float64) (string, error) {
 	return "", fmt.Errorf("greedy differs from step %d (ondo's margin %.3g):\n ondo      %v\n llama.cpp %v", k, gap, ours.greedy, theirs.greedy)
 }
 
+// check is one row of a cross-check: ondo and llama.cpp on one file.
+type check struct {
+	diff     float64 // max |Δ log-prob| at the last prompt position
+	selfDiff float64 // llama.cpp batch vs token by token, for scale
+	greedy   string  // the greedy verdict, for the table
+	err      error   // what failed, nil when the row passes
+}
+
+// crossCheck evaluates prompt on the model at path with ondo and llama.cpp
+// and judges the result against tol: the last prompt position's
+// log-probabilities within tol, and greedySteps greedy tokens identical
+// (up to near ties, see greedyVerdict). Every architecture's cross-check
+// uses it.
+func crossCheck(t *testing.T, path string, prompt []int32, tol float64) check {
+	t.Helper()
+	lc := llamaCpp(t)
+	ctx := context.Background()
+	ours := runOndo(t, path, prompt, greedySteps)
+	ref, err := lc.Eval(ctx, path, prompt, greedySteps, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := lc.EvalWith(ctx, path, prompt, peer.EvalOptions{Threads: 1, Batch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := result{logprobs: ref.LogProbs, greedy: ref.Greedy}
+	var c check
+	c.diff, _ = compare(ours, theirs)
+	c.selfDiff, _ = compare(result{logprobs: self.LogProbs}, theirs)
+	c.greedy, c.err = greedyVerdict(ours, theirs, tol)
+	if c.diff > tol {
+		c.err = errors.Join(fmt.Errorf("max |Δ log-prob| %.3e > %.0e", c.diff, tol), c.err)
+	}
+	return c
+}
+
+// row formats a check for the table tableHeader starts.
+func (c check) row(cells ...string) string {
+	status := "ok"
+	if c.err != nil {
+		status = "FAIL"
+	}
+	return fmt.Sprintf("| %s | %.2e | %.2e | %s | %s |", strings.Join(cells, " | "), c.diff, c.selfDiff, c.greedy, status)
+}
+
+const tableHeader = "max abs Δ logprob vs llama.cpp | llama.cpp batch vs token-by-token | greedy | result |"
+
 // TestLlamaMatchesLlamaCpp is issue 4's cross-check: for every type and
 // shape, the last prompt position's log-probabilities must be within the
 // type's tolerance of llama.cpp's and 32 greedy tokens identical.
 func TestLlamaMatchesLlamaCpp(t *testing.T) {
-	lc := llamaCpp(t)
+	llamaCpp(t)
 	dir := t.TempDir()
-	ctx := context.Background()
 	var table []string
 	for _, sh := range shapes {
 		for _, ty := range llamaTypes {
 			t.Run(sh.name+"/"+ty.typ, func(t *testing.T) {
 				path := synthModel(t, dir, sh, ty.typ, nil)
-				toks := prompt(promptLen, 512)
-				ours := runOndo(t, path, toks, greedySteps)
-				ref, err := lc.Eval(ctx, path, toks, greedySteps, 1)
-				if err != nil {
-					t.Fatal(err)
-				}
-				// llama.cpp against itself: the same prompt token by token.
-				self, err := lc.EvalWith(ctx, path, toks, peer.EvalOptions{Threads: 1, Batch: 1})
-				if err != nil {
-					t.Fatal(err)
-				}
-				theirs := result{logprobs: ref.LogProbs, greedy: ref.Greedy}
-				diff, _ := compare(ours, theirs)
-				selfDiff, _ := compare(result{logprobs: self.LogProbs}, theirs)
-				cell, gerr := greedyVerdict(ours, theirs, ty.tol)
-				status := "ok"
-				if diff > ty.tol || gerr != nil {
-					status = "FAIL"
-				}
-				table = append(table, fmt.Sprintf("| %s | %s | %.2e | %.2e | %s | %s |", sh.name, ty.typ, diff, selfDiff, cell, status))
-				if diff > ty.tol {
-					t.Errorf("max |Δ log-prob| %.3e > %.0e", diff, ty.tol)
-				}
-				if gerr != nil {
-					t.Error(gerr)
+				c := crossCheck(t, path, prompt(promptLen, 512), ty.tol)
+				table = append(table, c.row(sh.name, ty.typ))
+				if c.err != nil {
+					t.Error(c.err)
 				}
 			})
 		}
 	}
-	t.Logf("cross-check against llama.cpp (prompt %d tokens, %d greedy steps, weight scale %.2f)\n"+
-		"| shape | type | max abs Δ logprob vs llama.cpp | llama.cpp batch vs token-by-token | greedy | result |\n|---|---|---|---|---|---|\n%s",
-		promptLen, greedySteps, weightScale, strings.Join(table, "\n"))
+	t.Logf("cross-check against llama.cpp (prompt %d tokens, %d greedy steps, weight scale %.2f, attention scale %.0f)\n"+
+		"| shape | type | %s\n|---|---|---|---|---|---|\n%s",
+		promptLen, greedySteps, weightScale, attnScale, tableHeader, strings.Join(table, "\n"))
 }
 
 // TestCrossCheckCanFail shows the tolerance catches a real mistake: a model
