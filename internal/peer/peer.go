@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ondo-ai/ondo/internal/repo"
 	"io"
 	"math"
 	"os"
@@ -24,23 +25,13 @@ import (
 	"time"
 )
 
-// RepoRoot returns the directory holding ondo's go.mod, found by walking up from the current
-// directory.
+// RepoRoot returns the repository's root directory (the one holding go.mod).
 func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
+	dir, err := repo.Root()
 	if err != nil {
-		return "", fmt.Errorf("peer: %w", err)
+		return "", fmt.Errorf("peer: no go.mod above the current directory: %w", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("peer: no go.mod above the current directory")
-		}
-		dir = parent
-	}
+	return dir, nil
 }
 
 // Dir returns the Node project's directory, bench/peer under the repository root.

@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"encoding/json"
+	td "github.com/ondo-ai/ondo/internal/testdata"
 	"math"
 	"os"
 	"path/filepath"
@@ -59,21 +60,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testdata returns ONDO_TESTDATA, or ../shared/testdata beside the repository root.
+// testdata returns the shared test data folder (see internal/testdata).
 func testdata(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("ONDO_TESTDATA")
-	if dir == "" {
-		root, err := RepoRoot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = filepath.Join(root, "..", "shared", "testdata")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("test data: %v (set ONDO_TESTDATA)", err)
-	}
-	return dir
+	return td.Dir(t)
 }
 
 func TestEvalMatchesReference(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ondo-ai/ondo/internal/repo"
 )
 
 // Dir returns the shared test data folder. When it is missing, the test is
@@ -38,7 +40,7 @@ func Path(tb testing.TB, elem ...string) string {
 func find() (string, error) {
 	dir := os.Getenv("ONDO_TESTDATA")
 	if dir == "" {
-		root, err := RepoRoot()
+		root, err := repo.Root()
 		if err != nil {
 			return "", err
 		}
@@ -46,7 +48,7 @@ func find() (string, error) {
 	} else if !filepath.IsAbs(dir) {
 		// Relative paths are relative to the repository root, as
 		// .ci/run sets them, not to each package's directory.
-		root, err := RepoRoot()
+		root, err := repo.Root()
 		if err != nil {
 			return "", err
 		}
@@ -56,23 +58,4 @@ func find() (string, error) {
 		return "", err
 	}
 	return dir, nil
-}
-
-// RepoRoot returns the directory holding go.mod, searching upwards from the
-// working directory (a package's directory under go test).
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
 }
