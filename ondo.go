@@ -22,7 +22,7 @@ import (
 
 	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/model"
-	_ "github.com/ondo-ai/ondo/model/llama" // the architectures ondo runs
+	_ "github.com/ondo-ai/ondo/model/all" // the architectures ondo runs
 	"github.com/ondo-ai/ondo/tokenizer"
 )
 

@@ -42,6 +42,14 @@ type Config struct {
 	// AttnScale further multiplies the query and key projections; 0 means
 	// 1. Larger values make attention sharper, so positions matter more.
 	AttnScale float32
+
+	// Architecture-specific settings, read by the arch_*.go files; zero
+	// means the architecture's default.
+	Experts       int // mixture-of-experts: experts per layer
+	ExpertsUsed   int // experts chosen per token
+	ExpertFFN     int // feed-forward size of one expert
+	SlidingWindow int // attention window of local layers
+	HeadDim       int // when not Dim/Heads
 }
 
 // Presets are named shapes.
@@ -122,6 +130,9 @@ type arch struct {
 	validate func(c *Config) error
 	weights  func(c *Config, s scales) []weight
 	metadata func(c *Config) []gguf.KV
+	// tokenizer, when set, replaces the SentencePiece-style vocabulary
+	// keys (tokenizer.ggml.*), e.g. with a WordPiece one for BERT.
+	tokenizer func(c *Config) []gguf.KV
 }
 
 var archs = map[string]arch{}
@@ -240,15 +251,24 @@ func fill(out io.Writer, w weight, typ tensor.Type, seed uint64) error {
 }
 
 func (c *Config) metadata(ft quantize.FileType) []gguf.KV {
-	tokens, scores, types := Vocab(c.Vocab)
 	kvs := []gguf.KV{
 		gguf.NewKV("general.architecture", c.Arch),
 		gguf.NewKV("general.name", fmt.Sprintf("synthetic-%s-%dd-%dl-seed%d", c.Arch, c.Dim, c.Layers, c.Seed)),
 		gguf.NewKV("general.file_type", uint32(ft)),
 		gguf.NewKV("general.quantization_version", uint32(2)),
 	}
-	kvs = append(kvs, archs[c.Arch].metadata(c)...)
-	return append(kvs,
+	a := archs[c.Arch]
+	kvs = append(kvs, a.metadata(c)...)
+	if a.tokenizer != nil {
+		return append(kvs, a.tokenizer(c)...)
+	}
+	return append(kvs, spmTokenizer(c)...)
+}
+
+// spmTokenizer is the default vocabulary: SentencePiece-style, see Vocab.
+func spmTokenizer(c *Config) []gguf.KV {
+	tokens, scores, types := Vocab(c.Vocab)
+	return []gguf.KV{
 		gguf.NewKV("tokenizer.ggml.model", "llama"),
 		gguf.NewKV("tokenizer.ggml.pre", "default"),
 		gguf.NewKV("tokenizer.ggml.tokens", tokens),
@@ -259,7 +279,7 @@ func (c *Config) metadata(ft quantize.FileType) []gguf.KV {
 		gguf.NewKV("tokenizer.ggml.unknown_token_id", uint32(0)),
 		gguf.NewKV("tokenizer.ggml.add_bos_token", true),
 		gguf.NewKV("tokenizer.ggml.add_eos_token", false),
-	)
+	}
 }
 
 // Token types as GGUF stores them.
