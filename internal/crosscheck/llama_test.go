@@ -14,7 +14,7 @@ import (
 	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/internal/peer"
 	"github.com/ondo-ai/ondo/model"
-	_ "github.com/ondo-ai/ondo/model/llama"
+	_ "github.com/ondo-ai/ondo/model/all"
 	"github.com/ondo-ai/ondo/sample"
 	"github.com/ondo-ai/ondo/synth"
 )
