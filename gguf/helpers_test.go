@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 
@@ -80,18 +79,7 @@ func mustParse(tb testing.TB, b []byte) *File {
 // following internal/testdata's rules. Fuzz targets need it: a Skip there
 // would skip the whole target, hand-made seeds included.
 func sharedAvailable() bool {
-	root, err := testdata.RepoRoot()
-	if err != nil {
-		return false
-	}
-	dir := os.Getenv("ONDO_TESTDATA")
-	switch {
-	case dir == "":
-		dir = filepath.Join(root, "..", "shared", "testdata")
-	case !filepath.IsAbs(dir):
-		dir = filepath.Join(root, dir)
-	}
-	_, err = os.Stat(dir)
+	_, err := testdata.Find()
 	return err == nil
 }
 

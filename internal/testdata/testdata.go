@@ -17,7 +17,7 @@ import (
 // case the test fails: CI must never pass by skipping reference checks.
 func Dir(tb testing.TB) string {
 	tb.Helper()
-	dir, err := find()
+	dir, err := Find()
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			tb.Fatalf("shared test data not found: %v (set ONDO_TESTDATA)", err)
@@ -37,7 +37,9 @@ func Path(tb testing.TB, elem ...string) string {
 	return p
 }
 
-func find() (string, error) {
+// Find returns the shared test data folder, or an error when it is
+// missing; unlike Dir it neither skips nor fails.
+func Find() (string, error) {
 	dir := os.Getenv("ONDO_TESTDATA")
 	if dir == "" {
 		root, err := repo.Root()
