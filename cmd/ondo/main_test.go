@@ -33,6 +33,12 @@ type result struct {
 // runOndo runs the command with args and returns its output and exit status.
 func runOndo(t *testing.T, args ...string) result {
 	t.Helper()
+	return runOndoStdin(t, "", args...)
+}
+
+// runOndoStdin is runOndo with stdin as the command's standard input.
+func runOndoStdin(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
@@ -43,6 +49,7 @@ func runOndo(t *testing.T, args ...string) result {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdin = strings.NewReader(stdin)
 	err := cmd.Run()
 	r := result{stdout: stdout.String(), stderr: stderr.String()}
 	var exit *exec.ExitError
