@@ -1,0 +1,544 @@
+package phi3_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/kvcache"
+	"github.com/ondo-ai/ondo/model"
+	_ "github.com/ondo-ai/ondo/model/phi3"
+	"github.com/ondo-ai/ondo/tensor"
+)
+
+// tiny is a small random Phi-3 model built in the test: metadata, float32
+// weights in Phi-3's fused layout (attn_qkv, gate-and-up ffn_up) with
+// LongRoPE factors, and a plain float64 forward pass to check the engine
+// against.
+type tiny struct {
+	kv      map[string]any
+	order   []string
+	weights map[string][]float32
+	shapes  map[string][]int64
+	names   []string
+
+	dim, heads, kvHeads, hd, ffn, layers, vocab int
+	ropeDims                                    int
+}
+
+// Context and pre-training context of the tiny models: a cache of more
+// than tinyOrig positions rotates with the long factors.
+const (
+	tinyCtx  = 64
+	tinyOrig = 16
+)
+
+func newTiny(seed uint64, heads, kvHeads int) *tiny {
+	t := &tiny{kv: map[string]any{}, weights: map[string][]float32{}, shapes: map[string][]int64{}}
+	t.dim, t.heads, t.kvHeads, t.ffn, t.layers, t.vocab = 16, heads, kvHeads, 24, 2, 40
+	t.hd = t.dim / heads
+	t.ropeDims = t.hd
+	t.set("general.architecture", "phi3")
+	t.set("phi3.context_length", uint32(tinyCtx))
+	t.set("phi3.rope.scaling.original_context_length", uint32(tinyOrig))
+	t.set("phi3.embedding_length", uint32(t.dim))
+	t.set("phi3.feed_forward_length", uint32(t.ffn))
+	t.set("phi3.block_count", uint32(t.layers))
+	t.set("phi3.attention.head_count", uint32(heads))
+	t.set("phi3.attention.head_count_kv", uint32(kvHeads))
+	t.set("phi3.attention.layer_norm_rms_epsilon", float32(1e-5))
+	t.set("phi3.rope.dimension_count", uint32(t.ropeDims))
+	t.set("phi3.rope.freq_base", float32(10000))
+	t.set("phi3.attention.sliding_window", uint32(0))
+	t.set("phi3.rope.scaling.attn_factor", float32(1.25))
+	r := rand.New(rand.NewPCG(seed, 3))
+	add := func(name string, scale float64, shape ...int64) {
+		n := int64(1)
+		for _, d := range shape {
+			n *= d
+		}
+		w := make([]float32, n)
+		for i := range w {
+			w[i] = float32(r.NormFloat64() * scale)
+		}
+		t.addTensor(name, w, shape...)
+	}
+	norm := func(name string, n int) {
+		add(name, 0.1, int64(n))
+		for i := range t.weights[name] {
+			t.weights[name][i] += 1
+		}
+	}
+	d, kv := int64(t.dim), int64(kvHeads*t.hd)
+	t.setFactors()
+	add("token_embd.weight", 1, d, int64(t.vocab))
+	norm("output_norm.weight", t.dim)
+	add("output.weight", 0.3, d, int64(t.vocab))
+	for l := 0; l < t.layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		norm(p+"attn_norm.weight", t.dim)
+		add(p+"attn_qkv.weight", 0.3, d, d+2*kv)
+		add(p+"attn_output.weight", 0.3, d, d)
+		norm(p+"ffn_norm.weight", t.dim)
+		add(p+"ffn_up.weight", 0.3, d, 2*int64(t.ffn))
+		add(p+"ffn_down.weight", 0.3, int64(t.ffn), d)
+	}
+	return t
+}
+
+// setFactors writes LongRoPE factors for t.ropeDims: long ones growing
+// from 1 to about 10 (as Phi-3's grow from 1 to about 60), short ones near 1.
+func (t *tiny) setFactors() {
+	n := t.ropeDims / 2
+	long, short := make([]float32, n), make([]float32, n)
+	for i := range long {
+		long[i] = 1 + 9*float32(i*i)/float32(n*n)
+		short[i] = 1 + 0.1*float32(i)/float32(n)
+	}
+	t.addTensor("rope_factors_long.weight", long, int64(n))
+	t.addTensor("rope_factors_short.weight", short, int64(n))
+}
+
+func (t *tiny) set(key string, v any) {
+	if _, ok := t.kv[key]; !ok {
+		t.order = append(t.order, key)
+	}
+	t.kv[key] = v
+}
+
+func (t *tiny) del(key string) { delete(t.kv, key) }
+
+func (t *tiny) delTensor(name string) { delete(t.weights, name) }
+
+func (t *tiny) addTensor(name string, w []float32, shape ...int64) {
+	if _, ok := t.weights[name]; !ok {
+		t.names = append(t.names, name)
+	}
+	t.weights[name], t.shapes[name] = w, shape
+}
+
+// unfuseQKV replaces every attn_qkv by separate attn_q, attn_k and attn_v,
+// the other form llama.cpp loads.
+func (t *tiny) unfuseQKV() {
+	d, kv := t.dim, t.kvHeads*t.hd
+	for l := 0; l < t.layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		w := t.weights[p+"attn_qkv.weight"]
+		t.delTensor(p + "attn_qkv.weight")
+		t.addTensor(p+"attn_q.weight", w[:d*d], int64(d), int64(d))
+		t.addTensor(p+"attn_k.weight", w[d*d:d*(d+kv)], int64(d), int64(kv))
+		t.addTensor(p+"attn_v.weight", w[d*(d+kv):], int64(d), int64(kv))
+	}
+}
+
+func (t *tiny) write(tb testing.TB) string {
+	tb.Helper()
+	var kvs []gguf.KV
+	for _, k := range t.order {
+		if v, ok := t.kv[k]; ok {
+			kvs = append(kvs, gguf.NewKV(k, v))
+		}
+	}
+	var specs []gguf.TensorSpec
+	for _, name := range t.names {
+		w, ok := t.weights[name]
+		if !ok {
+			continue
+		}
+		b := make([]byte, 4*len(w))
+		for i, v := range w {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		specs = append(specs, gguf.TensorSpec{Name: name, Type: tensor.F32, Shape: t.shapes[name], Data: b})
+	}
+	path := filepath.Join(tb.TempDir(), "tiny.gguf")
+	if err := gguf.WriteFile(path, kvs, specs); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+func (t *tiny) open(tb testing.TB) (model.Model, error) {
+	tb.Helper()
+	f, err := gguf.Open(t.write(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return model.Load(f, model.Config{Threads: 2})
+}
+
+// ropeRef describes the rotation for the float64 reference.
+type ropeRef struct {
+	base       float64
+	factors    []float32 // nil: none
+	attnFactor float64   // multiplies cos and sin
+}
+
+// reference runs the float64 forward pass over tokens at positions 0.. and
+// returns the logits of every position, straight from the Phi-3 paper's
+// layout: attn_qkv's rows are q, k, v; ffn_up's are gate, then up; pair i
+// of the first ropeDims elements of a head is (i, i+ropeDims/2), rotated by
+// pos·base^(-2i/ropeDims)/factor_i with cos and sin scaled by attnFactor;
+// attention scaled by 1/sqrt(headDim).
+func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
+	w := func(name string) []float32 { return t.weights[name] }
+	matvec := func(name string, x []float64) []float64 {
+		m := w(name)
+		cols := int(t.shapes[name][0])
+		out := make([]float64, len(m)/cols)
+		for r := range out {
+			for c := 0; c < cols; c++ {
+				out[r] += float64(m[r*cols+c]) * x[c]
+			}
+		}
+		return out
+	}
+	rms := func(x []float64, name string) []float64 {
+		ss := 0.0
+		for _, v := range x {
+			ss += v * v
+		}
+		s := 1 / math.Sqrt(ss/float64(len(x))+1e-5)
+		out := make([]float64, len(x))
+		for i, v := range x {
+			out[i] = v * s * float64(w(name)[i])
+		}
+		return out
+	}
+	rot := func(x []float64, heads, pos int) {
+		half := t.ropeDims / 2
+		for h := 0; h < heads; h++ {
+			v := x[h*t.hd : (h+1)*t.hd]
+			for i := 0; i < half; i++ {
+				th := float64(pos) * math.Pow(rope.base, -2*float64(i)/float64(t.ropeDims))
+				if rope.factors != nil {
+					th /= float64(rope.factors[i])
+				}
+				c, s := math.Cos(th)*rope.attnFactor, math.Sin(th)*rope.attnFactor
+				a, b := v[i], v[i+half]
+				v[i], v[i+half] = a*c-b*s, a*s+b*c
+			}
+		}
+	}
+	qDim, kvDim := t.heads*t.hd, t.kvHeads*t.hd
+	keys := make([][][]float64, t.layers)
+	vals := make([][][]float64, t.layers)
+	var out [][]float64
+	for pos, tok := range tokens {
+		x := make([]float64, t.dim)
+		for i := range x {
+			x[i] = float64(w("token_embd.weight")[int(tok)*t.dim+i])
+		}
+		for l := 0; l < t.layers; l++ {
+			p := fmt.Sprintf("blk.%d.", l)
+			xb := rms(x, p+"attn_norm.weight")
+			qkv := matvec(p+"attn_qkv.weight", xb)
+			q, k, v := qkv[:qDim], qkv[qDim:qDim+kvDim], qkv[qDim+kvDim:]
+			rot(q, t.heads, pos)
+			rot(k, t.kvHeads, pos)
+			keys[l], vals[l] = append(keys[l], k), append(vals[l], v)
+			att := make([]float64, qDim)
+			for h := 0; h < t.heads; h++ {
+				g := h / (t.heads / t.kvHeads)
+				sc := make([]float64, pos+1)
+				mx := math.Inf(-1)
+				for s := range sc {
+					for i := 0; i < t.hd; i++ {
+						sc[s] += q[h*t.hd+i] * keys[l][s][g*t.hd+i]
+					}
+					sc[s] /= math.Sqrt(float64(t.hd))
+					mx = math.Max(mx, sc[s])
+				}
+				sum := 0.0
+				for s := range sc {
+					sc[s] = math.Exp(sc[s] - mx)
+					sum += sc[s]
+				}
+				for s := range sc {
+					for i := 0; i < t.hd; i++ {
+						att[h*t.hd+i] += sc[s] / sum * vals[l][s][g*t.hd+i]
+					}
+				}
+			}
+			for i, v := range matvec(p+"attn_output.weight", att) {
+				x[i] += v
+			}
+			xb = rms(x, p+"ffn_norm.weight")
+			gu := matvec(p+"ffn_up.weight", xb)
+			g, u := gu[:t.ffn], gu[t.ffn:]
+			for i := range g {
+				g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
+			}
+			for i, v := range matvec(p+"ffn_down.weight", g) {
+				x[i] += v
+			}
+		}
+		head := "output.weight"
+		if _, ok := t.weights[head]; !ok {
+			head = "token_embd.weight"
+		}
+		out = append(out, matvec(head, rms(x, "output_norm.weight")))
+	}
+	return out
+}
+
+// TestTinyReference checks the forward pass against the float64 reference
+// on small random models: fused attn_qkv (or separate projections) and
+// fused gate/up, grouped and full attention, LongRoPE with the long
+// factors for a cache beyond the pre-training context and the short ones
+// within it, the attention factor, partial rotation (Phi-4-mini), tied
+// output, and a sliding window in the metadata that, as in llama.cpp,
+// changes nothing.
+func TestTinyReference(t *testing.T) {
+	long := func(t *tiny) []float32 { return t.weights["rope_factors_long.weight"] }
+	short := func(t *tiny) []float32 { return t.weights["rope_factors_short.weight"] }
+	cases := []struct {
+		name      string
+		heads     int
+		kvHeads   int
+		cacheSize int // 0: the trained context
+		edit      func(*tiny, *ropeRef)
+		unfuse    bool // split attn_qkv after computing the reference
+	}{
+		{"gqa long factors", 2, 1, 0, func(t *tiny, r *ropeRef) { r.factors = long(t) }, false},
+		{"mha long factors", 2, 2, 0, func(t *tiny, r *ropeRef) { r.factors = long(t) }, false},
+		{"cache of 17: long factors", 4, 2, tinyOrig + 1, func(t *tiny, r *ropeRef) { r.factors = long(t) }, false},
+		{"cache of 16: short factors", 4, 2, tinyOrig, func(t *tiny, r *ropeRef) { r.factors = short(t) }, false},
+		{"no factors", 2, 1, 0, func(t *tiny, r *ropeRef) {
+			t.delTensor("rope_factors_long.weight")
+			t.delTensor("rope_factors_short.weight")
+			t.del("phi3.rope.scaling.attn_factor")
+			r.attnFactor = 1
+		}, false},
+		{"partial rotation", 2, 1, 0, func(t *tiny, r *ropeRef) {
+			t.ropeDims = 4
+			t.set("phi3.rope.dimension_count", uint32(4))
+			t.setFactors()
+			r.factors = long(t)
+		}, false},
+		{"freq base", 2, 2, 0, func(t *tiny, r *ropeRef) {
+			t.set("phi3.rope.freq_base", float32(500))
+			r.base, r.factors = 500, long(t)
+		}, false},
+		{"tied output", 2, 1, 0, func(t *tiny, r *ropeRef) {
+			t.delTensor("output.weight")
+			r.factors = long(t)
+		}, false},
+		{"separate q/k/v", 2, 1, 0, func(t *tiny, r *ropeRef) { r.factors = long(t) }, true},
+		{"sliding window ignored", 2, 1, 0, func(t *tiny, r *ropeRef) {
+			t.set("phi3.attention.sliding_window", uint32(3))
+			r.factors = long(t)
+		}, false},
+	}
+	tokens := []int32{1, 7, 3, 39, 12, 12, 0, 25, 8, 30, 2, 17}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tm := newTiny(42, tc.heads, tc.kvHeads)
+			rope := ropeRef{base: 10000, attnFactor: 1.25}
+			tc.edit(tm, &rope)
+			want := tm.reference(tokens, rope)
+			if tc.unfuse {
+				tm.unfuseQKV()
+			}
+			m, err := tm.open(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			vocab := m.Info().VocabSize
+			c, err := m.NewCache(tc.cacheSize, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two batches, the second continuing the first.
+			got := make([]float32, len(tokens)*vocab)
+			if err := m.Forward(context.Background(), model.SeqBatch(c, tokens[:5], 0, true), got); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Forward(context.Background(), model.SeqBatch(c, tokens[5:], 5, true), got[5*vocab:]); err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for p := range tokens {
+				for j := 0; j < vocab; j++ {
+					worst = max(worst, math.Abs(float64(got[p*vocab+j])-want[p][j]))
+				}
+			}
+			t.Logf("max |logit diff| vs float64 reference: %.3g", worst)
+			if worst > 1e-4 {
+				t.Errorf("max logit diff %.3g > 1e-4", worst)
+			}
+		})
+	}
+}
+
+// TestLoadErrors checks that broken files get errors naming the key or
+// tensor at fault.
+func TestLoadErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*tiny)
+		want string
+	}{
+		{"missing key", func(t *tiny) { t.del("phi3.embedding_length") }, `phi3: metadata key "phi3.embedding_length": missing`},
+		{"missing eps", func(t *tiny) { t.del("phi3.attention.layer_norm_rms_epsilon") }, `"phi3.attention.layer_norm_rms_epsilon": missing`},
+		{"wrong key type", func(t *tiny) { t.set("phi3.feed_forward_length", "big") }, `phi3: metadata key "phi3.feed_forward_length" has type string, want an integer`},
+		{"orig ctx type", func(t *tiny) { t.set("phi3.rope.scaling.original_context_length", float32(4096)) },
+			`phi3: metadata key "phi3.rope.scaling.original_context_length" has type float32, want an integer`},
+		{"orig ctx negative", func(t *tiny) { t.set("phi3.rope.scaling.original_context_length", int32(-1)) },
+			`phi3: rope.scaling.original_context_length -1 is negative`},
+		{"attn factor type", func(t *tiny) { t.set("phi3.rope.scaling.attn_factor", "1.19") },
+			`phi3: metadata key "phi3.rope.scaling.attn_factor" has type string`},
+		{"attn factor NaN", func(t *tiny) { t.set("phi3.rope.scaling.attn_factor", float32(math.NaN())) },
+			`phi3: rope.scaling.attn_factor NaN is not a non-negative number`},
+		{"sliding window type", func(t *tiny) { t.set("phi3.attention.sliding_window", "2047") },
+			`phi3: metadata key "phi3.attention.sliding_window" has type string, want an integer`},
+		{"sliding window negative", func(t *tiny) { t.set("phi3.attention.sliding_window", int32(-5)) },
+			`phi3: attention.sliding_window -5 is negative`},
+		{"rope dims odd", func(t *tiny) { t.set("phi3.rope.dimension_count", uint32(3)) },
+			`phi3: rope.dimension_count 3 is not a positive even number`},
+		{"rope dims too many", func(t *tiny) { t.set("phi3.rope.dimension_count", uint32(16)) },
+			`phi3: rope.dimension_count 16 exceeds the head dimension 8`},
+		{"rope scaling type", func(t *tiny) { t.set("phi3.rope.scaling.type", "su") }, `phi3: rope.scaling.type "su" is not supported`},
+		{"key length", func(t *tiny) { t.set("phi3.attention.key_length", uint32(4)) },
+			`phi3: key_length 4 differs from embedding_length/head_count 8`},
+		{"heads do not divide", func(t *tiny) { t.set("phi3.attention.head_count_kv", uint32(3)) },
+			`phi3: head_count_kv 3 does not divide head_count 2`},
+		{"head_count vs embedding", func(t *tiny) {
+			t.set("phi3.attention.head_count", uint32(3))
+			t.set("phi3.attention.head_count_kv", uint32(3))
+		}, `phi3: head_count 3 does not divide embedding_length 16`},
+		{"moe", func(t *tiny) { t.set("phi3.expert_count", uint32(16)) }, `phi3: mixture-of-experts models (expert_count 16) are not supported`},
+		{"vocab size", func(t *tiny) { t.set("phi3.vocab_size", uint32(41)) }, `phi3: vocab_size 41 differs from token_embd's 40 rows`},
+		{"missing qkv", func(t *tiny) { t.delTensor("blk.1.attn_qkv.weight") }, `phi3: missing tensor "blk.1.attn_qkv.weight"`},
+		{"qkv shape", func(t *tiny) {
+			t.addTensor("blk.0.attn_qkv.weight", make([]float32, 16*48), 16, 48)
+		}, `phi3: tensor "blk.0.attn_qkv.weight" has shape [16 48], want [16 32]`},
+		{"ffn_up not fused", func(t *tiny) {
+			t.addTensor("blk.1.ffn_up.weight", make([]float32, 16*24), 16, 24)
+		}, `phi3: tensor "blk.1.ffn_up.weight" has shape [16 24], want [16 48]`},
+		{"factors shape", func(t *tiny) {
+			t.addTensor("rope_factors_long.weight", make([]float32, 8), 8)
+		}, `phi3: tensor "rope_factors_long.weight" has shape [8], want [4]`},
+		{"factor zero", func(t *tiny) {
+			t.addTensor("rope_factors_short.weight", []float32{1, 1, 0, 1}, 4)
+		}, `phi3: tensor "rope_factors_short.weight": factor 2 is 0, not a positive number`},
+		{"moe tensor", func(t *tiny) {
+			t.addTensor("blk.0.ffn_gate_inp.weight", make([]float32, 16*4), 16, 4)
+		}, `phi3: mixture-of-experts models (tensor "blk.0.ffn_gate_inp.weight") are not supported`},
+		{"huge block_count", func(t *tiny) { t.set("phi3.block_count", uint32(1<<30)) }, `phi3: missing tensor "blk.2.attn_norm.weight"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tm := newTiny(1, 2, 1)
+			tc.edit(tm)
+			m, err := tm.open(t)
+			if err == nil {
+				m.Close()
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestBatchAgreement checks that a prompt evaluated as one batch, token by
+// token, and in passes of a small Config.BatchSize gives the same logits,
+// over float32 and fp16 caches, and that two sequences in one batch with
+// caches on either side of the pre-training context each get their own
+// LongRoPE factors.
+func TestBatchAgreement(t *testing.T) {
+	tm := newTiny(3, 2, 1)
+	f, err := gguf.Open(tm.write(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	tokens := []int32{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5}
+	for _, f16 := range []bool{false, true} {
+		var rows [2][]float32
+		for i, bs := range []int{0, 3} {
+			m, err := model.Load(f, model.Config{BatchSize: bs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := m.NewCache(tinyCtx, f16)
+			vocab := m.Info().VocabSize
+			rows[i] = make([]float32, len(tokens)*vocab)
+			if err := m.Forward(ctx, model.SeqBatch(c, tokens, 0, true), rows[i]); err != nil {
+				t.Fatal(err)
+			}
+			c.Reset()
+			one := make([]float32, vocab)
+			for p, tok := range tokens {
+				if err := m.Forward(ctx, model.SeqBatch(c, []int32{tok}, p, false), one); err != nil {
+					t.Fatal(err)
+				}
+				if d := maxAbsDiff(one, rows[i][p*vocab:(p+1)*vocab]); d > 1e-5 {
+					t.Errorf("f16=%v batch %d: position %d differs token by token by %.3g", f16, bs, p, d)
+				}
+			}
+			m.Close()
+		}
+		if d := maxAbsDiff(rows[0], rows[1]); d != 0 {
+			t.Errorf("f16=%v: batch size 3 differs from one pass by %.3g", f16, d)
+		}
+	}
+
+	m, err := model.Load(f, model.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	vocab := m.Info().VocabSize
+	alone := func(size int) []float32 {
+		c, _ := m.NewCache(size, true)
+		out := make([]float32, len(tokens)*vocab)
+		if err := m.Forward(ctx, model.SeqBatch(c, tokens, 0, true), out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	shortRows, longRows := alone(tinyOrig), alone(tinyCtx)
+	if d := maxAbsDiff(shortRows, longRows); d < 1e-3 {
+		t.Fatalf("short and long factors give nearly the same logits (%.3g apart)", d)
+	}
+	cs, _ := m.NewCache(tinyOrig, true)
+	cl, _ := m.NewCache(tinyCtx, true)
+	b := &model.Batch{Caches: []*kvcache.Cache{cs, cl}}
+	for p, tok := range tokens {
+		for s := 0; s < 2; s++ {
+			b.Tokens, b.Pos, b.Seq, b.Logits = append(b.Tokens, tok), append(b.Pos, p), append(b.Seq, s), append(b.Logits, true)
+		}
+	}
+	got := make([]float32, 2*len(tokens)*vocab)
+	if err := m.Forward(ctx, b, got); err != nil {
+		t.Fatal(err)
+	}
+	for p := range tokens {
+		for s, want := range [][]float32{shortRows, longRows} {
+			i := 2*p + s
+			if d := maxAbsDiff(got[i*vocab:(i+1)*vocab], want[p*vocab:(p+1)*vocab]); d > 1e-6 {
+				t.Errorf("sequence %d position %d: differs from evaluating it alone by %.3g", s, p, d)
+			}
+		}
+	}
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	d := 0.0
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}

@@ -1,0 +1,488 @@
+package qwen2_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/model"
+	_ "github.com/ondo-ai/ondo/model/qwen2"
+	"github.com/ondo-ai/ondo/tensor"
+)
+
+// tiny is a small random Qwen2 model built in the test: metadata, float32
+// weights, and a plain float64 forward pass to check the engine against.
+type tiny struct {
+	kv      map[string]any
+	order   []string
+	weights map[string][]float32
+	shapes  map[string][]int64
+	names   []string
+
+	dim, heads, kvHeads, hd, ffn, layers, vocab int
+}
+
+func newTiny(seed uint64, heads, kvHeads int) *tiny {
+	t := &tiny{kv: map[string]any{}, weights: map[string][]float32{}, shapes: map[string][]int64{}}
+	t.dim, t.heads, t.kvHeads, t.ffn, t.layers, t.vocab = 16, heads, kvHeads, 24, 2, 40
+	t.hd = t.dim / heads
+	t.set("general.architecture", "qwen2")
+	t.set("qwen2.context_length", uint32(64))
+	t.set("qwen2.embedding_length", uint32(t.dim))
+	t.set("qwen2.feed_forward_length", uint32(t.ffn))
+	t.set("qwen2.block_count", uint32(t.layers))
+	t.set("qwen2.attention.head_count", uint32(heads))
+	t.set("qwen2.attention.head_count_kv", uint32(kvHeads))
+	t.set("qwen2.rope.freq_base", float32(10000))
+	t.set("qwen2.attention.layer_norm_rms_epsilon", float32(1e-6))
+	r := rand.New(rand.NewPCG(seed, 2))
+	add := func(name string, scale float64, shape ...int64) {
+		n := int64(1)
+		for _, d := range shape {
+			n *= d
+		}
+		w := make([]float32, n)
+		for i := range w {
+			w[i] = float32(r.NormFloat64() * scale)
+		}
+		t.addTensor(name, w, shape...)
+	}
+	norm := func(name string, n int) {
+		add(name, 0.1, int64(n))
+		for i := range t.weights[name] {
+			t.weights[name][i] += 1
+		}
+	}
+	d, kv := int64(t.dim), int64(kvHeads*t.hd)
+	add("token_embd.weight", 1, d, int64(t.vocab))
+	norm("output_norm.weight", t.dim)
+	add("output.weight", 0.3, d, int64(t.vocab))
+	for l := 0; l < t.layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		norm(p+"attn_norm.weight", t.dim)
+		add(p+"attn_q.weight", 0.3, d, d)
+		add(p+"attn_q.bias", 0.5, d)
+		add(p+"attn_k.weight", 0.3, d, kv)
+		add(p+"attn_k.bias", 0.5, kv)
+		add(p+"attn_v.weight", 0.3, d, kv)
+		add(p+"attn_v.bias", 0.5, kv)
+		add(p+"attn_output.weight", 0.3, d, d)
+		norm(p+"ffn_norm.weight", t.dim)
+		add(p+"ffn_gate.weight", 0.3, d, int64(t.ffn))
+		add(p+"ffn_up.weight", 0.3, d, int64(t.ffn))
+		add(p+"ffn_down.weight", 0.3, int64(t.ffn), d)
+	}
+	return t
+}
+
+func (t *tiny) set(key string, v any) {
+	if _, ok := t.kv[key]; !ok {
+		t.order = append(t.order, key)
+	}
+	t.kv[key] = v
+}
+
+func (t *tiny) del(key string) { delete(t.kv, key) }
+
+func (t *tiny) delTensor(name string) { delete(t.weights, name) }
+
+func (t *tiny) addTensor(name string, w []float32, shape ...int64) {
+	if _, ok := t.weights[name]; !ok {
+		t.names = append(t.names, name)
+	}
+	t.weights[name], t.shapes[name] = w, shape
+}
+
+// fuseQKV replaces the q, k and v projections of every layer by one
+// attn_qkv tensor (and bias) with their rows stacked.
+func (t *tiny) fuseQKV() {
+	for l := 0; l < t.layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		for _, suffix := range []string{".weight", ".bias"} {
+			var fused []float32
+			for _, n := range []string{"attn_q", "attn_k", "attn_v"} {
+				fused = append(fused, t.weights[p+n+suffix]...)
+				t.delTensor(p + n + suffix)
+			}
+			if suffix == ".weight" {
+				t.addTensor(p+"attn_qkv"+suffix, fused, int64(t.dim), int64(len(fused)/t.dim))
+			} else {
+				t.addTensor(p+"attn_qkv"+suffix, fused, int64(len(fused)))
+			}
+		}
+	}
+}
+
+func (t *tiny) write(tb testing.TB) string {
+	tb.Helper()
+	var kvs []gguf.KV
+	for _, k := range t.order {
+		if v, ok := t.kv[k]; ok {
+			kvs = append(kvs, gguf.NewKV(k, v))
+		}
+	}
+	var specs []gguf.TensorSpec
+	for _, name := range t.names {
+		w, ok := t.weights[name]
+		if !ok {
+			continue
+		}
+		b := make([]byte, 4*len(w))
+		for i, v := range w {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		specs = append(specs, gguf.TensorSpec{Name: name, Type: tensor.F32, Shape: t.shapes[name], Data: b})
+	}
+	path := filepath.Join(tb.TempDir(), "tiny.gguf")
+	if err := gguf.WriteFile(path, kvs, specs); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+func (t *tiny) open(tb testing.TB) (model.Model, error) {
+	tb.Helper()
+	f, err := gguf.Open(t.write(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return model.Load(f, model.Config{Threads: 2})
+}
+
+// ropeRef describes the rotation for the float64 reference.
+type ropeRef struct {
+	base, scale float64 // scale: linear/YaRN factor (0 = none)
+	yarn        bool
+	origCtx     float64
+}
+
+// angle returns the rotation angle and magnitude of pair i at pos,
+// straight from the formulas: θ = pos·base^(-2i/d), linearly interpolated
+// by 1/scale, and for YaRN blended per dimension between interpolation and
+// extrapolation with magnitude 1 + 0.1·ln(scale).
+func (r ropeRef) angle(pos, i, dims int) (theta, mag float64) {
+	extrap := float64(pos) * math.Pow(r.base, -2*float64(i)/float64(dims))
+	if r.scale == 0 {
+		return extrap, 1
+	}
+	interp := extrap / r.scale
+	if !r.yarn {
+		return interp, 1
+	}
+	corr := func(beta float64) float64 {
+		return float64(dims) * math.Log(r.origCtx/(beta*2*math.Pi)) / (2 * math.Log(r.base))
+	}
+	low := math.Max(0, math.Floor(corr(32)))
+	high := math.Min(float64(dims-1), math.Ceil(corr(1)))
+	y := (float64(i) - low) / math.Max(0.001, high-low)
+	mix := 1 - math.Min(1, math.Max(0, y))
+	return interp*(1-mix) + extrap*mix, 1 + 0.1*math.Log(r.scale)
+}
+
+// reference runs the float64 forward pass over tokens at positions 0.. and
+// returns the logits of every position. It reads the separate q/k/v
+// tensors, so a test that fuses them must compute the reference first.
+func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
+	w := func(name string) []float32 { return t.weights[name] }
+	matvec := func(name string, x []float64) []float64 {
+		m := w(name)
+		cols := int(t.shapes[name][0])
+		out := make([]float64, len(m)/cols)
+		for r := range out {
+			for c := 0; c < cols; c++ {
+				out[r] += float64(m[r*cols+c]) * x[c]
+			}
+		}
+		if b, ok := t.weights[strings.TrimSuffix(name, ".weight")+".bias"]; ok {
+			for r := range out {
+				out[r] += float64(b[r])
+			}
+		}
+		return out
+	}
+	rms := func(x []float64, name string) []float64 {
+		ss := 0.0
+		for _, v := range x {
+			ss += v * v
+		}
+		s := 1 / math.Sqrt(ss/float64(len(x))+1e-6)
+		out := make([]float64, len(x))
+		for i, v := range x {
+			out[i] = v * s * float64(w(name)[i])
+		}
+		return out
+	}
+	// NeoX rotation: element i of a head pairs with element i+hd/2.
+	rot := func(x []float64, heads, pos int) {
+		half := t.hd / 2
+		for h := 0; h < heads; h++ {
+			v := x[h*t.hd : (h+1)*t.hd]
+			for i := 0; i < half; i++ {
+				th, mag := rope.angle(pos, i, t.hd)
+				c, s := math.Cos(th)*mag, math.Sin(th)*mag
+				a, b := v[i], v[i+half]
+				v[i], v[i+half] = a*c-b*s, a*s+b*c
+			}
+		}
+	}
+	keys := make([][][]float64, t.layers)
+	vals := make([][][]float64, t.layers)
+	var out [][]float64
+	for pos, tok := range tokens {
+		x := make([]float64, t.dim)
+		for i := range x {
+			x[i] = float64(w("token_embd.weight")[int(tok)*t.dim+i])
+		}
+		for l := 0; l < t.layers; l++ {
+			p := fmt.Sprintf("blk.%d.", l)
+			xb := rms(x, p+"attn_norm.weight")
+			q, k, v := matvec(p+"attn_q.weight", xb), matvec(p+"attn_k.weight", xb), matvec(p+"attn_v.weight", xb)
+			rot(q, t.heads, pos)
+			rot(k, t.kvHeads, pos)
+			keys[l], vals[l] = append(keys[l], k), append(vals[l], v)
+			att := make([]float64, t.heads*t.hd)
+			for h := 0; h < t.heads; h++ {
+				g := h / (t.heads / t.kvHeads)
+				sc := make([]float64, pos+1)
+				mx := math.Inf(-1)
+				for s := range sc {
+					for i := 0; i < t.hd; i++ {
+						sc[s] += q[h*t.hd+i] * keys[l][s][g*t.hd+i]
+					}
+					sc[s] /= math.Sqrt(float64(t.hd))
+					mx = math.Max(mx, sc[s])
+				}
+				sum := 0.0
+				for s := range sc {
+					sc[s] = math.Exp(sc[s] - mx)
+					sum += sc[s]
+				}
+				for s := range sc {
+					for i := 0; i < t.hd; i++ {
+						att[h*t.hd+i] += sc[s] / sum * vals[l][s][g*t.hd+i]
+					}
+				}
+			}
+			for i, v := range matvec(p+"attn_output.weight", att) {
+				x[i] += v
+			}
+			xb = rms(x, p+"ffn_norm.weight")
+			g, u := matvec(p+"ffn_gate.weight", xb), matvec(p+"ffn_up.weight", xb)
+			for i := range g {
+				g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
+			}
+			for i, v := range matvec(p+"ffn_down.weight", g) {
+				x[i] += v
+			}
+		}
+		head := "output.weight"
+		if _, ok := t.weights[head]; !ok {
+			head = "token_embd.weight"
+		}
+		logits := matvec(head, rms(x, "output_norm.weight"))
+		if b, ok := t.weights["output.bias"]; ok && head == "token_embd.weight" {
+			for i := range logits {
+				logits[i] += float64(b[i])
+			}
+		}
+		out = append(out, logits)
+	}
+	return out
+}
+
+// TestTinyReference checks the forward pass against the float64 reference
+// on small random models: grouped, full and multi-query attention, biased
+// q/k/v projections (separate or fused into attn_qkv), NeoX rotation with
+// Qwen's base and YaRN scaling, and tied or separate classifiers.
+func TestTinyReference(t *testing.T) {
+	cases := []struct {
+		name    string
+		heads   int
+		kvHeads int
+		edit    func(*tiny, *ropeRef)
+		fuse    bool // fuse q/k/v after computing the reference
+	}{
+		{"gqa", 4, 2, nil, false},
+		{"mha", 2, 2, nil, false},
+		{"mqa", 4, 1, nil, false},
+		{"tied output", 4, 2, func(t *tiny, _ *ropeRef) { t.delTensor("output.weight") }, false},
+		{"tied output with bias", 4, 2, func(t *tiny, _ *ropeRef) {
+			t.delTensor("output.weight")
+			b := make([]float32, t.vocab)
+			for i := range b {
+				b[i] = float32(i%7) * 0.2
+			}
+			t.addTensor("output.bias", b, int64(t.vocab))
+		}, false},
+		{"freq base 1e6", 4, 2, func(t *tiny, r *ropeRef) {
+			t.set("qwen2.rope.freq_base", float32(1e6))
+			r.base = 1e6
+		}, false},
+		{"yarn scaling", 2, 1, func(t *tiny, r *ropeRef) {
+			t.set("qwen2.rope.freq_base", float32(100))
+			t.set("qwen2.rope.scaling.type", "yarn")
+			t.set("qwen2.rope.scaling.factor", float32(4))
+			t.set("qwen2.rope.scaling.original_context_length", uint32(16))
+			r.base, r.scale, r.yarn, r.origCtx = 100, 4, true, 16
+		}, false},
+		{"fused qkv", 4, 2, nil, true},
+	}
+	tokens := []int32{1, 7, 3, 39, 12, 12, 0, 25, 8, 30, 2, 17}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tm := newTiny(42, tc.heads, tc.kvHeads)
+			rope := ropeRef{base: 10000}
+			if tc.edit != nil {
+				tc.edit(tm, &rope)
+			}
+			want := tm.reference(tokens, rope)
+			if tc.fuse {
+				tm.fuseQKV()
+			}
+			m, err := tm.open(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			vocab := m.Info().VocabSize
+			c, err := m.NewCache(0, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two batches, the second continuing the first.
+			got := make([]float32, len(tokens)*vocab)
+			if err := m.Forward(context.Background(), model.SeqBatch(c, tokens[:5], 0, true), got); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Forward(context.Background(), model.SeqBatch(c, tokens[5:], 5, true), got[5*vocab:]); err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for p := range tokens {
+				for j := 0; j < vocab; j++ {
+					worst = max(worst, math.Abs(float64(got[p*vocab+j])-want[p][j]))
+				}
+			}
+			t.Logf("max |logit diff| vs float64 reference: %.3g", worst)
+			if worst > 1e-4 {
+				t.Errorf("max logit diff %.3g > 1e-4", worst)
+			}
+		})
+	}
+}
+
+// TestLoadErrors checks that broken files get errors naming the key or
+// tensor at fault.
+func TestLoadErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*tiny)
+		want string
+	}{
+		{"missing key", func(t *tiny) { t.del("qwen2.embedding_length") }, `qwen2: metadata key "qwen2.embedding_length": missing`},
+		{"missing eps", func(t *tiny) { t.del("qwen2.attention.layer_norm_rms_epsilon") }, `"qwen2.attention.layer_norm_rms_epsilon": missing`},
+		{"wrong key type", func(t *tiny) { t.set("qwen2.block_count", "two") }, `qwen2: metadata key "qwen2.block_count" has type string, want an integer`},
+		{"freq base type", func(t *tiny) { t.set("qwen2.rope.freq_base", "1e6") }, `qwen2: metadata key "qwen2.rope.freq_base" has type string`},
+		{"freq base zero", func(t *tiny) { t.set("qwen2.rope.freq_base", float32(0)) }, `qwen2: rope.freq_base 0 is not a positive number`},
+		{"rope scaling type", func(t *tiny) { t.set("qwen2.rope.scaling.type", "dynamic") }, `qwen2: rope.scaling.type "dynamic" is not supported`},
+		{"rope scaling factor", func(t *tiny) { t.set("qwen2.rope.scaling.factor", float32(-2)) }, `qwen2: rope.scaling.factor -2 is not a non-negative number`},
+		{"rope orig ctx type", func(t *tiny) { t.set("qwen2.rope.scaling.original_context_length", "long") },
+			`qwen2: metadata key "qwen2.rope.scaling.original_context_length" has type string`},
+		{"heads do not divide", func(t *tiny) { t.set("qwen2.attention.head_count", uint32(7)) },
+			`qwen2: head_count_kv 2 does not divide head_count 7`},
+		{"head_count vs embedding", func(t *tiny) {
+			t.set("qwen2.attention.head_count", uint32(7))
+			t.set("qwen2.attention.head_count_kv", uint32(7))
+		}, `qwen2: head_count 7 does not divide embedding_length 16`},
+		{"key length", func(t *tiny) { t.set("qwen2.attention.key_length", uint32(8)) },
+			`qwen2: key_length 8 differs from embedding_length/head_count 4`},
+		{"rope dims", func(t *tiny) { t.set("qwen2.rope.dimension_count", uint32(2)) },
+			`qwen2: rope.dimension_count 2 differs from the head dimension 4`},
+		{"moe", func(t *tiny) { t.set("qwen2.expert_count", uint32(8)) }, `qwen2: mixture-of-experts models (expert_count 8) are not supported`},
+		{"vocab size", func(t *tiny) { t.set("qwen2.vocab_size", uint32(41)) }, `qwen2: vocab_size 41 differs from token_embd's 40 rows`},
+		{"missing tensor", func(t *tiny) { t.delTensor("blk.1.attn_q.weight") }, `qwen2: missing tensor "blk.1.attn_q.weight"`},
+		{"wrong shape", func(t *tiny) {
+			t.addTensor("blk.0.attn_k.weight", make([]float32, 16*16), 16, 16)
+		}, `qwen2: tensor "blk.0.attn_k.weight" has shape [16 16], want [16 8]`},
+		{"wrong bias shape", func(t *tiny) {
+			t.addTensor("blk.1.attn_v.bias", make([]float32, 16), 16)
+		}, `qwen2: tensor "blk.1.attn_v.bias" has shape [16], want [8]`},
+		{"wrong fused shape", func(t *tiny) {
+			t.fuseQKV()
+			t.addTensor("blk.0.attn_qkv.weight", make([]float32, 16*24), 16, 24)
+		}, `qwen2: tensor "blk.0.attn_qkv.weight" has shape [16 24], want [16 32]`},
+		{"huge block_count", func(t *tiny) { t.set("qwen2.block_count", uint32(1<<30)) }, `qwen2: missing tensor "blk.2.attn_norm.weight"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tm := newTiny(1, 4, 2)
+			tc.edit(tm)
+			m, err := tm.open(t)
+			if err == nil {
+				m.Close()
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestBatchAgreement checks that a prompt evaluated as one batch, token by
+// token, and in passes of a small Config.BatchSize gives the same logits,
+// over float32 and fp16 caches.
+func TestBatchAgreement(t *testing.T) {
+	tm := newTiny(3, 4, 2)
+	f, err := gguf.Open(tm.write(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tokens := []int32{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5}
+	for _, f16 := range []bool{false, true} {
+		var rows [2][]float32
+		for i, bs := range []int{0, 3} {
+			m, err := model.Load(f, model.Config{BatchSize: bs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := m.NewCache(16, f16)
+			rows[i] = make([]float32, len(tokens)*m.Info().VocabSize)
+			if err := m.Forward(context.Background(), model.SeqBatch(c, tokens, 0, true), rows[i]); err != nil {
+				t.Fatal(err)
+			}
+			// Token by token must agree with the batch too.
+			c.Reset()
+			vocab := m.Info().VocabSize
+			one := make([]float32, vocab)
+			for p, tok := range tokens {
+				if err := m.Forward(context.Background(), model.SeqBatch(c, []int32{tok}, p, false), one); err != nil {
+					t.Fatal(err)
+				}
+				if d := maxAbsDiff(one, rows[i][p*vocab:(p+1)*vocab]); d > 1e-5 {
+					t.Errorf("f16=%v batch %d: position %d differs token by token by %.3g", f16, bs, p, d)
+				}
+			}
+			m.Close()
+		}
+		if d := maxAbsDiff(rows[0], rows[1]); d != 0 {
+			t.Errorf("f16=%v: batch size 3 differs from one pass by %.3g", f16, d)
+		}
+	}
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	d := 0.0
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}
