@@ -19,12 +19,15 @@ import (
 
 func init() {
 	var asJSON, tensors bool
+	var modelsDir string
 	cmd := &cobra.Command{
-		Use:   "show FILE",
+		Use:   "show FILE|NAME",
 		Short: "Describe a GGUF model: architecture, size, quantization, tokenizer",
-		Args:  cobra.ExactArgs(1),
+		Long: `Describe a GGUF model: architecture, size, quantization, tokenizer. The
+argument is a GGUF file, or else the name of a model in the model store.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := gguf.Open(args[0])
+			f, err := openModel(args[0], modelsDir)
 			if err != nil {
 				return err
 			}
@@ -38,6 +41,7 @@ func init() {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object with all metadata and the tensor table")
 	cmd.Flags().BoolVar(&tensors, "tensors", false, "also list every tensor")
+	addModelsDir(cmd, &modelsDir)
 	register(cmd)
 }
 
