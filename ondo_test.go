@@ -16,6 +16,7 @@ import (
 	"github.com/ondo-ai/ondo/internal/testdata"
 	"github.com/ondo-ai/ondo/quantize"
 	"github.com/ondo-ai/ondo/sample"
+	"github.com/ondo-ai/ondo/synth"
 )
 
 func load(t *testing.T, path string) *ondo.Model {
@@ -228,5 +229,35 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A sliding-window model cannot rewind far back into its ring cache: the
+// session starts the sequence over and still answers as a fresh one.
+func TestSlidingWindowRewind(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gemma3.gguf")
+	cfg, _ := synth.Preset("tiny")
+	cfg.Arch, cfg.SlidingWindow, cfg.Layers = "gemma3", 4, 2
+	if err := synth.Write(path, cfg); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ondo.Load(path, ondo.Options{Threads: 2, BatchSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	long := make([]int32, 40)
+	for i := range long {
+		long[i] = int32(300 + i)
+	}
+	s, _ := m.NewSession(ondo.SessionOptions{Context: 128})
+	collect(t, s, long, ondo.GenerateOptions{MaxTokens: 4})
+	// Shares only the first 10 tokens, far behind the window.
+	next := append(append([]int32{}, long[:10]...), 400, 401, 402)
+	got, _ := collect(t, s, next, ondo.GenerateOptions{MaxTokens: 8})
+	fresh, _ := m.NewSession(ondo.SessionOptions{Context: 128})
+	want, _ := collect(t, fresh, next, ondo.GenerateOptions{MaxTokens: 8})
+	if got != want {
+		t.Errorf("after rewind %q, fresh %q", got, want)
 	}
 }

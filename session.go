@@ -130,9 +130,17 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, opts GenerateOpt
 		// Every prompt position's logits were asked for: reuse nothing.
 		keep = 0
 	}
-	res.ReusedTokens = keep
 	start := time.Now()
-	if err := s.eval(ctx, prompt[keep:], keep, opts.Logits); err != nil {
+	err := s.eval(ctx, prompt[keep:], keep, opts.Logits)
+	if errors.Is(err, kvcache.ErrEvicted) {
+		// A sliding-window cache no longer holds what the reused
+		// prefix's last tokens attend to: start the sequence over.
+		s.Reset()
+		keep = 0
+		err = s.eval(ctx, prompt, 0, opts.Logits)
+	}
+	res.ReusedTokens = keep
+	if err != nil {
 		return res, err
 	}
 	res.PromptDuration = time.Since(start)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ondo-ai/ondo/tensor"
 )
 
 // BenchmarkMatMul measures MatMul per weight type on a 1024×4096 matrix
@@ -91,5 +93,45 @@ func BenchmarkRope(b *testing.B) {
 	for b.Loop() {
 		r.Table(cs, 1234)
 		r.Apply(x, 32, 128, cs)
+	}
+}
+
+// BenchmarkQKernels compares the Go twins with the assembly for each
+// weight type, one thread, on a 1024×4096 matrix: n=1 is decoding (narrow
+// tiles), n=64 prompt processing (wide tiles). SetBytes is the weight
+// bytes, so MB/s is weight bandwidth per pass. Compare the two with
+// `benchstat -col /impl`.
+func BenchmarkQKernels(b *testing.B) {
+	const rows, cols = 1024, 4096
+	impls := map[string][64]*qkernel{"go": portableQKernels}
+	for name, t := range asmQKernelTables() {
+		impls[name] = t
+	}
+	for typ, pk := range portableQKernels {
+		if pk == nil {
+			continue
+		}
+		typ := tensor.Type(typ)
+		b.Run("type="+typ.String(), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, uint64(typ)))
+			w := randMatrix(b, r, typ, rows, cols)
+			for _, n := range []int{1, 64} {
+				x := randVec(r, n*cols, 1)
+				dst := make([]float32, n*rows)
+				for _, name := range []string{"go", "avx2"} {
+					k := impls[name][typ]
+					if k == nil {
+						continue
+					}
+					b.Run(fmt.Sprintf("n=%d/impl=%s", n, name), func(b *testing.B) {
+						b.SetBytes(int64(len(w.Data)))
+						b.ReportAllocs()
+						for b.Loop() {
+							(*Pool)(nil).matmulQ(dst, w, x, n, k)
+						}
+					})
+				}
+			}
+		})
 	}
 }

@@ -1,9 +1,12 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ondo-ai/ondo/quant"
@@ -84,6 +87,20 @@ func TestMatMul(t *testing.T) {
 								want += a * b
 								mag += math.Abs(a * b)
 							}
+							if DotType(typ) == tensor.Q8_1 {
+								// ggml takes the offsets' part, m·Σx, as m·s with
+								// the block's s = fp16(Σq·amax/127), not from the
+								// rounded activations.
+								for b := 0; b < cols/32; b++ {
+									m := float64(quant.FP16ToFloat32(binary.LittleEndian.Uint16(w.Row(i)[b*typ.TypeSize()+2:])))
+									sx, s := 0.0, q8_1Sum(x[j*cols+32*b:j*cols+32*b+32])
+									for c := 32 * b; c < 32*b+32; c++ {
+										sx += float64(xr[j*cols+c])
+									}
+									want += m * (s - sx)
+									mag += math.Abs(m * s)
+								}
+							}
 							if got := float64(dst[j*rows+i]); math.Abs(got-want) > 1e-6*mag+1e-30 {
 								t.Fatalf("threads %d: dst[%d][%d] = %v, want %v", p.Threads(), j, i, got, want)
 							}
@@ -102,6 +119,20 @@ func TestMatMul(t *testing.T) {
 			})
 		}
 	}
+}
+
+// q8_1Sum is ggml's Q8_1 block sum of 32 activations: the sum of their
+// Q8_0 quants times amax/127 (unrounded), rounded to fp16.
+func q8_1Sum(x []float32) float64 {
+	b := make([]byte, 34)
+	quant.Quantize(tensor.Q8_0, x, b)
+	var amax float32
+	var sum int32
+	for i, v := range x {
+		amax = max(amax, float32(math.Abs(float64(v))))
+		sum += int32(int8(b[2+i]))
+	}
+	return float64(quant.FP16ToFloat32(quant.Float32ToFP16(float32(sum) * (amax / 127))))
 }
 
 // TestRoundActivations checks the dot types: identity for F32, fp16 and
@@ -182,33 +213,66 @@ func TestGetRow(t *testing.T) {
 
 func TestParallel(t *testing.T) {
 	for _, threads := range []int{1, 2, 5, 64} {
+		p := NewPool(threads)
 		for _, n := range []int{0, 1, 3, 100, 1000} {
 			for _, cost := range []int{0, 1, 1 << 20} {
 				seen := make([]int32, n)
-				p := NewPool(threads)
-				var calls int
-				done := make(chan struct{}, 1<<10)
+				var inFlight, most atomic.Int32
 				p.Parallel(n, cost, func(lo, hi int) {
+					k := inFlight.Add(1)
+					for m := most.Load(); k > m && !most.CompareAndSwap(m, k); m = most.Load() {
+					}
 					for i := lo; i < hi; i++ {
 						seen[i]++ // ranges are disjoint, so no race
 					}
-					done <- struct{}{}
+					inFlight.Add(-1)
 				})
-				close(done)
-				for range done {
-					calls++
-				}
 				for i, s := range seen {
 					if s != 1 {
 						t.Fatalf("threads %d n %d cost %d: index %d visited %d times", threads, n, cost, i, s)
 					}
 				}
-				if calls > threads || n > 0 && calls == 0 {
-					t.Fatalf("threads %d n %d cost %d: %d calls", threads, n, cost, calls)
+				if int(most.Load()) > threads {
+					t.Fatalf("threads %d n %d cost %d: %d calls at once", threads, n, cost, most.Load())
 				}
 			}
 		}
+		p.Close()
+		// After Close, work still gets done, on the caller.
+		var sum atomic.Int64
+		p.Parallel(1000, 1<<20, func(lo, hi int) { sum.Add(int64(hi - lo)) })
+		if sum.Load() != 1000 {
+			t.Fatalf("threads %d: closed pool covered %d of 1000", threads, sum.Load())
+		}
 	}
+}
+
+// TestParallelConcurrent runs parallel operations from several goroutines
+// on one pool at once.
+func TestParallelConcurrent(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := 0; it < 200; it++ {
+				n := 1 + (g*131+it*17)%500
+				var sum atomic.Int64
+				p.Parallel(n, 1<<16, func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						sum.Add(int64(i))
+					}
+				})
+				if want := int64(n) * int64(n-1) / 2; sum.Load() != want {
+					t.Errorf("sum %d, want %d", sum.Load(), want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func TestVectorOps(t *testing.T) {

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/ondo-ai/ondo/quant"
 	"github.com/ondo-ai/ondo/tensor"
@@ -97,6 +98,10 @@ func (p *Pool) MatMul(dst []float32, w *Matrix, x []float32, n int) {
 	if n == 0 {
 		return
 	}
+	if k := kernelFor(w.Type); k != nil {
+		p.matmulQ(dst, w, x, n, k)
+		return
+	}
 	xb := getBuf(n * cols)
 	xr := *xb
 	for j := 0; j < n; j++ {
@@ -109,6 +114,211 @@ func (p *Pool) MatMul(dst []float32, w *Matrix, x []float32, n int) {
 	})
 	putBuf(xb)
 }
+
+// kernelFor returns the tile kernel of weight type t, or nil when MatMul
+// decodes rows and takes float32 dot products instead.
+func kernelFor(t tensor.Type) *qkernel {
+	if int(t) < len(qkernels) {
+		return qkernels[t]
+	}
+	return nil
+}
+
+// MatMulMany computes dsts[i] = x · ws[i]ᵀ for several matrices of the same
+// width, as MatMul does for each, but quantizes the activations once per
+// activation format and runs all the products in one parallel pass: the
+// query, key and value projections of a layer, or the gate and up
+// projections of its feed-forward block.
+func (p *Pool) MatMulMany(dsts [][]float32, ws []*Matrix, x []float32, n int) {
+	if len(dsts) != len(ws) {
+		panic(fmt.Sprintf("kernels: MatMulMany of %d matrices into %d outputs", len(ws), len(dsts)))
+	}
+	var jobs [4]mmJob
+	js := jobs[:0]
+	for i, w := range ws {
+		k := kernelFor(w.Type)
+		if k == nil || w.Cols != ws[0].Cols {
+			p.MatMul(dsts[i], w, x, n)
+			continue
+		}
+		if n < 0 || len(x) < n*w.Cols || len(dsts[i]) < n*w.Rows {
+			panic(fmt.Sprintf("kernels: MatMul of %d rows through %d×%d: x has %d, dst %d", n, w.Rows, w.Cols, len(x), len(dsts[i])))
+		}
+		js = append(js, mmJob{dst: dsts[i], w: w, k: k})
+	}
+	if n == 0 || len(js) == 0 {
+		return
+	}
+	p.matmulJobs(js, x, n)
+}
+
+// mmJob is one matrix of a MatMulMany.
+type mmJob struct {
+	dst    []float32
+	w      *Matrix
+	k      *qkernel
+	a      *acts
+	g0, g1 int // its row groups (of four rows) in the combined index space
+}
+
+// matmulQ is MatMul through a tile kernel.
+func (p *Pool) matmulQ(dst []float32, w *Matrix, x []float32, n int, k *qkernel) {
+	js := [1]mmJob{{dst: dst, w: w, k: k}}
+	p.matmulJobs(js[:], x, n)
+}
+
+// matmulJobs quantizes the activations once per distinct format, then
+// splits the row groups of all the matrices among the workers.
+func (p *Pool) matmulJobs(js []mmJob, x []float32, n int) {
+	cols := js[0].w.Cols
+	groups := 0
+	for i := range js {
+		j := &js[i]
+		for _, o := range js[:i] {
+			if o.k.act == j.k.act && o.k.bias == j.k.bias && o.k.wideFlip == j.k.wideFlip {
+				j.a = o.a
+				break
+			}
+		}
+		if j.a == nil {
+			j.a = actsPool.Get().(*acts)
+			j.a.quantize(p, j.k, x, n, cols)
+		}
+		j.g0 = groups
+		groups += (j.w.Rows + 3) / 4
+		j.g1 = groups
+	}
+	p.Parallel(groups, 4*n*cols, func(lo, hi int) {
+		t := tilePool.Get().(*tileArgs)
+		for i := range js {
+			j := &js[i]
+			if g0, g1 := max(lo, j.g0), min(hi, j.g1); g0 < g1 {
+				j.rows(t, g0-j.g0, g1-j.g0)
+			}
+		}
+		*t = tileArgs{}
+		tilePool.Put(t)
+	})
+	for i := range js {
+		if a := js[i].a; a != nil {
+			for m := i; m < len(js); m++ {
+				if js[m].a == a {
+					js[m].a = nil
+				}
+			}
+			actsPool.Put(a)
+		}
+	}
+}
+
+// Cache blocking of wide tiles: a panel's slice of at most panelSlice
+// bytes stays in L1 while a run of at most rowRun bytes of weight-row
+// slices streams past it from L2.
+const (
+	panelSlice = 20 << 10
+	rowRun     = 160 << 10
+)
+
+// rows computes the outputs of row groups [g0, g1) of one matrix.
+//
+// Wide panels (prompts): for a run of weight rows whose slices fit in L2,
+// each panel's slice of blocks (which fits in L1) meets every row of the
+// run before the next slice is loaded; rows longer than a slice are done in
+// several calls that continue the lane accumulators, which changes nothing
+// in the order of the additions.
+//
+// Narrow panels (decoding): four weight rows at a time against every
+// narrow panel, while the rows are in cache.
+func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
+	w, k, a, dst := j.w, j.k, j.a, j.dst
+	rows, n, nb := w.Rows, a.n, a.nb
+	wideEnd := a.nWide * wide
+	r0, r1 := 4*g0, min(4*g1, rows)
+	if wideEnd > 0 {
+		rbw := k.act.recBytes(wide) * wide
+		kb := max(1, min(nb, panelSlice/rbw)) // blocks per slice
+		run := max(1, rowRun/max(1, kb*k.blockB))
+		ab := accPool.Get().(*accBuf)
+		if cap(ab.acc) < run {
+			ab.acc = make([][wide][8]float32, run)
+			ab.sum = make([][wide]float32, run)
+		}
+		accs, sums := ab.acc[:run], ab.sum[:run]
+		for ra := r0; ra < r1; ra += run {
+			rb := min(ra+run, r1)
+			for c := 0; c < wideEnd; c += wide {
+				x, d := a.panel(c)
+				ps := a.panelS(c)
+				for b0 := 0; b0 < nb || b0 == 0; b0 += kb {
+					t.nb = min(kb, nb-b0)
+					t.x = unsafe.Add(x, b0*rbw)
+					t.d = unsafe.Add(d, b0*wide*4)
+					if ps != nil {
+						t.s = unsafe.Add(ps, b0*wide*4)
+					}
+					for r := ra; r < rb; r++ {
+						t.acc = &accs[r-ra]
+						t.sum = &sums[r-ra]
+						if b0 == 0 {
+							*t.acc = [wide][8]float32{}
+							*t.sum = [wide]float32{}
+						}
+						if t.nb > 0 {
+							t.w[0] = unsafe.Pointer(unsafe.SliceData(w.Row(r)[b0*k.blockB:]))
+							k.wideF(t)
+						}
+					}
+				}
+				for r := ra; r < rb; r++ {
+					for i := range wide {
+						var v float32
+						if k.scalar {
+							v = accs[r-ra][0][i]
+						} else {
+							v = k.fold(&accs[r-ra][i], sums[r-ra][i])
+						}
+						if a.nt > 0 {
+							v = k.addTail(v, w.Row(r), a.tail[(c+i)*a.nt:(c+i+1)*a.nt])
+						}
+						dst[(c+i)*rows+r] = v
+					}
+				}
+			}
+		}
+		t.acc, t.sum, t.s = nil, nil, nil
+		accPool.Put(ab)
+	}
+	if wideEnd < n {
+		t.nb = nb
+		for r := r0; r < r1; r += 4 {
+			for i := range 4 {
+				t.w[i] = unsafe.Pointer(unsafe.SliceData(w.Row(min(r+i, r1-1))))
+			}
+			for c := wideEnd; c < n; c++ {
+				t.x, t.d = a.panel(c)
+				t.s = a.panelS(c)
+				k.narrow(t)
+				for i := range min(4, r1-r) {
+					v := t.out[i]
+					if a.nt > 0 {
+						v = k.addTail(v, w.Row(r+i), a.tail[c*a.nt:(c+1)*a.nt])
+					}
+					dst[c*rows+r+i] = v
+				}
+			}
+		}
+	}
+}
+
+// accBuf holds a worker's lane accumulators (and Q8_1 sums) for wide tiles.
+type accBuf struct {
+	acc [][wide][8]float32
+	sum [][wide]float32
+}
+
+var accPool = sync.Pool{New: func() any { return new(accBuf) }}
+
+var tilePool = sync.Pool{New: func() any { return new(tileArgs) }}
 
 // matmulRows computes output columns [lo, hi) of dst.
 func matmulRows(dst []float32, w *Matrix, x []float32, n, lo, hi int, buf []float32) {

@@ -109,34 +109,170 @@ func Argmax(x []float32) int {
 	return best
 }
 
-// DotF16 returns the dot product of x and the fp16 values y[:len(x)],
-// accumulated in float32: the key side of attention over an F16 cache.
+// DotF16 returns the dot product of x and the fp16 values y[:len(x)]: the
+// key side of attention over an F16 cache. See DotF16Rows for the order of
+// the float32 operations.
 func DotF16(x []float32, y []uint16) float32 {
-	y = y[:len(x)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		a := x[i : i+4 : i+4]
-		b := y[i : i+4 : i+4]
-		s0 += a[0] * quant.FP16ToFloat32(b[0])
-		s1 += a[1] * quant.FP16ToFloat32(b[1])
-		s2 += a[2] * quant.FP16ToFloat32(b[2])
-		s3 += a[3] * quant.FP16ToFloat32(b[3])
+	var d [1]float32
+	DotF16Rows(d[:], x, y, len(x))
+	return d[0]
+}
+
+// DotF16Rows sets dst[t] to the dot product of x with the fp16 values
+// y[t·stride : t·stride+len(x)], for every t < len(dst): one query against
+// len(dst) cached keys.
+//
+// Each product is rounded to float32 and added, the first len(x)&^7
+// elements into eight lanes (element i into lane i%8, in order), which are
+// then folded as hsum8 does, and the rest one by one after that: the order
+// of an 8-wide SIMD loop, which the assembly follows exactly.
+func DotF16Rows(dst, x []float32, y []uint16, stride int) {
+	if len(dst) == 0 {
+		return
 	}
-	for ; i < len(x); i++ {
-		s0 += x[i] * quant.FP16ToFloat32(y[i])
+	n := len(x)
+	if n > 0 {
+		_ = y[(len(dst)-1)*stride+n-1] // the assembly relies on this check
 	}
-	return (s0 + s1) + (s2 + s3)
+	n8 := n &^ 7
+	if n8 > 0 && dotF16RowsAsm != nil {
+		dotF16RowsAsm(dst, x, y, n8, stride)
+	} else {
+		dotF16RowsGo(dst, x, y, n8, stride)
+	}
+	if n8 < n {
+		for t := range dst {
+			yt := y[t*stride : t*stride+n]
+			s := dst[t]
+			for i := n8; i < n; i++ {
+				s += float32(x[i] * quant.FP16ToFloat32(yt[i]))
+			}
+			dst[t] = s
+		}
+	}
+}
+
+// dotF16RowsGo is the portable twin of the assembly: the lane sums of the
+// first n8 elements.
+func dotF16RowsGo(dst, x []float32, y []uint16, n8, stride int) {
+	for t := range dst {
+		yt := y[t*stride : t*stride+n8]
+		var acc [8]float32
+		for i := 0; i < n8; i += 8 {
+			a, b := x[i:i+8:i+8], yt[i:i+8:i+8]
+			for l := range acc {
+				acc[l] += float32(a[l] * quant.FP16ToFloat32(b[l]))
+			}
+		}
+		dst[t] = hsum8(&acc)
+	}
 }
 
 // AxpyF16 adds a·x to dst where x holds fp16 values: the value side of
 // attention over an F16 cache.
 func AxpyF16(dst []float32, a float32, x []uint16) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] += a * quant.FP16ToFloat32(x[i])
+	AxpyF16Rows(dst, []float32{a}, x, len(dst))
+}
+
+// AxpyF16Rows adds a[t]·y[t·stride : t·stride+len(dst)] to dst for every
+// t < len(a), in order of t: attention weights applied to cached values.
+// Each product is rounded to float32 before it is added.
+func AxpyF16Rows(dst, a []float32, y []uint16, stride int) {
+	if len(a) == 0 {
+		return
+	}
+	n := len(dst)
+	if n > 0 {
+		_ = y[(len(a)-1)*stride+n-1] // the assembly relies on this check
+	}
+	n8 := n &^ 7
+	if n8 > 0 && axpyF16RowsAsm != nil {
+		axpyF16RowsAsm(dst[:n8], a, y, stride)
+	} else {
+		axpyF16RowsGo(dst[:n8], a, y, stride)
+	}
+	if n8 < n {
+		axpyF16RowsGo(dst[n8:], a, y[n8:], stride)
 	}
 }
+
+func axpyF16RowsGo(dst, a []float32, y []uint16, stride int) {
+	n := len(dst)
+	for t, w := range a {
+		yt := y[t*stride : t*stride+n]
+		for i := range dst {
+			dst[i] += float32(w * quant.FP16ToFloat32(yt[i]))
+		}
+	}
+}
+
+// DotF16Heads is DotF16Rows for several queries that read the same keys,
+// as the query heads of one key/value group do: for heads queries of
+// hd = len(q)/heads elements and T = len(dst)/heads keys,
+// dst[h·T + t] = DotF16(q[h·hd:(h+1)·hd], y[t·stride:]), each exactly as
+// DotF16 computes it. Each key is read once for all the queries.
+func DotF16Heads(dst, q []float32, heads int, y []uint16, stride int) {
+	if heads <= 0 || len(dst) == 0 {
+		return
+	}
+	hd, T := len(q)/heads, len(dst)/heads
+	h := 0
+	if n8 := hd &^ 7; n8 > 0 && dotF16Heads4Asm != nil && heads >= 4 {
+		if hd > 0 {
+			_ = y[(T-1)*stride+hd-1] // the assembly relies on this check
+		}
+		for ; h+4 <= heads; h += 4 {
+			dotF16Heads4Asm(dst[h*T:(h+4)*T], T, q[h*hd:(h+4)*hd], hd, y, stride, n8)
+			for k := h; k < h+4 && n8 < hd; k++ {
+				qk := q[k*hd : (k+1)*hd]
+				for t := range T {
+					s := dst[k*T+t]
+					for i := n8; i < hd; i++ {
+						s += float32(qk[i] * quant.FP16ToFloat32(y[t*stride+i]))
+					}
+					dst[k*T+t] = s
+				}
+			}
+		}
+	}
+	for ; h < heads; h++ {
+		DotF16Rows(dst[h*T:(h+1)*T], q[h*hd:(h+1)*hd], y, stride)
+	}
+}
+
+// AxpyF16Heads is AxpyF16Rows for several heads that read the same values:
+// for heads outputs of hd = len(out)/heads elements and T = len(a)/heads
+// weights each, out[h·hd:(h+1)·hd] += Σ_t a[h·T + t]·y[t·stride:], exactly
+// as AxpyF16Rows computes it. Each value row is read once for all heads.
+func AxpyF16Heads(out, a []float32, heads int, y []uint16, stride int) {
+	if heads <= 0 || len(a) == 0 {
+		return
+	}
+	hd, T := len(out)/heads, len(a)/heads
+	h := 0
+	if n8 := hd &^ 7; n8 > 0 && axpyF16Heads4Asm != nil && heads >= 4 && T > 0 {
+		_ = y[(T-1)*stride+hd-1] // the assembly relies on this check
+		for ; h+4 <= heads; h += 4 {
+			axpyF16Heads4Asm(out[h*hd:(h+4)*hd], hd, a[h*T:(h+4)*T], T, y, stride, n8)
+			if n8 < hd {
+				for k := h; k < h+4; k++ {
+					axpyF16RowsGo(out[k*hd+n8:(k+1)*hd], a[k*T:(k+1)*T], y[n8:], stride)
+				}
+			}
+		}
+	}
+	for ; h < heads; h++ {
+		AxpyF16Rows(out[h*hd:(h+1)*hd], a[h*T:(h+1)*T], y, stride)
+	}
+}
+
+// The assembly versions, installed at start-up where the CPU has them.
+var (
+	dotF16RowsAsm    func(dst, x []float32, y []uint16, n8, stride int)
+	axpyF16RowsAsm   func(dst, a []float32, y []uint16, stride int)
+	dotF16Heads4Asm  func(dst []float32, dstStride int, q []float32, qStride int, y []uint16, stride, n8 int)
+	axpyF16Heads4Asm func(out []float32, outStride int, a []float32, aStride int, y []uint16, stride, n8 int)
+)
 
 // ToFP16 converts src to fp16 into dst[:len(src)], rounding to nearest even.
 func ToFP16(dst []uint16, src []float32) {

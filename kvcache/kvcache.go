@@ -10,10 +10,21 @@
 // The filled length only grows through [Cache.Commit], which a model calls
 // once a forward pass has written every layer; [Cache.Truncate] rewinds it,
 // so a caller can drop a suffix and reuse the prefix.
+//
+// A cache made by [NewSliding] serves models whose local layers attend over
+// a sliding window (Gemma 2 and 3, for instance): each sliding layer keeps
+// only the last window − 1 + batch positions in a ring, position p in row
+// p mod [Cache.Slots], because no later token can see anything older, while
+// the other layers keep the whole context. The price is that a rewind can
+// no longer reach positions the ring has overwritten: [Cache.Truncate] and
+// [Cache.Holds] then fail with [ErrEvicted], and the caller must start the
+// sequence again from position 0.
 package kvcache
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ondo-ai/ondo/kernels"
 )
@@ -24,10 +35,37 @@ type Cache struct {
 	layers, size, kvHeads, headDim, kvDim int
 
 	f16      bool
-	k16, v16 []uint16 // layers × size × kvDim, when f16
+	k16, v16 []uint16 // every layer's slots × kvDim, back to back, when f16
 	k32, v32 []float32
 
-	n int // positions [0, n) are valid
+	// off[l] is layer l's first element in the arrays, slots[l] the
+	// positions it holds: size, or the ring of a sliding layer.
+	off, slots []int
+	window     int    // the sliding layers' window; 0 when none slides
+	sliding    []bool // per layer, nil when none slides
+
+	n      int // positions [0, n) are valid
+	oldest int // sliding layers no longer hold positions before oldest
+}
+
+// ErrEvicted is wrapped by the errors of [Cache.Holds] and
+// [Cache.Truncate] when the sliding-window layers no longer hold positions
+// the requested token would attend to.
+var ErrEvicted = errors.New("positions evicted from the sliding-window layers")
+
+// Sliding describes the sliding-window layers of a cache made by
+// [NewSliding].
+type Sliding struct {
+	// Window is the number of positions a token of a sliding layer
+	// attends to, itself included: the token at p sees (p−Window, p].
+	// This is llama.cpp's n_swa with its "standard" window type.
+	Window int
+	// Batch is the most tokens of the sequence a forward pass stores in a
+	// layer before it attends: the ring must hold the window of the pass's
+	// first token and the whole pass at once.
+	Batch int
+	// Layers marks the sliding layers, one entry per layer.
+	Layers []bool
 }
 
 // maxElements bounds one of the K or V arrays (about 32 GiB of fp16), which
@@ -38,6 +76,13 @@ const maxElements = 1 << 34
 // elements, holding up to size positions, in fp16 when f16 is true and
 // float32 otherwise.
 func New(layers, size, kvHeads, headDim int, f16 bool) (*Cache, error) {
+	return NewSliding(layers, size, kvHeads, headDim, f16, Sliding{})
+}
+
+// NewSliding is [New] for a model with sliding-window layers: the layers s
+// marks hold min(size, s.Window−1+s.Batch) positions in a ring instead of
+// size. A zero s (no layer marked) gives the cache of New.
+func NewSliding(layers, size, kvHeads, headDim int, f16 bool, s Sliding) (*Cache, error) {
 	if layers <= 0 || size <= 0 || kvHeads <= 0 || headDim <= 0 {
 		return nil, fmt.Errorf("kvcache: bad geometry: %d layers, context %d, %d KV heads of %d", layers, size, kvHeads, headDim)
 	}
@@ -45,8 +90,29 @@ func New(layers, size, kvHeads, headDim int, f16 bool) (*Cache, error) {
 	if kvDim > maxElements/layers/size {
 		return nil, fmt.Errorf("kvcache: %d layers × context %d × %d too large", layers, size, kvDim)
 	}
-	c := &Cache{layers: layers, size: size, kvHeads: kvHeads, headDim: headDim, kvDim: kvDim, f16: f16}
-	n := layers * size * kvDim
+	c := &Cache{layers: layers, size: size, kvHeads: kvHeads, headDim: headDim, kvDim: kvDim, f16: f16,
+		off: make([]int, layers+1), slots: make([]int, layers)}
+	ring := size
+	if slices.Contains(s.Layers, true) {
+		switch {
+		case len(s.Layers) != layers:
+			return nil, fmt.Errorf("kvcache: sliding-window flags for %d layers, cache has %d", len(s.Layers), layers)
+		case s.Window <= 0 || s.Batch <= 0:
+			return nil, fmt.Errorf("kvcache: sliding window %d and batch %d must be positive", s.Window, s.Batch)
+		}
+		c.window, c.sliding = s.Window, slices.Clone(s.Layers)
+		if s.Window <= size && s.Batch <= size {
+			ring = min(size, s.Window-1+s.Batch)
+		}
+	}
+	for l := range layers {
+		c.slots[l] = size
+		if c.Sliding(l) {
+			c.slots[l] = ring
+		}
+		c.off[l+1] = c.off[l] + c.slots[l]*kvDim
+	}
+	n := c.off[layers]
 	if f16 {
 		c.k16, c.v16 = make([]uint16, n), make([]uint16, n)
 	} else {
@@ -73,13 +139,29 @@ func (c *Cache) HeadDim() int { return c.headDim }
 // F16 reports whether keys and values are stored as fp16.
 func (c *Cache) F16() bool { return c.f16 }
 
+// Window returns the attention window of the sliding layers, 0 when no
+// layer slides.
+func (c *Cache) Window() int { return c.window }
+
+// Sliding reports whether layer keeps only a sliding window of positions.
+func (c *Cache) Sliding(layer int) bool { return c.sliding != nil && c.sliding[layer] }
+
+// Slots returns the number of positions layer holds: Size, or for a
+// sliding layer the length of its ring. Position p is in row p mod Slots.
+func (c *Cache) Slots(layer int) int { return c.slots[layer] }
+
+// Oldest returns the first position the sliding layers still hold; the
+// positions before it were overwritten by later ones (0 without sliding
+// layers).
+func (c *Cache) Oldest() int { return c.oldest }
+
 // Bytes returns the memory the keys and values take.
 func (c *Cache) Bytes() int64 {
 	per := int64(4)
 	if c.f16 {
 		per = 2
 	}
-	return 2 * per * int64(c.layers) * int64(c.size) * int64(c.kvDim)
+	return 2 * per * int64(c.off[c.layers])
 }
 
 // Check returns an error unless positions [pos, pos+count) fit the cache.
@@ -93,9 +175,30 @@ func (c *Cache) Check(pos, count int) error {
 	return nil
 }
 
+// Holds returns an error wrapping [ErrEvicted] unless the sliding layers
+// still hold the positions a token at pos attends to before itself,
+// [pos−Window+1, pos) clipped at 0; it is nil for a cache without sliding
+// layers. A model checks the first token of each sequence of a batch with
+// it, before anything changes: the later tokens' windows are either the
+// first's or written by the batch itself. It fails after Truncate into
+// evicted positions was refused, and after a failed multi-pass batch
+// overwrote the window of position Len.
+func (c *Cache) Holds(pos int) error {
+	if c.window == 0 {
+		return nil
+	}
+	if from := max(0, pos-c.window+1); from < pos && from < c.oldest {
+		return fmt.Errorf("kvcache: %w: position %d attends back to %d, the sliding-window layers hold positions from %d on",
+			ErrEvicted, pos, from, c.oldest)
+	}
+	return nil
+}
+
 // Put stores the keys k and values v (KVHeads × HeadDim each) of layer at
 // position pos, rounding to fp16 for an fp16 cache. It does not change Len;
-// the model commits a batch once every layer is stored.
+// the model commits a batch once every layer is stored. In a sliding layer
+// the row of pos held pos − Slots before, which is gone from then on (see
+// [Cache.Oldest]) even if the batch is never committed.
 func (c *Cache) Put(layer, pos int, k, v []float32) error {
 	if layer < 0 || layer >= c.layers {
 		return fmt.Errorf("kvcache: layer %d out of range [0, %d)", layer, c.layers)
@@ -106,7 +209,11 @@ func (c *Cache) Put(layer, pos int, k, v []float32) error {
 	if len(k) < c.kvDim || len(v) < c.kvDim {
 		return fmt.Errorf("kvcache: %d keys and %d values, want %d each", len(k), len(v), c.kvDim)
 	}
-	off := (layer*c.size + pos) * c.kvDim
+	slots := c.slots[layer]
+	off := c.off[layer] + pos%slots*c.kvDim
+	if slots < c.size {
+		c.oldest = max(c.oldest, pos-slots+1) // the row held pos−slots
+	}
 	if c.f16 {
 		kernels.ToFP16(c.k16[off:off+c.kvDim], k[:c.kvDim])
 		kernels.ToFP16(c.v16[off:off+c.kvDim], v[:c.kvDim])
@@ -128,27 +235,36 @@ func (c *Cache) Commit(n int) error {
 }
 
 // Truncate rewinds the cache to its first n positions, dropping the rest;
-// the next token evaluated goes at position n.
+// the next token evaluated goes at position n. With sliding layers it fails,
+// wrapping [ErrEvicted], when they no longer hold the window of position n:
+// rewinding more than about Batch positions is then impossible, and the
+// sequence must be evaluated again from 0 (Truncate(0) always works).
 func (c *Cache) Truncate(n int) error {
 	if n < 0 || n > c.n {
 		return fmt.Errorf("kvcache: truncate to %d, only %d positions filled", n, c.n)
 	}
+	if err := c.Holds(n); err != nil {
+		return err
+	}
 	c.n = n
+	c.oldest = min(c.oldest, n)
 	return nil
 }
 
 // Reset empties the cache.
-func (c *Cache) Reset() { c.n = 0 }
+func (c *Cache) Reset() { c.n, c.oldest = 0, 0 }
 
-// LayerF16 returns the keys and values of layer as fp16 bits, Size ×
-// KVHeads × HeadDim each, or nils for a float32 cache. Positions at and past
-// Len hold stale data. Attention kernels read the cache through this view.
+// LayerF16 returns the keys and values of layer as fp16 bits, Slots(layer)
+// × KVHeads × HeadDim each, or nils for a float32 cache. Position p is in
+// row p mod Slots(layer), which is row p except in a sliding layer.
+// Positions at and past Len hold stale data. Attention kernels read the
+// cache through this view.
 func (c *Cache) LayerF16(layer int) (k, v []uint16) {
 	if !c.f16 {
 		return nil, nil
 	}
-	n := c.size * c.kvDim
-	return c.k16[layer*n : (layer+1)*n], c.v16[layer*n : (layer+1)*n]
+	lo, hi := c.off[layer], c.off[layer+1]
+	return c.k16[lo:hi], c.v16[lo:hi]
 }
 
 // LayerF32 is [Cache.LayerF16] for a float32 cache; it returns nils for an
@@ -157,6 +273,6 @@ func (c *Cache) LayerF32(layer int) (k, v []float32) {
 	if c.f16 {
 		return nil, nil
 	}
-	n := c.size * c.kvDim
-	return c.k32[layer*n : (layer+1)*n], c.v32[layer*n : (layer+1)*n]
+	lo, hi := c.off[layer], c.off[layer+1]
+	return c.k32[lo:hi], c.v32[lo:hi]
 }

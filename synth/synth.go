@@ -194,7 +194,7 @@ func Write(path string, c Config) error {
 		names[i] = w.name
 	}
 	planner := quantize.NewPlanner(ft, quantize.ModelInfo{
-		Arch: c.Arch, Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads,
+		Arch: c.Arch, Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, Experts: c.Experts,
 		TiedOutput: !c.Untied, AttnV: quantize.CountAttnV(names),
 	})
 	planner.Pure = c.Pure

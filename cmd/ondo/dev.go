@@ -19,7 +19,10 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "synth --out FILE [--preset NAME] [--arch ARCH] [--type TYPE] [shape flags]",
 		Short: "Write a deterministic random-weight model of any shape and type",
-		Args:  cobra.NoArgs,
+		Long: `Synth writes a deterministic random-weight model of any shape and type.
+--arch picks the architecture (llama, qwen3moe, bert, nomic-bert, …); a llama
+model with --experts N is a Mixtral-style mixture of experts.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, _ := cmd.Flags().GetString("out")
 			if out == "" {
@@ -43,6 +46,11 @@ func init() {
 			set("ffn", &base.FFN, c.FFN)
 			set("vocab", &base.Vocab, c.Vocab)
 			set("ctx", &base.Ctx, c.Ctx)
+			set("experts", &base.Experts, c.Experts)
+			set("experts-used", &base.ExpertsUsed, c.ExpertsUsed)
+			set("expert-ffn", &base.ExpertFFN, c.ExpertFFN)
+			set("head-dim", &base.HeadDim, c.HeadDim)
+			set("sliding-window", &base.SlidingWindow, c.SlidingWindow)
 			if fl.Changed("arch") {
 				base.Arch = c.Arch
 			}
@@ -75,6 +83,11 @@ func init() {
 	f.IntVar(&c.Vocab, "vocab", 0, "vocabulary size (at least 260)")
 	f.IntVar(&c.Ctx, "ctx", 0, "context length")
 	f.Float32Var(&c.RopeBase, "rope-base", 0, "RoPE frequency base")
+	f.IntVar(&c.Experts, "experts", 0, "mixture of experts: experts per layer (llama: Mixtral layout; qwen3moe: default 8)")
+	f.IntVar(&c.ExpertsUsed, "experts-used", 0, "experts chosen per token (default 2)")
+	f.IntVar(&c.ExpertFFN, "expert-ffn", 0, "feed-forward size of one expert (qwen3moe; default --ffn)")
+	f.IntVar(&c.HeadDim, "head-dim", 0, "attention head size when not dim/heads (qwen3, qwen3moe)")
+	f.IntVar(&c.SlidingWindow, "sliding-window", 0, "attention window of the local layers (gemma2, gemma3, phi3)")
 	f.Uint64Var(&c.Seed, "seed", 0, "random seed")
 	f.BoolVar(&c.Untied, "untied", false, "separate output matrix instead of tied embeddings")
 	dev.AddCommand(cmd)

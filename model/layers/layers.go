@@ -40,6 +40,36 @@ func (l *Linear) Forward(p *kernels.Pool, dst, x []float32, n int) {
 	}
 }
 
+// Proj is one linear projection of a Project call and where its output
+// goes (n × L.W.Rows).
+type Proj struct {
+	L   *Linear
+	Dst []float32
+}
+
+// Project computes several linear projections of the same n rows of x at
+// once, as each Linear.Forward would: the activations are prepared for the
+// weight kernels once, and all the products share one parallel pass (a
+// layer's query, key and value projections, say).
+func Project(p *kernels.Pool, x []float32, n int, ps ...Proj) {
+	var wa [4]*kernels.Matrix
+	var da [4][]float32
+	ws, ds := wa[:0], da[:0]
+	for _, pr := range ps {
+		ws = append(ws, pr.L.W)
+		ds = append(ds, pr.Dst)
+	}
+	p.MatMulMany(ds, ws, x, n)
+	for _, pr := range ps {
+		if pr.L.B != nil {
+			d := pr.L.W.Rows
+			for i := 0; i < n; i++ {
+				kernels.Add(pr.Dst[i*d:(i+1)*d], pr.L.B)
+			}
+		}
+	}
+}
+
 // RopeTables fills tab (len(pos) × r.Dims) with the cos/sin table of each
 // token's position. Positions are the same in every layer, so a forward
 // pass computes the tables once.
@@ -89,7 +119,8 @@ func (a *Attention) Store(caches []*kvcache.Cache, pos []int, layer int, k, v []
 // sum of the cached values of positions 0..pos[i] of token i's sequence, with
 // weights softmax(Scale · q·k), and writes it to out (Heads × HeadDim per
 // token). The tokens' own keys and values must already be stored, so tokens
-// of one batch see each other causally. Token-head pairs run in parallel.
+// of one batch see each other causally. Each token and key/value head is a
+// parallel job covering the query heads of that group.
 //
 // Over an fp16 cache the query and the attention weights are rounded to
 // fp16 before they meet the keys and values, as in llama.cpp, whose KQ and
@@ -102,25 +133,30 @@ func (a *Attention) Forward(p *kernels.Pool, out, q []float32, caches []*kvcache
 	for _, ps := range pos[:n] {
 		span = max(span, ps+1)
 	}
-	p.Parallel(n*a.Heads, 2*span*hd, func(lo, hi int) {
+	// One job per token and key/value head: the group's query heads read
+	// each cached key and value once.
+	p.Parallel(n*a.KVHeads, 2*span*hd*group, func(lo, hi int) {
 		sb := scratch.Get().(*[]float32)
-		if cap(*sb) < span+hd {
-			*sb = make([]float32, span+hd)
+		if need := group * (span + hd); cap(*sb) < need {
+			*sb = make([]float32, need)
 		}
 		for job := lo; job < hi; job++ {
-			i, h := job/a.Heads, job%a.Heads
-			qh := q[(i*a.Heads+h)*hd : (i*a.Heads+h+1)*hd]
-			oh := out[(i*a.Heads+h)*hd : (i*a.Heads+h+1)*hd]
-			att := (*sb)[:pos[i]+1]
-			off := (h / group) * hd
+			i, g := job/a.KVHeads, job%a.KVHeads
+			h0 := i*a.Heads + g*group
+			qg := q[h0*hd : (h0+group)*hd]
+			og := out[h0*hd : (h0+group)*hd]
+			T := pos[i] + 1
+			off := g * hd
 			if k16, v16 := caches[i].LayerF16(layer); k16 != nil {
-				q16 := (*sb)[span : span+hd]
-				copy(q16, qh)
+				q16 := (*sb)[group*span : group*span+group*hd]
+				copy(q16, qg)
 				kernels.RoundFP16(q16)
-				attendF16(oh, q16, att, k16[off:], v16[off:], kvDim, a.Scale)
+				attendF16(og, q16, (*sb)[:group*T], group, k16[off:], v16[off:], kvDim, a.Scale)
 			} else {
 				k32, v32 := caches[i].LayerF32(layer)
-				attendF32(oh, qh, att, k32[off:], v32[off:], kvDim, a.Scale)
+				for h := 0; h < group; h++ {
+					attendF32(og[h*hd:(h+1)*hd], qg[h*hd:(h+1)*hd], (*sb)[:T], k32[off:], v32[off:], kvDim, a.Scale)
+				}
 			}
 		}
 		scratch.Put(sb)
@@ -144,18 +180,20 @@ func attendF32(out, q, att, k, v []float32, stride int, scale float32) {
 	}
 }
 
-// attendF16 is attendF32 over an fp16 cache; q is already fp16-rounded.
-func attendF16(out, q, att []float32, k, v []uint16, stride int, scale float32) {
-	hd := len(q)
-	for t := range att {
-		att[t] = kernels.DotF16(q, k[t*stride:t*stride+hd]) * scale
+// attendF16 is attendF32 over an fp16 cache for the heads query heads of
+// one key/value group (q and out hold heads × HeadDim, att heads × len
+// positions); q is already fp16-rounded.
+func attendF16(out, q, att []float32, heads int, k, v []uint16, stride int, scale float32) {
+	T := len(att) / heads
+	kernels.DotF16Heads(att, q, heads, k, stride)
+	for h := 0; h < heads; h++ {
+		ah := att[h*T : (h+1)*T]
+		kernels.Scale(ah, scale)
+		kernels.Softmax(ah)
 	}
-	kernels.Softmax(att)
 	kernels.RoundFP16(att)
 	clear(out)
-	for t, w := range att {
-		kernels.AxpyF16(out, w, v[t*stride:t*stride+hd])
-	}
+	kernels.AxpyF16Heads(out, att, heads, v, stride)
 }
 
 // SwiGLU is the gated feed-forward block of Llama-style models:
@@ -168,8 +206,7 @@ type SwiGLU struct {
 // u (n × hidden each) as scratch. dst may alias x.
 func (f *SwiGLU) Forward(p *kernels.Pool, dst, x []float32, n int, g, u []float32) {
 	hidden := f.Gate.W.Rows
-	f.Gate.Forward(p, g, x, n)
-	f.Up.Forward(p, u, x, n)
+	Project(p, x, n, Proj{&f.Gate, g}, Proj{&f.Up, u})
 	kernels.SwiGLU(g[:n*hidden], g[:n*hidden], u[:n*hidden])
 	f.Down.Forward(p, dst, g, n)
 }

@@ -22,6 +22,13 @@ type Hyper struct {
 	RopeDims  int    // rope.dimension_count (default HeadDim)
 	RopeScale string // rope.scaling.type: none, linear or yarn
 
+	// Experts and ExpertsUsed are expert_count and expert_used_count of a
+	// mixture-of-experts model (Mixtral); 0 for a dense one. Each expert
+	// is a SwiGLU of feed_forward_length.
+	Experts, ExpertsUsed int
+	// Pooling is pooling_type, how Embed pools by default.
+	Pooling model.Pooling
+
 	// Rope holds the rotary embedding exactly as it is applied: base,
 	// scaling, YaRN parameters and frequency factors resolved the way
 	// llama.cpp resolves them.
@@ -42,7 +49,11 @@ func readHyper(f *gguf.File) (Hyper, error) {
 	valueLen := m.IntOr("attention.value_length", 0)
 	h.Eps = m.Float("attention.layer_norm_rms_epsilon")
 	h.RopeDims = m.IntOr("rope.dimension_count", 0)
-	experts := m.IntOr("expert_count", 0)
+	h.Experts = m.IntOr("expert_count", 0)
+	if h.Experts > 0 {
+		h.ExpertsUsed = m.Int("expert_used_count")
+	}
+	h.Pooling = m.ReadPooling()
 	base := m.FloatOr("rope.freq_base", 10000)
 	h.RopeScale = m.StringOr("rope.scaling.type", "linear")
 	factor := m.FloatOr("rope.scaling.factor", 0)
@@ -75,8 +86,10 @@ func readHyper(f *gguf.File) (Hyper, error) {
 		return bad("head_count_kv %d is not positive", h.KVHeads)
 	case h.Heads%h.KVHeads != 0:
 		return bad("head_count_kv %d does not divide head_count %d", h.KVHeads, h.Heads)
-	case experts > 0:
-		return bad("mixture-of-experts models (expert_count %d) are not supported yet", experts)
+	case h.Experts < 0:
+		return bad("expert_count %d is negative", h.Experts)
+	case h.Experts > 0 && (h.ExpertsUsed <= 0 || h.ExpertsUsed > h.Experts):
+		return bad("expert_used_count %d is not between 1 and expert_count %d", h.ExpertsUsed, h.Experts)
 	case h.HeadDim < 0:
 		return bad("key_length %d is negative", h.HeadDim)
 	case h.HeadDim == 0 && h.Embd%h.Heads != 0:

@@ -8,6 +8,11 @@
 // embedding (adjacent pairs), grouped-query attention over the cache,
 // output projection and residual, RMS norm, SwiGLU feed-forward and
 // residual; final RMS norm and the classifier.
+//
+// Mixtral 8x7B and 8x22B are Llama files with expert_count set: every
+// feed-forward is then a sparse mixture of SwiGLU experts (see moe.go). The
+// model also computes embeddings (embed.go), the final normed hidden state
+// pooled as llama.cpp's embedding context pools it.
 package llama
 
 import (
@@ -53,6 +58,7 @@ type block struct {
 	q, k, v, o layers.Linear
 	ffnNorm    []float32
 	ffn        layers.SwiGLU
+	moe        *layers.MoE // replaces ffn in a mixture-of-experts model
 }
 
 // scratch holds the activations of one pass, one row per token.
@@ -64,6 +70,7 @@ type scratch struct {
 	k, v    []float32 // new keys and values, n × kvHeads·headDim
 	hb, hb2 []float32 // feed-forward hidden, n × ffn
 	rope    []float32 // cos/sin tables, n × rope dims
+	moe     layers.MoEScratch
 }
 
 // Load builds a Llama model from f, checking every hyperparameter and
@@ -136,25 +143,31 @@ func (m *Model) loadTensors(f *gguf.File) error {
 	m.blocks = make([]block, 0, min(hp.Layers, len(f.Tensors)))
 	for i := 0; i < hp.Layers; i++ {
 		p := fmt.Sprintf("blk.%d.", i)
-		if w.Has(p + "ffn_gate_inp.weight") {
-			return fmt.Errorf("%s: mixture-of-experts models (tensor %q) are not supported yet", arch, p+"ffn_gate_inp.weight")
-		}
-		m.blocks = append(m.blocks, block{
+		b := block{
 			attnNorm: vec(w.Vector(p+"attn_norm.weight", hp.Embd)),
 			q:        linear(p+"attn_q", hp.Embd, qDim),
 			k:        linear(p+"attn_k", hp.Embd, kvDim),
 			v:        linear(p+"attn_v", hp.Embd, kvDim),
 			o:        linear(p+"attn_output", qDim, hp.Embd),
 			ffnNorm:  vec(w.Vector(p+"ffn_norm.weight", hp.Embd)),
-			ffn: layers.SwiGLU{
-				Gate: linear(p+"ffn_gate", hp.Embd, hp.FFN),
-				Up:   linear(p+"ffn_up", hp.Embd, hp.FFN),
-				Down: linear(p+"ffn_down", hp.FFN, hp.Embd),
-			},
-		})
+		}
 		if err != nil {
 			return err
 		}
+		if b.moe, err = loadMoE(w, p, hp); err != nil {
+			return err
+		}
+		if b.moe == nil {
+			b.ffn = layers.SwiGLU{
+				Gate: linear(p+"ffn_gate", hp.Embd, hp.FFN),
+				Up:   linear(p+"ffn_up", hp.Embd, hp.FFN),
+				Down: linear(p+"ffn_down", hp.FFN, hp.Embd),
+			}
+		}
+		if err != nil {
+			return err
+		}
+		m.blocks = append(m.blocks, b)
 	}
 	return err
 }
@@ -204,49 +217,62 @@ func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) e
 // forward runs one pass of n tokens through the network, writing the logits
 // of the tokens marked in out to consecutive rows of logits.
 func (m *Model) forward(ctx context.Context, tokens []int32, pos []int, caches []*kvcache.Cache, out []bool, logits []float32) error {
+	k, err := m.hidden(ctx, tokens, pos, caches, out)
+	if err != nil {
+		return err
+	}
+	m.output.Forward(m.pool, logits, m.s.xb, k) // classifier
+	return nil
+}
+
+// hidden runs one pass of n tokens through the layers and leaves the final
+// normed hidden states of the k tokens marked in out in the first k rows of
+// m.s.xb.
+func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []*kvcache.Cache, out []bool) (k int, err error) {
 	hp, n, dim := &m.hp, len(tokens), m.hp.Embd
 	s := m.scratch(n)
 	x := s.x[:n*dim]
 
 	for i, tok := range tokens {
 		if err := kernels.GetRow(x[i*dim:(i+1)*dim], m.tokEmbd, int(tok)); err != nil { // token embedding
-			return err
+			return 0, err
 		}
 	}
 	layers.RopeTables(&hp.Rope, s.rope, pos) // every layer rotates by the same angles
 
 	for l := range m.blocks {
 		if err := ctx.Err(); err != nil {
-			return err
+			return 0, err
 		}
 		b := &m.blocks[l]
-		layers.RMSNorm(s.xb, x, b.attnNorm, hp.Eps, n)                 // attention norm
-		b.q.Forward(m.pool, s.q, s.xb, n)                              // query
-		b.k.Forward(m.pool, s.k, s.xb, n)                              // key
-		b.v.Forward(m.pool, s.v, s.xb, n)                              // value
+		layers.RMSNorm(s.xb, x, b.attnNorm, hp.Eps, n) // attention norm
+		layers.Project(m.pool, s.xb, n,                // query, key, value
+			layers.Proj{L: &b.q, Dst: s.q}, layers.Proj{L: &b.k, Dst: s.k}, layers.Proj{L: &b.v, Dst: s.v})
 		layers.Rope(&hp.Rope, s.q, hp.Heads, hp.HeadDim, s.rope, n)    // rotate queries
 		layers.Rope(&hp.Rope, s.k, hp.KVHeads, hp.HeadDim, s.rope, n)  // rotate keys
 		if err := m.attn.Store(caches, pos, l, s.k, s.v); err != nil { // append k, v to the cache
-			return err
+			return 0, err
 		}
 		m.attn.Forward(m.pool, s.att, s.q, caches, pos, l) // attention over the cache
 		b.o.Forward(m.pool, s.xb, s.att, n)                // output projection
 		kernels.Add(x, s.xb[:n*dim])                       // residual
 		layers.RMSNorm(s.xb, x, b.ffnNorm, hp.Eps, n)      // feed-forward norm
-		b.ffn.Forward(m.pool, s.xb, s.xb, n, s.hb, s.hb2)  // SwiGLU feed-forward
-		kernels.Add(x, s.xb[:n*dim])                       // residual
+		if b.moe != nil {
+			b.moe.Forward(m.pool, s.xb, s.xb, n, &s.moe) // mixture of experts
+		} else {
+			b.ffn.Forward(m.pool, s.xb, s.xb, n, s.hb, s.hb2) // SwiGLU feed-forward
+		}
+		kernels.Add(x, s.xb[:n*dim]) // residual
 	}
 
-	k := 0 // rows that want logits, gathered to the front of xb
-	for i, o := range out {
+	for i, o := range out { // rows that want output, gathered to the front of xb
 		if o {
 			copy(s.xb[k*dim:(k+1)*dim], x[i*dim:(i+1)*dim])
 			k++
 		}
 	}
 	layers.RMSNorm(s.xb, s.xb, m.outNorm, hp.Eps, k) // final norm
-	m.output.Forward(m.pool, logits, s.xb, k)        // classifier
-	return nil
+	return k, nil
 }
 
 // scratch returns buffers for n tokens, growing them when needed.

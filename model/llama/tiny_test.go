@@ -258,6 +258,12 @@ func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
 				x[i] += v
 			}
 			xb = rms(x, p+"ffn_norm.weight")
+			if _, moe := t.weights[p+"ffn_gate_inp.weight"]; moe {
+				for i, v := range t.moeReference(p, xb) {
+					x[i] += v
+				}
+				continue
+			}
 			g, u := matvec(p+"ffn_gate.weight", xb), matvec(p+"ffn_up.weight", xb)
 			for i := range g {
 				g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
@@ -323,6 +329,7 @@ func TestTinyReference(t *testing.T) {
 			}
 		}},
 	}
+	cases = append(cases, moeCases...)
 	tokens := []int32{1, 7, 3, 39, 12, 12, 0, 25, 8, 30, 2, 17}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -392,10 +399,13 @@ func TestLoadErrors(t *testing.T) {
 		{"rope dims", func(t *tiny) { t.set("llama.rope.dimension_count", uint32(2)) }, `llama: rope.dimension_count 2 differs from the head dimension 4`},
 		{"rope scaling type", func(t *tiny) { t.set("llama.rope.scaling.type", "longrope") }, `llama: rope.scaling.type "longrope" is not supported`},
 		{"vocab size", func(t *tiny) { t.set("llama.vocab_size", uint32(41)) }, `llama: vocab_size 41 differs from token_embd's 40 rows`},
-		{"moe", func(t *tiny) {
+		{"router without expert_count", func(t *tiny) {
 			t.addTensor("blk.0.ffn_gate_inp.weight", make([]float32, 16*8), 16, 8)
-		}, `llama: mixture-of-experts models (tensor "blk.0.ffn_gate_inp.weight") are not supported yet`},
-		{"moe metadata", func(t *tiny) { t.set("llama.expert_count", uint32(8)) }, `llama: mixture-of-experts models (expert_count 8) are not supported yet`},
+		}, `llama: tensor "blk.0.ffn_gate_inp.weight" routes to experts, but metadata key "llama.expert_count" is missing`},
+		{"expert_count without experts", func(t *tiny) {
+			t.set("llama.expert_count", uint32(8))
+			t.set("llama.expert_used_count", uint32(2))
+		}, `llama: missing tensor "blk.0.ffn_gate_inp.weight"`},
 		{"huge block_count", func(t *tiny) { t.set("llama.block_count", uint32(1<<30)) }, `llama: missing tensor "blk.2.attn_norm.weight"`},
 		{"unsupported type", func(t *tiny) {
 			t.raw = map[string]tensor.Type{"blk.0.attn_q.weight": tensor.I32}

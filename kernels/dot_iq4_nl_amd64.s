@@ -1,0 +1,181 @@
+#include "textflag.h"
+#include "qdot_amd64.h"
+
+// IQ4_NL × Q8_0 tile kernels, AVX2 + FMA + F16C: nibbles as in Q4_0
+// (d @0 | qs[16] @2) index the IQ4 codebook (VPSHUFB), and the signed values
+// meet the activations as in the Q8_0 kernels (dot_q8_0_amd64.s), with the
+// sign moved onto x: |v| ≤ 127, so no pair sum can saturate.
+
+// iq4nlTable is ggml's kvalues_iq4nl, in both 128-bit halves.
+DATA iq4nlTable<>+0(SB)/8, $0xf6eaddcfbfad9881
+DATA iq4nlTable<>+8(SB)/8, $0x7159453526190d01
+DATA iq4nlTable<>+16(SB)/8, $0xf6eaddcfbfad9881
+DATA iq4nlTable<>+24(SB)/8, $0x7159453526190d01
+GLOBL iq4nlTable<>(SB), RODATA|NOPTR, $32
+
+// func tileIQ4_NLNarrowAVX2(t *tileArgs)
+TEXT ·tileIQ4_NLNarrowAVX2(SB), NOSPLIT, $0-8
+	MOVQ t+0(FP), DI
+	SETUP_CONSTS
+	VMOVDQU iq4nlTable<>(SB), Y5
+	MOVQ T_W0(DI), R8
+	MOVQ T_W1(DI), R9
+	MOVQ T_W2(DI), R10
+	MOVQ T_W3(DI), R11
+	MOVQ T_X(DI), SI
+	MOVQ T_D(DI), DX
+	MOVQ T_NB(DI), CX
+	// The next narrow tile's rows follow these four in memory: prefetch
+	// that tile linearly as we go, a share of it per step, so that memory
+	// is read in order however short the rows (the four interleaved
+	// streams of a tile are too short for the hardware prefetcher).
+	IMUL3Q $72, CX, R13
+	ADDQ R8, R13
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	TESTQ CX, CX
+	JZ    done
+
+loop:
+	PREFETCHT0 (R13)
+	PREFETCHT0 64(R13)
+	PREFETCHT0 71(R13)
+	ADDQ $72, R13
+	// Scales dw_r·dx of the four rows, broadcast from X12 by shuffles.
+	GATHER_FP16x4(R8, R9, R10, R11, 0, X12)
+	VBROADCASTSS (DX), X9
+	VMULPS X9, X12, X12
+	VMOVDQU (SI), Y4 // x
+
+	UNPACK_Q4(2(R8), Y6)
+	VPSHUFB Y6, Y5, Y6
+	VPSIGNB Y6, Y4, Y7
+	VPABSB Y6, Y6
+	VPMADDUBSW Y7, Y6, Y6
+	VPMADDWD Y14, Y6, Y6
+	VCVTDQ2PS Y6, Y6
+	VBROADCASTSS X12, Y7
+	VFMADD231PS Y7, Y6, Y0
+
+	UNPACK_Q4(2(R9), Y8)
+	VPSHUFB Y8, Y5, Y8
+	VPSIGNB Y8, Y4, Y9
+	VPABSB Y8, Y8
+	VPMADDUBSW Y9, Y8, Y8
+	VPMADDWD Y14, Y8, Y8
+	VCVTDQ2PS Y8, Y8
+	VMOVSHDUP X12, X9
+	VBROADCASTSS X9, Y9
+	VFMADD231PS Y9, Y8, Y1
+
+	UNPACK_Q4(2(R10), Y10)
+	VPSHUFB Y10, Y5, Y10
+	VPSIGNB Y10, Y4, Y11
+	VPABSB Y10, Y10
+	VPMADDUBSW Y11, Y10, Y10
+	VPMADDWD Y14, Y10, Y10
+	VCVTDQ2PS Y10, Y10
+	VMOVHLPS X12, X12, X11
+	VBROADCASTSS X11, Y11
+	VFMADD231PS Y11, Y10, Y2
+
+	UNPACK_Q4(2(R11), Y6)
+	VPSHUFB Y6, Y5, Y6
+	VPSIGNB Y6, Y4, Y7
+	VPABSB Y6, Y6
+	VPMADDUBSW Y7, Y6, Y6
+	VPMADDWD Y14, Y6, Y6
+	VCVTDQ2PS Y6, Y6
+	VSHUFPS $0xff, X12, X12, X7
+	VBROADCASTSS X7, Y7
+	VFMADD231PS Y7, Y6, Y3
+
+	ADDQ $18, R8
+	ADDQ $18, R9
+	ADDQ $18, R10
+	ADDQ $18, R11
+	ADDQ $64, SI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  loop
+
+done:
+	HSUM8(Y0, X0, X8)
+	HSUM8(Y1, X1, X8)
+	HSUM8(Y2, X2, X8)
+	HSUM8(Y3, X3, X8)
+	VMOVSS X0, T_OUT+0(DI)
+	VMOVSS X1, T_OUT+4(DI)
+	VMOVSS X2, T_OUT+8(DI)
+	VMOVSS X3, T_OUT+12(DI)
+	VZEROUPPER
+	RET
+
+// WIDE_PAIRNL(C, ACC): Y8 = w, Y10 = |w|.
+#define WIDE_PAIRNL(C, ACC) \
+	VMOVDQU C*32(SI), Y11 \
+	VPSIGNB Y8, Y11, Y11 \
+	VPMADDUBSW Y11, Y10, Y11 \
+	VPMADDWD Y14, Y11, Y11 \
+	VCVTDQ2PS Y11, Y11 \
+	VBROADCASTSS C*4(SP), Y12 \
+	VFMADD231PS Y12, Y11, ACC
+
+// func tileIQ4_NLWideAVX2(t *tileArgs)
+TEXT ·tileIQ4_NLWideAVX2(SB), NOSPLIT, $32-8
+	MOVQ t+0(FP), DI
+	SETUP_CONSTS
+	MOVQ T_W0(DI), R8
+	MOVQ T_X(DI), SI
+	MOVQ T_D(DI), DX
+	MOVQ T_NB(DI), CX
+	MOVQ T_ACC(DI), R9
+	VMOVUPS 0(R9), Y0
+	VMOVUPS 32(R9), Y1
+	VMOVUPS 64(R9), Y2
+	VMOVUPS 96(R9), Y3
+	VMOVUPS 128(R9), Y4
+	VMOVUPS 160(R9), Y5
+	VMOVUPS 192(R9), Y6
+	VMOVUPS 224(R9), Y7
+	TESTQ CX, CX
+	JZ    wdone
+
+wloop:
+	MOVWQZX (R8), AX
+	VMOVQ AX, X9
+	VCVTPH2PS X9, X9
+	VBROADCASTSS X9, Y9
+	VMULPS (DX), Y9, Y9
+	VMOVUPS Y9, (SP)
+	UNPACK_Q4(2(R8), Y8)
+	VMOVDQU iq4nlTable<>(SB), Y9
+	VPSHUFB Y8, Y9, Y8
+	VPABSB Y8, Y10
+	WIDE_PAIRNL(0, Y0)
+	WIDE_PAIRNL(1, Y1)
+	WIDE_PAIRNL(2, Y2)
+	WIDE_PAIRNL(3, Y3)
+	WIDE_PAIRNL(4, Y4)
+	WIDE_PAIRNL(5, Y5)
+	WIDE_PAIRNL(6, Y6)
+	WIDE_PAIRNL(7, Y7)
+	ADDQ $18, R8
+	ADDQ $256, SI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  wloop
+
+wdone:
+	VMOVUPS Y0, 0(R9)
+	VMOVUPS Y1, 32(R9)
+	VMOVUPS Y2, 64(R9)
+	VMOVUPS Y3, 96(R9)
+	VMOVUPS Y4, 128(R9)
+	VMOVUPS Y5, 160(R9)
+	VMOVUPS Y6, 192(R9)
+	VMOVUPS Y7, 224(R9)
+	VZEROUPPER
+	RET

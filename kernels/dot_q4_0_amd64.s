@@ -1,0 +1,163 @@
+#include "textflag.h"
+#include "qdot_amd64.h"
+
+// Q4_0 × Q8_0 tile kernels, AVX2 + FMA + F16C. A Q4_0 block is an fp16
+// scale and 16 bytes of nibbles q (x = d·(q-8)); activation records hold 32
+// int8 quants and the block's bias -8·Σx. Q4_0 is a scalar kernel (see
+// dotQ4_0): per block and pair,
+//
+//	isum = Σ q·x + bias                  // exact: Σ(q-8)·x
+//	acc  = fma(float(isum), dw·dx, acc)
+//
+// The 32 products of a pair are summed by a tree that serves several dot
+// products at once: VPMADDUBSW (pairs, at most 2·15·127), VPMADDWD against
+// ones (sums of 4), then VPACKSSDW two vectors into one and VPMADDWD again
+// (sums of 8, then 16: at most 16·15·127 = 30480, so the packs never
+// saturate), and a last add of the two 128-bit halves. The result is the
+// block sums of four (narrow) or eight (wide) dot products in one register,
+// so the conversion and the fused multiply-add are done once for all.
+
+// func tileQ4_0NarrowAVX2(t *tileArgs)
+// Four weight rows against one activation row; the four accumulators are
+// the lanes of X0.
+TEXT ·tileQ4_0NarrowAVX2(SB), NOSPLIT, $0-8
+	MOVQ t+0(FP), DI
+	SETUP_CONSTS
+	MOVQ T_W0(DI), R8
+	MOVQ T_W1(DI), R9
+	MOVQ T_W2(DI), R10
+	MOVQ T_W3(DI), R11
+	MOVQ T_X(DI), SI
+	MOVQ T_D(DI), DX
+	MOVQ T_NB(DI), CX
+	// The next narrow tile's rows follow these four in memory: prefetch
+	// that tile linearly as we go, a share of it per step, so that memory
+	// is read in order however short the rows (the four interleaved
+	// streams of a tile are too short for the hardware prefetcher).
+	IMUL3Q $72, CX, R13
+	ADDQ R8, R13
+	VXORPS X0, X0, X0
+	TESTQ CX, CX
+	JZ    done
+
+loop:
+	PREFETCHT0 (R13)
+	PREFETCHT0 64(R13)
+	PREFETCHT0 71(R13)
+	ADDQ $72, R13
+	// Scales dw_r·dx of the four rows.
+	GATHER_FP16x4(R8, R9, R10, R11, 0, X12)
+	VBROADCASTSS (DX), X9
+	VMULPS X9, X12, X12
+	VMOVDQU (SI), Y4 // x
+
+	UNPACK_Q4(2(R8), Y5)
+	VPMADDUBSW Y4, Y5, Y5
+	VPMADDWD Y14, Y5, Y5
+	UNPACK_Q4(2(R9), Y6)
+	VPMADDUBSW Y4, Y6, Y6
+	VPMADDWD Y14, Y6, Y6
+	UNPACK_Q4(2(R10), Y7)
+	VPMADDUBSW Y4, Y7, Y7
+	VPMADDWD Y14, Y7, Y7
+	UNPACK_Q4(2(R11), Y8)
+	VPMADDUBSW Y4, Y8, Y8
+	VPMADDWD Y14, Y8, Y8
+
+	// Sums of 4 → 8 → 16: rows 0-3 in the low half, their second halves
+	// in the high half; then the halves added.
+	VPACKSSDW Y6, Y5, Y5
+	VPACKSSDW Y8, Y7, Y7
+	VPMADDWD Y14, Y5, Y5
+	VPMADDWD Y14, Y7, Y7
+	VPACKSSDW Y7, Y5, Y5
+	VPMADDWD Y14, Y5, Y5
+	VEXTRACTI128 $1, Y5, X6
+	VPADDD X6, X5, X5
+	VPBROADCASTD 32(SI), X6 // bias
+	VPADDD X6, X5, X5
+	VCVTDQ2PS X5, X5
+	VFMADD231PS X12, X5, X0
+
+	ADDQ $18, R8
+	ADDQ $18, R9
+	ADDQ $18, R10
+	ADDQ $18, R11
+	ADDQ $64, SI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  loop
+
+done:
+	VMOVUPS X0, T_OUT(DI)
+	VZEROUPPER
+	RET
+
+// func tileQ4_0WideAVX2(t *tileArgs)
+// One weight row against a panel of eight activation rows, whose eight
+// accumulators are the lanes of Y0, continued from and left in t.acc[0].
+// Wide records: the eight rows' quants (256 bytes), then their biases.
+TEXT ·tileQ4_0WideAVX2(SB), NOSPLIT, $0-8
+	MOVQ t+0(FP), DI
+	SETUP_CONSTS
+	MOVQ T_W0(DI), R8
+	MOVQ T_X(DI), SI
+	MOVQ T_D(DI), DX
+	MOVQ T_NB(DI), CX
+	MOVQ T_ACC(DI), R9
+	VMOVUPS (R9), Y0
+	TESTQ CX, CX
+	JZ    wdone
+
+wloop:
+	// Scales dw·dx_c of the eight rows.
+	MOVWQZX (R8), AX
+	VMOVQ AX, X9
+	VCVTPH2PS X9, X9
+	VBROADCASTSS X9, Y9
+	VMULPS (DX), Y9, Y9
+	UNPACK_Q4(2(R8), Y8)
+	VPMADDUBSW 0(SI), Y8, Y1
+	VPMADDUBSW 32(SI), Y8, Y2
+	VPMADDUBSW 64(SI), Y8, Y3
+	VPMADDUBSW 96(SI), Y8, Y4
+	VPMADDUBSW 128(SI), Y8, Y5
+	VPMADDUBSW 160(SI), Y8, Y6
+	VPMADDUBSW 192(SI), Y8, Y7
+	VPMADDUBSW 224(SI), Y8, Y10
+	VPMADDWD Y14, Y1, Y1
+	VPMADDWD Y14, Y2, Y2
+	VPMADDWD Y14, Y3, Y3
+	VPMADDWD Y14, Y4, Y4
+	VPMADDWD Y14, Y5, Y5
+	VPMADDWD Y14, Y6, Y6
+	VPMADDWD Y14, Y7, Y7
+	VPMADDWD Y14, Y10, Y10
+	VPACKSSDW Y2, Y1, Y1
+	VPACKSSDW Y4, Y3, Y3
+	VPACKSSDW Y6, Y5, Y5
+	VPACKSSDW Y10, Y7, Y7
+	VPMADDWD Y14, Y1, Y1
+	VPMADDWD Y14, Y3, Y3
+	VPMADDWD Y14, Y5, Y5
+	VPMADDWD Y14, Y7, Y7
+	VPACKSSDW Y3, Y1, Y1 // rows 0-3: first halves | second halves
+	VPACKSSDW Y7, Y5, Y5 // rows 4-7
+	VPMADDWD Y14, Y1, Y1
+	VPMADDWD Y14, Y5, Y5
+	VPERM2I128 $0x20, Y5, Y1, Y3
+	VPERM2I128 $0x31, Y5, Y1, Y7
+	VPADDD Y7, Y3, Y3        // the eight block sums, in order
+	VPADDD 256(SI), Y3, Y3   // biases
+	VCVTDQ2PS Y3, Y3
+	VFMADD231PS Y9, Y3, Y0
+	ADDQ $18, R8
+	ADDQ $288, SI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  wloop
+
+wdone:
+	VMOVUPS Y0, (R9)
+	VZEROUPPER
+	RET

@@ -1,0 +1,143 @@
+package kernels
+
+import (
+	"golang.org/x/sys/cpu"
+
+	"github.com/ondo-ai/ondo/tensor"
+)
+
+// The AVX2 tile kernels (dot_*_amd64.s). They need AVX2 for the integer
+// multiply-adds, FMA for the fused scale-and-accumulate and F16C for the
+// fp16 block scales.
+//
+//go:noescape
+func tileQ4_0NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ4_0WideAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ8_0NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ8_0WideAVX2(t *tileArgs)
+
+// hasAVX2 reports whether the AVX2 kernels can run here.
+var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+
+// avx2QKernels is the table of AVX2 kernels, built whether or not the CPU
+// has AVX2 so that tests can name it.
+var avx2QKernels = func() (t [64]*qkernel) {
+	asm := func(typ tensor.Type, narrow, wide tileFunc) {
+		k := *portableQKernels[typ]
+		k.narrow, k.wideF = narrow, wide
+		t[typ] = &k
+	}
+	asm(tensor.Q4_0, tileQ4_0NarrowAVX2, tileQ4_0WideAVX2)
+	asm(tensor.Q8_0, tileQ8_0NarrowAVX2, tileQ8_0WideAVX2)
+	asm(tensor.Q5_0, tileQ5_0NarrowAVX2, tileQ5_0WideAVX2)
+	asm(tensor.IQ4_NL, tileIQ4_NLNarrowAVX2, tileIQ4_NLWideAVX2)
+	asm(tensor.Q4_1, tileQ4_1NarrowAVX2, tileQ4_1WideAVX2)
+	asm(tensor.Q5_1, tileQ5_1NarrowAVX2, tileQ5_1WideAVX2)
+	asm(tensor.Q4_K, tileQ4_KNarrowAVX2, tileQ4_KWideAVX2)
+	asm(tensor.Q2_K, tileQ2_KNarrowAVX2, tileQ2_KWideAVX2)
+	asm(tensor.Q3_K, tileQ3_KNarrowAVX2, tileQ3_KWideAVX2)
+	asm(tensor.Q5_K, tileQ5_KNarrowAVX2, tileQ5_KWideAVX2)
+	asm(tensor.IQ4_XS, tileIQ4_XSNarrowAVX2, tileIQ4_XSWideAVX2)
+	asm(tensor.Q6_K, tileQ6_KNarrowAVX2, tileQ6_KWideAVX2)
+	asm(tensor.F32, tileF32NarrowAVX2, tileF32WideAVX2)
+	asm(tensor.F16, tileF16NarrowAVX2, tileF16WideAVX2)
+	asm(tensor.BF16, tileBF16NarrowAVX2, tileBF16WideAVX2)
+	return t
+}
+
+// selectKernels installs the assembly kernels the CPU supports.
+func selectKernels() {
+	if !hasAVX2 {
+		return
+	}
+	t := avx2QKernels()
+	for i, k := range t {
+		if k != nil {
+			qkernels[i] = k
+		}
+	}
+}
+
+//go:noescape
+func tileQ4_KNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ4_KWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ6_KNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ6_KWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileF32NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileF32WideAVX2(t *tileArgs)
+
+//go:noescape
+func tileF16NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileF16WideAVX2(t *tileArgs)
+
+//go:noescape
+func tileBF16NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileBF16WideAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ5_KNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ5_KWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ5_0NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ5_0WideAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ4_NLNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ4_NLWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ2_KNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ2_KWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ3_KNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ3_KWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ4_XSNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ4_XSWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ4_1NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ4_1WideAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ5_1NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileQ5_1WideAVX2(t *tileArgs)

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package kernels
+
+// selectKernels keeps the portable kernels: there is no assembly for this
+// architecture yet.
+func selectKernels() {}

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package kernels
+
+// asmQKernelTables returns the assembly kernel tables this CPU can run:
+// none yet outside amd64.
+func asmQKernelTables() map[string][64]*qkernel { return nil }

@@ -1,0 +1,56 @@
+package kernels
+
+//go:noescape
+func dotF16RowsAVX2(dst *float32, x *float32, y *uint16, n8, stride, rows int)
+
+//go:noescape
+func axpyF16RowsAVX2(dst *float32, n8 int, a *float32, rows int, y *uint16, stride int)
+
+//go:noescape
+func dotF16Heads4AVX2(dst *float32, dstStride int, q *float32, qStride int, y *uint16, stride, n8, rows int)
+
+//go:noescape
+func axpyF16Heads4AVX2(out *float32, outStride int, a *float32, aStride int, y *uint16, stride, n8, rows int)
+
+//go:noescape
+func quantQ8_0AVX2(x *float32, nb int, q *byte, qStride int, d *float32, dStride int, bias *byte, biasMul int32, flip uint32)
+
+//go:noescape
+func quantQ8_KAVX2(x *float32, nb int, q *byte, qStride int, d *float32, dStride int, bsums *byte)
+
+func init() {
+	if hasAVX2 {
+		quantQ8_0Asm = func(x []float32, nb int, q []byte, qStride int, d []float32, dStride int, bias []byte, biasMul int32, flip byte) {
+			_ = x[nb*32-1] // the assembly relies on these checks
+			_ = q[(nb-1)*qStride+31]
+			_ = d[(nb-1)*dStride]
+			var bp *byte
+			if bias != nil {
+				_ = bias[(nb-1)*qStride+31]
+				bp = &bias[0]
+			}
+			quantQ8_0AVX2(&x[0], nb, &q[0], qStride, &d[0], dStride, bp, biasMul, uint32(flip))
+		}
+		quantQ8_KAsm = func(x []float32, nb int, q []byte, qStride int, d []float32, dStride int, bsums []byte) {
+			_ = x[nb*256-1] // the assembly relies on these checks
+			_ = q[(nb-1)*qStride+255]
+			_ = d[(nb-1)*dStride]
+			_ = bsums[(nb-1)*qStride+31]
+			quantQ8_KAVX2(&x[0], nb, &q[0], qStride, &d[0], dStride, &bsums[0])
+		}
+		dotF16RowsAsm = func(dst, x []float32, y []uint16, n8, stride int) {
+			dotF16RowsAVX2(&dst[0], &x[0], &y[0], n8, stride, len(dst))
+		}
+		axpyF16RowsAsm = func(dst, a []float32, y []uint16, stride int) {
+			axpyF16RowsAVX2(&dst[0], len(dst), &a[0], len(a), &y[0], stride)
+		}
+		// Four heads: dst (out) and q (a) hold four rows of the given
+		// stride; the callers have checked y's length.
+		dotF16Heads4Asm = func(dst []float32, dstStride int, q []float32, qStride int, y []uint16, stride, n8 int) {
+			dotF16Heads4AVX2(&dst[0], dstStride, &q[0], qStride, &y[0], stride, n8, dstStride)
+		}
+		axpyF16Heads4Asm = func(out []float32, outStride int, a []float32, aStride int, y []uint16, stride, n8 int) {
+			axpyF16Heads4AVX2(&out[0], outStride, &a[0], aStride, &y[0], stride, n8, aStride)
+		}
+	}
+}

@@ -1,0 +1,383 @@
+// Package bert implements the BERT family of encoders that local embedding
+// models are built on (general.architecture "bert": BGE, MiniLM,
+// all-MiniLM, E5, GTE and their kin; and "nomic-bert": nomic-embed-text).
+// Importing the package registers both with package model.
+//
+// An encoder computes embeddings, not logits: the model implements
+// [model.Embedder], and its Forward and NewCache say it computes
+// embeddings only. The network is llama.cpp's bert graph. The input is the
+// sum of the token's embedding, the embedding of token type 0 (every token
+// is in the first segment, as llama.cpp hardcodes) and, for BERT, the
+// learned embedding of its position; then LayerNorm. Each layer attends
+// bidirectionally (every token sees every other, no cache), adds the
+// attention output to its input and normalises (LayerNorm with bias), runs
+// the feed-forward (BERT: up, GELU, down, with biases; nomic-bert:
+// SwiGLU), adds and normalises again. nomic-bert rotates queries and keys
+// (GPT-NeoX style) instead of learning positions. The embedding pools the
+// last layer's output as pooling_type says.
+package bert
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/kernels"
+	"github.com/ondo-ai/ondo/kvcache"
+	"github.com/ondo-ai/ondo/model"
+	"github.com/ondo-ai/ondo/model/layers"
+)
+
+// The architectures the package registers.
+const (
+	bert  = "bert"
+	nomic = "nomic-bert"
+)
+
+func init() {
+	for _, a := range []string{bert, nomic} {
+		model.Register(a, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, a, cfg) })
+	}
+}
+
+// Model is a loaded BERT-family encoder.
+type Model struct {
+	hp   Hyper
+	info model.Info
+
+	tokEmbd  *kernels.Matrix // vocab × embd
+	posEmbd  *kernels.Matrix // positions × embd (BERT only)
+	typeEmbd []float32       // the embedding of token type 0, or nil
+	embdNorm norm
+	blocks   []block
+
+	pool *kernels.Pool
+
+	mu sync.Mutex // serialises Embed, which owns s
+	s  scratch
+}
+
+// norm is a LayerNorm's weight and bias.
+type norm struct{ w, b []float32 }
+
+// block is one encoder layer's weights.
+type block struct {
+	q, k, v, o layers.Linear
+	attnNorm   norm // attn_output_norm: after the attention residual
+	up, down   layers.Linear
+	gate       layers.Linear // nomic-bert's SwiGLU gate
+	outNorm    norm          // layer_output_norm: after the feed-forward residual
+}
+
+// scratch holds the activations of one pass, one row per token.
+type scratch struct {
+	n       int       // tokens the buffers are sized for
+	x       []float32 // layer input and output, n × embd
+	xb, xc  []float32 // attention output / feed-forward input and output, n × embd
+	q, att  []float32 // queries and attention output, n × embd
+	k, v    []float32 // keys and values, n × kvHeads·headDim
+	hb, hb2 []float32 // feed-forward hidden, n × ffn
+	rope    []float32 // cos/sin tables, n × rope dims (nomic-bert)
+}
+
+// Load builds an encoder of architecture a (bert or nomic-bert) from f,
+// checking every hyperparameter and tensor shape. The model's weights are
+// views of f's mapping.
+func Load(f *gguf.File, a string, cfg model.Config) (*Model, error) {
+	if a != bert && a != nomic {
+		return nil, fmt.Errorf("bert: architecture %q is not bert or nomic-bert", a)
+	}
+	hp, err := readHyper(f, a)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{hp: hp, pool: kernels.NewPool(cfg.Threads)}
+	if err := m.loadTensors(f); err != nil {
+		return nil, err
+	}
+	name, _ := f.String("general.name")
+	m.info = model.Info{
+		Arch: a, Name: name, VocabSize: m.tokEmbd.Rows, ContextLength: hp.Context,
+		EmbeddingLength: hp.Embd, FeedForwardLength: hp.FFN, Layers: hp.Layers,
+		Heads: hp.Heads, KVHeads: hp.KVHeads, HeadDim: hp.HeadDim,
+	}
+	return m, nil
+}
+
+func (m *Model) loadTensors(f *gguf.File) error {
+	hp, a := &m.hp, m.hp.Arch
+	w := model.NewWeights(f, a)
+	ti, ok := f.Tensor("token_embd.weight")
+	if !ok {
+		return fmt.Errorf("%s: missing tensor %q", a, "token_embd.weight")
+	}
+	if len(ti.Shape) != 2 || ti.Shape[1] <= 0 || ti.Shape[1] > math.MaxInt32 {
+		return fmt.Errorf("%s: tensor %q has shape %v, want [%d vocab]", a, ti.Name, ti.Shape, hp.Embd)
+	}
+	vocab := int(ti.Shape[1])
+	kvDim := hp.KVHeads * hp.HeadDim
+
+	var err error
+	must := func(t *kernels.Matrix, e error) *kernels.Matrix {
+		if err == nil {
+			err = e
+		}
+		return t
+	}
+	vec := func(v []float32, e error) []float32 {
+		if err == nil {
+			err = e
+		}
+		return v
+	}
+	linear := func(name string, in, out int) layers.Linear {
+		return layers.Linear{W: must(w.Matrix(name+".weight", in, out)), B: vec(w.OptVector(name+".bias", out))}
+	}
+	layerNorm := func(name string) norm {
+		return norm{vec(w.Vector(name+".weight", hp.Embd)), vec(w.Vector(name+".bias", hp.Embd))}
+	}
+
+	m.tokEmbd = must(w.Matrix("token_embd.weight", hp.Embd, vocab))
+	if w.Has("token_types.weight") {
+		types := must(w.Matrix("token_types.weight", hp.Embd, hp.TokenTypes))
+		if err == nil {
+			m.typeEmbd = make([]float32, hp.Embd)
+			err = kernels.GetRow(m.typeEmbd, types, 0)
+		}
+	}
+	if a == bert {
+		m.posEmbd = must(w.Matrix("position_embd.weight", hp.Embd, hp.Context))
+	}
+	m.embdNorm = layerNorm("token_embd_norm")
+	if err != nil {
+		return err
+	}
+	// Blocks are appended, not preallocated: a corrupt block_count must
+	// fail on a missing tensor, not allocate first.
+	m.blocks = make([]block, 0, min(hp.Layers, len(f.Tensors)))
+	for i := 0; i < hp.Layers; i++ {
+		p := fmt.Sprintf("blk.%d.", i)
+		var b block
+		if w.Has(p + "attn_qkv.weight") {
+			qkv := linear(p+"attn_qkv", hp.Embd, hp.Embd+2*kvDim)
+			if err == nil {
+				var parts []layers.Linear
+				parts, err = layers.SplitLinear(qkv, hp.Embd, kvDim, kvDim)
+				if err == nil {
+					b.q, b.k, b.v = parts[0], parts[1], parts[2]
+				}
+			}
+		} else {
+			b.q = linear(p+"attn_q", hp.Embd, hp.Embd)
+			b.k = linear(p+"attn_k", hp.Embd, kvDim)
+			b.v = linear(p+"attn_v", hp.Embd, kvDim)
+		}
+		b.o = linear(p+"attn_output", hp.Embd, hp.Embd)
+		b.attnNorm = layerNorm(p + "attn_output_norm")
+		if a == nomic {
+			// llama.cpp's graph uses no feed-forward biases here.
+			b.up = layers.Linear{W: must(w.Matrix(p+"ffn_up.weight", hp.Embd, hp.FFN))}
+			b.gate = layers.Linear{W: must(w.Matrix(p+"ffn_gate.weight", hp.Embd, hp.FFN))}
+			b.down = layers.Linear{W: must(w.Matrix(p+"ffn_down.weight", hp.FFN, hp.Embd))}
+		} else {
+			b.up = linear(p+"ffn_up", hp.Embd, hp.FFN)
+			b.down = linear(p+"ffn_down", hp.FFN, hp.Embd)
+		}
+		b.outNorm = layerNorm(p + "layer_output_norm")
+		if err != nil {
+			return err
+		}
+		m.blocks = append(m.blocks, b)
+	}
+	return nil
+}
+
+// Hyper returns the hyperparameters.
+func (m *Model) Hyper() Hyper { return m.hp }
+
+// Info implements model.Model.
+func (m *Model) Info() model.Info { return m.info }
+
+// NewCache implements model.Model: an encoder keeps no cache, so it
+// returns an error wrapping model.ErrEmbeddingOnly.
+func (m *Model) NewCache(int, bool) (*kvcache.Cache, error) {
+	return nil, fmt.Errorf("%s: %w (an encoder has no KV cache or logits; use Embed or `ondo embed`)", m.hp.Arch, model.ErrEmbeddingOnly)
+}
+
+// Forward implements model.Model: an encoder has no logits, so it returns
+// an error wrapping model.ErrEmbeddingOnly.
+func (m *Model) Forward(context.Context, *model.Batch, []float32) error {
+	return fmt.Errorf("%s: %w (an encoder has no logits; use Embed or `ondo embed`)", m.hp.Arch, model.ErrEmbeddingOnly)
+}
+
+// Close implements model.Model.
+func (m *Model) Close() error { return m.pool.Close() }
+
+// Pooling implements model.Embedder: the file's pooling_type; PoolingNone,
+// the last token ([SEP]), when it declares none, as llama.cpp does.
+func (m *Model) Pooling() model.Pooling { return m.hp.Pooling }
+
+// Embed implements model.Embedder. The whole sequence is encoded in one
+// pass, since every token attends to every other; it may be at most
+// context_length tokens long.
+func (m *Model) Embed(ctx context.Context, tokens []int32, pool model.Pooling, dst []float32) error {
+	if err := model.CheckEmbed(m.info, tokens, pool, dst, m.hp.Context); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.encode(ctx, tokens); err != nil {
+		return err
+	}
+	model.PoolRows(dst, m.s.x, len(tokens), m.hp.Embd, pool)
+	return nil
+}
+
+// encode runs the n tokens at positions 0…n-1 through the encoder and
+// leaves the last layer's output in m.s.x.
+func (m *Model) encode(ctx context.Context, tokens []int32) error {
+	hp, n, dim := &m.hp, len(tokens), m.hp.Embd
+	s := m.scratch(n)
+	x := s.x[:n*dim]
+
+	for i, tok := range tokens {
+		xi := x[i*dim : (i+1)*dim]
+		if err := kernels.GetRow(xi, m.tokEmbd, int(tok)); err != nil { // token embedding
+			return err
+		}
+		if m.typeEmbd != nil {
+			kernels.Add(xi, m.typeEmbd) // token type 0
+		}
+		if m.posEmbd != nil {
+			if err := kernels.GetRow(s.xb[:dim], m.posEmbd, i); err != nil { // position embedding
+				return err
+			}
+			kernels.Add(xi, s.xb[:dim])
+		}
+	}
+	layerNorm(x, x, m.embdNorm, hp.Eps, n) // embedding norm
+	if hp.Arch == nomic {
+		pos := make([]int, n)
+		for i := range pos {
+			pos[i] = i
+		}
+		layers.RopeTables(&hp.Rope, s.rope, pos)
+	}
+
+	for l := range m.blocks {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := &m.blocks[l]
+		b.q.Forward(m.pool, s.q, x, n) // query
+		b.k.Forward(m.pool, s.k, x, n) // key
+		b.v.Forward(m.pool, s.v, x, n) // value
+		if hp.Arch == nomic {
+			layers.Rope(&hp.Rope, s.q, hp.Heads, hp.HeadDim, s.rope, n)   // rotate query halves
+			layers.Rope(&hp.Rope, s.k, hp.KVHeads, hp.HeadDim, s.rope, n) // rotate key halves
+		}
+		m.attend(s.att, s.q, s.k, s.v, n)            // bidirectional attention
+		b.o.Forward(m.pool, s.xb, s.att, n)          // output projection
+		kernels.Add(s.xb[:n*dim], x)                 // residual
+		layerNorm(s.xb, s.xb, b.attnNorm, hp.Eps, n) // attention norm
+		if hp.Arch == nomic {
+			ffn := layers.SwiGLU{Gate: b.gate, Up: b.up, Down: b.down}
+			ffn.Forward(m.pool, s.xc, s.xb, n, s.hb, s.hb2) // SwiGLU feed-forward
+		} else {
+			b.up.Forward(m.pool, s.hb, s.xb, n)   // up
+			gelu(s.hb[:n*hp.FFN])                 // GELU
+			b.down.Forward(m.pool, s.xc, s.hb, n) // down
+		}
+		kernels.Add(s.xc[:n*dim], s.xb[:n*dim])  // residual
+		layerNorm(x, s.xc, b.outNorm, hp.Eps, n) // output norm
+	}
+	return nil
+}
+
+// attend computes multi-head attention in which each of the n tokens sees
+// all n: out = softmax(scale · q·k) · v per token and query head, with
+// grouped key/value heads, everything in float32 (no cache rounds it).
+func (m *Model) attend(out, q, k, v []float32, n int) {
+	hp := &m.hp
+	hd, heads := hp.HeadDim, hp.Heads
+	group := heads / hp.KVHeads
+	kvDim := hp.KVHeads * hd
+	scale := 1 / float32(math.Sqrt(float64(hd)))
+	m.pool.Parallel(n*heads, 2*n*hd, func(lo, hi int) {
+		att := make([]float32, n)
+		for job := lo; job < hi; job++ {
+			i, h := job/heads, job%heads
+			qh := q[(i*heads+h)*hd : (i*heads+h+1)*hd]
+			oh := out[(i*heads+h)*hd : (i*heads+h+1)*hd]
+			off := (h / group) * hd
+			for t := range att {
+				att[t] = kernels.Dot(qh, k[t*kvDim+off:t*kvDim+off+hd]) * scale
+			}
+			kernels.Softmax(att)
+			clear(oh)
+			for t, w := range att {
+				kernels.Axpy(oh, w, v[t*kvDim+off:t*kvDim+off+hd])
+			}
+		}
+	})
+}
+
+// layerNorm normalises the n rows of x into dst (dst may alias x) in
+// ggml's float32 steps: the mean from a float64 sum, the variance of the
+// centred values from a float64 sum of squares, then (x−mean)·(1/√(var+ε)),
+// times the weight, plus the bias, each product and sum rounded to float32.
+func layerNorm(dst, x []float32, nw norm, eps float32, n int) {
+	d := len(nw.w)
+	for i := 0; i < n; i++ {
+		xs, ds := x[i*d:(i+1)*d], dst[i*d:(i+1)*d]
+		var sum float64
+		for _, v := range xs {
+			sum += float64(v)
+		}
+		mean := float32(sum) / float32(d)
+		var sq float64
+		for j, v := range xs {
+			c := v - mean
+			ds[j] = c
+			sq += float64(c * c)
+		}
+		variance := float32(sq / float64(d))
+		scale := 1 / float32(math.Sqrt(float64(variance+eps)))
+		for j, c := range ds {
+			ds[j] = float32(float32(c*scale)*nw.w[j]) + nw.b[j]
+		}
+	}
+}
+
+// gelu applies ggml's GELU to every element of x.
+func gelu(x []float32) {
+	for i, v := range x {
+		x[i] = layers.GELU(v)
+	}
+}
+
+// scratch returns buffers for n tokens, growing them when needed.
+func (m *Model) scratch(n int) *scratch {
+	s := &m.s
+	if s.n >= n {
+		return s
+	}
+	hp := &m.hp
+	kvDim := hp.KVHeads * hp.HeadDim
+	*s = scratch{
+		n:    n,
+		x:    make([]float32, n*hp.Embd),
+		xb:   make([]float32, n*hp.Embd),
+		xc:   make([]float32, n*hp.Embd),
+		q:    make([]float32, n*hp.Embd),
+		att:  make([]float32, n*hp.Embd),
+		k:    make([]float32, n*kvDim),
+		v:    make([]float32, n*kvDim),
+		hb:   make([]float32, n*hp.FFN),
+		hb2:  make([]float32, n*hp.FFN),
+		rope: make([]float32, n*max(hp.Rope.Dims, 1)),
+	}
+	return s
+}

@@ -1,0 +1,493 @@
+package gemma3_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/model"
+	"github.com/ondo-ai/ondo/model/gemma3"
+	"github.com/ondo-ai/ondo/quant"
+)
+
+// tiny is a small random Gemma 3 model built in the test: metadata, float32
+// weights, and a plain float64 forward pass to check the engine against.
+type tiny struct {
+	kv      map[string]any
+	order   []string
+	weights map[string][]float32
+	shapes  map[string][]int64
+	names   []string
+
+	dim, heads, kvHeads, hd, ffn, layers, vocab int
+}
+
+// newTiny returns a model of 7 layers (0–4 and 6 sliding, 5 global in the
+// default pattern) with heads query and kvHeads key/value heads of 8
+// dimensions over an embedding of 16.
+func newTiny(seed uint64, heads, kvHeads int) *tiny { return newTinyShape(seed, heads, kvHeads, 8, 7) }
+
+func newTinyShape(seed uint64, heads, kvHeads, hd, layers int) *tiny {
+	t := &tiny{kv: map[string]any{}, weights: map[string][]float32{}, shapes: map[string][]int64{}}
+	t.dim, t.heads, t.kvHeads, t.hd, t.ffn, t.layers, t.vocab = 16, heads, kvHeads, hd, 24, layers, 40
+	t.set("general.architecture", "gemma3")
+	t.set("gemma3.context_length", uint32(64))
+	t.set("gemma3.embedding_length", uint32(t.dim))
+	t.set("gemma3.feed_forward_length", uint32(t.ffn))
+	t.set("gemma3.block_count", uint32(t.layers))
+	t.set("gemma3.attention.head_count", uint32(heads))
+	t.set("gemma3.attention.head_count_kv", uint32(kvHeads))
+	t.set("gemma3.attention.key_length", uint32(t.hd))
+	t.set("gemma3.attention.value_length", uint32(t.hd))
+	t.set("gemma3.attention.layer_norm_rms_epsilon", float32(1e-6))
+	t.set("gemma3.attention.sliding_window", uint32(3))
+	t.set("gemma3.rope.freq_base", float32(1e6))
+	t.set("gemma3.rope.freq_base_swa", float32(10000))
+	t.set("gemma3.rope.scaling.type", "linear")
+	t.set("gemma3.rope.scaling.factor", float32(8))
+	r := rand.New(rand.NewPCG(seed, 1))
+	add := func(name string, scale float64, shape ...int64) {
+		n := int64(1)
+		for _, d := range shape {
+			n *= d
+		}
+		w := make([]float32, n)
+		for i := range w {
+			w[i] = float32(r.NormFloat64() * scale)
+		}
+		t.addTensor(name, w, shape...)
+	}
+	norm := func(name string, n int) {
+		add(name, 0.1, int64(n))
+		for i := range t.weights[name] {
+			t.weights[name][i] += 1
+		}
+	}
+	d, q, kv := int64(t.dim), int64(heads*t.hd), int64(kvHeads*t.hd)
+	add("token_embd.weight", 0.3, d, int64(t.vocab))
+	norm("output_norm.weight", t.dim)
+	for l := 0; l < t.layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		norm(p+"attn_norm.weight", t.dim)
+		add(p+"attn_q.weight", 0.5, d, q)
+		add(p+"attn_k.weight", 0.5, d, kv)
+		add(p+"attn_v.weight", 0.3, d, kv)
+		add(p+"attn_output.weight", 0.3, q, d)
+		add(p+"attn_q_norm.weight", 0.5, int64(t.hd))
+		add(p+"attn_k_norm.weight", 0.5, int64(t.hd))
+		for _, n := range []string{"attn_q_norm.weight", "attn_k_norm.weight"} {
+			for i := range t.weights[p+n] {
+				t.weights[p+n][i] += 1.5
+			}
+		}
+		norm(p+"post_attention_norm.weight", t.dim)
+		norm(p+"ffn_norm.weight", t.dim)
+		add(p+"ffn_gate.weight", 0.8, d, int64(t.ffn))
+		add(p+"ffn_up.weight", 0.3, d, int64(t.ffn))
+		add(p+"ffn_down.weight", 0.3, int64(t.ffn), d)
+		norm(p+"post_ffw_norm.weight", t.dim)
+	}
+	return t
+}
+
+func (t *tiny) set(key string, v any) {
+	if _, ok := t.kv[key]; !ok {
+		t.order = append(t.order, key)
+	}
+	t.kv[key] = v
+}
+
+func (t *tiny) del(key string) { delete(t.kv, key) }
+
+func (t *tiny) addTensor(name string, w []float32, shape ...int64) {
+	if _, ok := t.weights[name]; !ok {
+		t.names = append(t.names, name)
+	}
+	t.weights[name], t.shapes[name] = w, shape
+}
+
+func (t *tiny) write(tb testing.TB) string {
+	tb.Helper()
+	var kvs []gguf.KV
+	for _, k := range t.order {
+		if v, ok := t.kv[k]; ok {
+			kvs = append(kvs, gguf.NewKV(k, v))
+		}
+	}
+	var specs []gguf.TensorSpec
+	for _, name := range t.names {
+		w, ok := t.weights[name]
+		if !ok {
+			continue
+		}
+		b := make([]byte, 4*len(w))
+		for i, v := range w {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		specs = append(specs, gguf.TensorSpec{Name: name, Type: 0, Shape: t.shapes[name], Data: b})
+	}
+	path := filepath.Join(tb.TempDir(), "tiny.gguf")
+	if err := gguf.WriteFile(path, kvs, specs); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+func (t *tiny) open(tb testing.TB, cfg model.Config) (model.Model, error) {
+	tb.Helper()
+	f, err := gguf.Open(t.write(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return model.Load(f, cfg)
+}
+
+// ref describes the tiny model's attention and rotation for the float64
+// reference, straight from the Gemma 3 report's definitions.
+type ref struct {
+	sliding     []bool  // per layer
+	window      int     // a sliding layer's token at p sees (p−window, p]
+	finalCap    float64 // 0: none
+	base, local float64 // RoPE bases of the global and sliding layers
+	scale       float64 // linear RoPE factor of the global layers, 0 = none
+	queryScalar float64 // query_pre_attn_scalar
+}
+
+// gelu is ggml's GELU: the tanh approximation of the fp16-rounded input,
+// rounded to fp16, with its cut-offs at ±10.
+func gelu(x float64) float64 {
+	switch {
+	case x <= -10:
+		return 0
+	case x >= 10:
+		return x
+	}
+	h := fp16(x)
+	return fp16(0.5 * h * (1 + math.Tanh(math.Sqrt(2/math.Pi)*h*(1+0.044715*h*h))))
+}
+
+func fp16(x float64) float64 { return float64(quant.FP16ToFloat32(quant.Float32ToFP16(float32(x)))) }
+
+// reference runs the float64 forward pass over tokens at positions 0.. and
+// returns the logits of every position.
+func (t *tiny) reference(tokens []int32, r ref) [][]float64 {
+	w := func(name string) []float32 { return t.weights[name] }
+	matvec := func(name string, x []float64) []float64 {
+		m := w(name)
+		cols := int(t.shapes[name][0])
+		out := make([]float64, len(m)/cols)
+		for i := range out {
+			for c := 0; c < cols; c++ {
+				out[i] += float64(m[i*cols+c]) * x[c]
+			}
+		}
+		return out
+	}
+	rms := func(x []float64, name string) []float64 {
+		ss := 0.0
+		for _, v := range x {
+			ss += v * v
+		}
+		s := 1 / math.Sqrt(ss/float64(len(x))+1e-6)
+		out := make([]float64, len(x))
+		for i, v := range x {
+			out[i] = v * s * float64(w(name)[i])
+		}
+		return out
+	}
+	capped := func(x, c float64) float64 {
+		if c == 0 {
+			return x
+		}
+		return c * math.Tanh(x/c)
+	}
+	// NeoX rotation: pair (i, i+hd/2) turns by pos·base^(-2i/hd)/scale.
+	rot := func(x []float64, heads, pos int, base float64, scale float64) {
+		half := t.hd / 2
+		for h := 0; h < heads; h++ {
+			v := x[h*t.hd : (h+1)*t.hd]
+			for i := 0; i < half; i++ {
+				th := float64(pos) * math.Pow(base, -2*float64(i)/float64(t.hd)) / scale
+				c, s := math.Cos(th), math.Sin(th)
+				a, b := v[i], v[i+half]
+				v[i], v[i+half] = a*c-b*s, a*s+b*c
+			}
+		}
+	}
+	keys := make([][][]float64, t.layers)
+	vals := make([][][]float64, t.layers)
+	var out [][]float64
+	for pos, tok := range tokens {
+		x := make([]float64, t.dim)
+		for i := range x {
+			x[i] = float64(w("token_embd.weight")[int(tok)*t.dim+i]) * math.Sqrt(float64(t.dim))
+		}
+		for l := 0; l < t.layers; l++ {
+			p := fmt.Sprintf("blk.%d.", l)
+			xb := rms(x, p+"attn_norm.weight")
+			q, k, v := matvec(p+"attn_q.weight", xb), matvec(p+"attn_k.weight", xb), matvec(p+"attn_v.weight", xb)
+			q, k = headNorm(q, t.hd, w(p+"attn_q_norm.weight")), headNorm(k, t.hd, w(p+"attn_k_norm.weight"))
+			base, scale := r.base, r.scale
+			if r.sliding[l] {
+				base, scale = r.local, 1 // no scaling on sliding layers
+			}
+			if scale == 0 {
+				scale = 1
+			}
+			rot(q, t.heads, pos, base, scale)
+			rot(k, t.kvHeads, pos, base, scale)
+			keys[l], vals[l] = append(keys[l], k), append(vals[l], v)
+			first := 0
+			if r.sliding[l] {
+				first = max(0, pos-r.window+1) // explicit mask: (pos−window, pos]
+			}
+			att := make([]float64, t.heads*t.hd)
+			for h := 0; h < t.heads; h++ {
+				g := h / (t.heads / t.kvHeads)
+				sc := make([]float64, pos+1-first)
+				mx := math.Inf(-1)
+				for j := range sc {
+					for i := 0; i < t.hd; i++ {
+						sc[j] += q[h*t.hd+i] * keys[l][first+j][g*t.hd+i]
+					}
+					sc[j] /= math.Sqrt(r.queryScalar)
+					mx = math.Max(mx, sc[j])
+				}
+				sum := 0.0
+				for j := range sc {
+					sc[j] = math.Exp(sc[j] - mx)
+					sum += sc[j]
+				}
+				for j := range sc {
+					for i := 0; i < t.hd; i++ {
+						att[h*t.hd+i] += sc[j] / sum * vals[l][first+j][g*t.hd+i]
+					}
+				}
+			}
+			for i, v := range rms(matvec(p+"attn_output.weight", att), p+"post_attention_norm.weight") {
+				x[i] += v
+			}
+			xb = rms(x, p+"ffn_norm.weight")
+			g, u := matvec(p+"ffn_gate.weight", xb), matvec(p+"ffn_up.weight", xb)
+			for i := range g {
+				g[i] = gelu(g[i]) * u[i]
+			}
+			for i, v := range rms(matvec(p+"ffn_down.weight", g), p+"post_ffw_norm.weight") {
+				x[i] += v
+			}
+		}
+		head := "output.weight"
+		if _, ok := t.weights[head]; !ok {
+			head = "token_embd.weight"
+		}
+		logits := matvec(head, rms(x, "output_norm.weight"))
+		for i := range logits {
+			logits[i] = capped(logits[i], r.finalCap)
+		}
+		out = append(out, logits)
+	}
+	return out
+}
+
+// headNorm is the RMS norm of each head of x with the weight w.
+func headNorm(x []float64, hd int, w []float32) []float64 {
+	out := make([]float64, len(x))
+	for h := 0; h < len(x)/hd; h++ {
+		ss := 0.0
+		for _, v := range x[h*hd : (h+1)*hd] {
+			ss += v * v
+		}
+		s := 1 / math.Sqrt(ss/float64(hd)+1e-6)
+		for i := 0; i < hd; i++ {
+			out[h*hd+i] = x[h*hd+i] * s * float64(w[i])
+		}
+	}
+	return out
+}
+
+// defaultRef is the reference of newTiny's model: window 3 on every layer
+// but 5 (the default period 6), no caps, sliding layers rotating with base
+// 10000, the global one with base 1e6 and linear scaling by 8, queries
+// scaled by the head dimension.
+func (t *tiny) defaultRef() ref {
+	return ref{sliding: []bool{true, true, true, true, true, false, true}, window: 3,
+		base: 1e6, local: 10000, scale: 8, queryScalar: float64(t.hd)}
+}
+
+// tinyTol bounds the logit differences from the float64 reference. The
+// engine is float32 and so agrees to about 1e-5, except where ggml's GELU
+// lookup meets a gate value the reference computes slightly differently on
+// the other side of an fp16 rounding boundary: that moves one GELU output
+// by 2⁻¹¹ of itself, and a few such flips move logits by up to about 4e-4.
+// Mistakes in the features tested move them by 1e-2 to several units; the
+// GELU itself is checked exactly in package layers.
+const tinyTol = 1e-3
+
+// TestTinyReference checks the forward pass against the float64 reference
+// on small random models covering Gemma 2's features: √dim embeddings, post
+// norms, GeGLU with ggml's GELU, attention and final soft-capping, sliding
+// windows in the layer pattern, and RoPE bases and scaling.
+func TestTinyReference(t *testing.T) {
+	cases := []struct {
+		name    string
+		heads   int
+		kvHeads int
+		edit    func(*tiny, *ref)
+	}{
+		{"gqa", 4, 2, nil},
+		{"mha", 2, 2, nil},
+		{"mqa", 4, 1, nil},
+		{"window 1", 4, 2, func(t *tiny, r *ref) {
+			t.set("gemma3.attention.sliding_window", uint32(1))
+			r.window = 1
+		}},
+		{"no sliding window", 4, 2, func(t *tiny, r *ref) {
+			t.del("gemma3.attention.sliding_window")
+			r.sliding = make([]bool, 7)
+		}},
+		{"sliding window 0", 4, 2, func(t *tiny, r *ref) {
+			t.set("gemma3.attention.sliding_window", uint32(0))
+			r.sliding = make([]bool, 7)
+		}},
+		{"pattern 2", 4, 2, func(t *tiny, r *ref) {
+			t.set("gemma3.attention.sliding_window_pattern", uint32(2))
+			r.sliding = []bool{true, false, true, false, true, false, true}
+		}},
+		{"pattern array", 4, 2, func(t *tiny, r *ref) {
+			t.set("gemma3.attention.sliding_window_pattern", []bool{false, true, true, false, false, true, true})
+			r.sliding = []bool{false, true, true, false, false, true, true}
+		}},
+		{"final cap", 4, 2, func(t *tiny, r *ref) {
+			t.set("gemma3.final_logit_softcapping", float32(3))
+			r.finalCap = 3
+		}},
+		{"attention cap ignored", 4, 2, func(t *tiny, r *ref) {
+			t.set("gemma3.attn_logit_softcapping", float32(1))
+		}},
+		{"default local base", 4, 2, func(t *tiny, r *ref) {
+			t.del("gemma3.rope.freq_base_swa")
+		}},
+		{"local base 100", 4, 2, func(t *tiny, r *ref) {
+			t.set("gemma3.rope.freq_base_swa", float32(100))
+			r.local = 100
+		}},
+		{"no scaling", 4, 2, func(t *tiny, r *ref) {
+			t.del("gemma3.rope.scaling.type")
+			t.del("gemma3.rope.scaling.factor")
+			r.scale = 0
+		}},
+		{"untied output", 4, 2, func(t *tiny, r *ref) {
+			w := make([]float32, 16*40)
+			for i := range w {
+				w[i] = float32(i%7-3) * 0.05
+			}
+			t.addTensor("output.weight", w, 16, 40)
+		}},
+		{"head dim by default dim/heads", 4, 2, func(t *tiny, r *ref) {
+			*t = *newTinyShape(42, 4, 2, 4, 7)
+			t.del("gemma3.attention.key_length")
+			t.del("gemma3.attention.value_length")
+			r.queryScalar = 4
+		}},
+	}
+	tokens := []int32{1, 7, 3, 39, 12, 12, 0, 25, 8, 30, 2, 17, 5, 5, 9}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tm := newTiny(42, tc.heads, tc.kvHeads)
+			r := tm.defaultRef()
+			if tc.edit != nil {
+				tc.edit(tm, &r)
+			}
+			want := tm.reference(tokens, r)
+			// The default batch, and passes of 2 tokens whose sliding
+			// layers keep window−1+2 positions in a ring.
+			for _, bs := range []int{0, 2} {
+				m, err := tm.open(t, model.Config{BatchSize: bs})
+				if err != nil {
+					t.Fatal(err)
+				}
+				vocab := m.Info().VocabSize
+				c, err := m.NewCache(0, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Two batches, the second continuing the first.
+				got := make([]float32, len(tokens)*vocab)
+				if err := m.Forward(context.Background(), model.SeqBatch(c, tokens[:5], 0, true), got); err != nil {
+					t.Fatal(err)
+				}
+				if err := m.Forward(context.Background(), model.SeqBatch(c, tokens[5:], 5, true), got[5*vocab:]); err != nil {
+					t.Fatal(err)
+				}
+				worst := 0.0
+				for p := range tokens {
+					for j := 0; j < vocab; j++ {
+						worst = max(worst, math.Abs(float64(got[p*vocab+j])-want[p][j]))
+					}
+				}
+				t.Logf("batch size %d, cache %d bytes: max |logit diff| vs float64 reference: %.3g", bs, c.Bytes(), worst)
+				if worst > tinyTol {
+					t.Errorf("batch size %d: max logit diff %.3g > %.0e", bs, worst, tinyTol)
+				}
+				m.Close()
+			}
+		})
+	}
+}
+
+// TestHyper checks the hyperparameters llama.cpp derives rather than reads.
+func TestHyper(t *testing.T) {
+	tm := newTiny(1, 4, 2)
+	f, err := gguf.Open(tm.write(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := gemma3.Load(f, model.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	hp := m.Hyper()
+	if hp.QueryScale != 1/float32(math.Sqrt(8)) {
+		t.Errorf("query scale %v, want 1/√8", hp.QueryScale)
+	}
+	if !hp.Rope.NeoX || hp.Rope.Dims != 8 || hp.Rope.Base != 1e6 || hp.Rope.FreqScale != 0.125 {
+		t.Errorf("global rope %+v", hp.Rope)
+	}
+	if !hp.RopeLocal.NeoX || hp.RopeLocal.Base != 10000 || hp.RopeLocal.FreqScale != 1 {
+		t.Errorf("local rope %+v", hp.RopeLocal)
+	}
+	if fmt.Sprint(hp.Sliding) != "[true true true true true false true]" || hp.Window != 3 || hp.FinalSoftcap != 0 {
+		t.Errorf("sliding %v, window %d, final cap %v", hp.Sliding, hp.Window, hp.FinalSoftcap)
+	}
+	if !strings.Contains(m.Info().Arch, "gemma3") {
+		t.Errorf("info %+v", m.Info())
+	}
+}
+
+// TestQueryScale27B checks llama.cpp's rule for the query scale: the head
+// dimension, except for the 62-layer (27B) shape, which uses
+// embedding_length/head_count (16/4 here, not the head dimension 8).
+func TestQueryScale27B(t *testing.T) {
+	f, err := gguf.Open(newTinyShape(1, 4, 2, 8, 62).write(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := gemma3.Load(f, model.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if got := m.Hyper().QueryScale; got != 0.5 {
+		t.Errorf("query scale %v, want 1/√4", got)
+	}
+}

@@ -1,0 +1,325 @@
+package layers
+
+// Building blocks of the Gemma families: the GeGLU feed-forward with ggml's
+// tanh-approximated GELU, tanh soft-capping, and attention with a sliding
+// window and soft-capped scores over caches whose sliding layers are rings.
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/ondo-ai/ondo/kernels"
+	"github.com/ondo-ai/ondo/kvcache"
+	"github.com/ondo-ai/ondo/quant"
+)
+
+// gelu is the tanh approximation of GELU in ggml's float32 steps:
+// 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))). The explicit conversions
+// keep the compiler from fusing multiply-adds, so every step rounds as C's
+// float arithmetic does.
+func gelu(x float32) float32 {
+	const (
+		coefA       = float32(0.044715)
+		sqrt2OverPi = float32(0.79788456080286535587989211986876)
+	)
+	inner := float32(1 + float32(float32(coefA*x)*x))
+	t := tanh32(float32(float32(sqrt2OverPi*x) * inner))
+	return float32(float32(0.5*x) * float32(1+t))
+}
+
+// tanh32 is tanhf: tanh rounded to float32.
+func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
+
+// geluTable holds fp16(gelu(h)) for every fp16 value h, as ggml's
+// ggml_table_gelu_f16, which its CPU backend reads instead of computing
+// GELU (GGML_GELU_FP16).
+var geluTable = sync.OnceValue(func() *[1 << 16]uint16 {
+	var t [1 << 16]uint16
+	for h := range t {
+		t[h] = quant.Float32ToFP16(gelu(quant.FP16ToFloat32(uint16(h))))
+	}
+	return &t
+})
+
+// GELU returns the tanh-approximated GELU of x exactly as ggml's CPU backend
+// computes it: 0 at or below −10, x at or above 10, and in between the
+// fp16-rounded GELU of x rounded to fp16 (a table lookup). The lookup's
+// rounding, about 2⁻¹¹ relative, is part of the function llama.cpp
+// computes, so matching it keeps activations bit-identical.
+func GELU(x float32) float32 {
+	switch {
+	case x <= -10:
+		return 0
+	case x >= 10:
+		return x
+	}
+	return quant.FP16ToFloat32(geluTable()[quant.Float32ToFP16(x)])
+}
+
+// GeGLU is the gated feed-forward block of Gemma: Down · (gelu(Gate·x) ⊙
+// Up·x), GELU as [GELU].
+type GeGLU struct {
+	Gate, Up, Down Linear
+}
+
+// Forward writes the block's output for the n rows of x to dst, using g and
+// u (n × hidden each) as scratch. dst may alias x.
+func (f *GeGLU) Forward(p *kernels.Pool, dst, x []float32, n int, g, u []float32) {
+	hidden := f.Gate.W.Rows
+	f.Gate.Forward(p, g, x, n)
+	f.Up.Forward(p, u, x, n)
+	g, u = g[:n*hidden], u[:n*hidden]
+	for i, v := range g {
+		g[i] = GELU(v) * u[i]
+	}
+	f.Down.Forward(p, dst, g, n)
+}
+
+// SoftCap replaces every element v of x by c·tanh(v/c), which bounds it to
+// (−c, c) smoothly: Gemma's attention-logit and final-logit soft-capping.
+// As in llama.cpp's graph the division is a multiplication by the float32
+// 1/c.
+func SoftCap(x []float32, c float32) {
+	inv := 1 / c
+	for i, v := range x {
+		x[i] = c * tanh32(v*inv)
+	}
+}
+
+// WindowAttention is grouped-query attention (query head h reads key/value
+// head h / (Heads/KVHeads)) with the two extras of Gemma's attention: a
+// sliding window and soft-capped scores. A score is the plain dot product
+// q·k, soft-capped when Softcap > 0: Gemma scales the queries beforehand
+// (1/√query_pre_attn_scalar), as llama.cpp does, so that an fp16 cache sees
+// the same rounded query.
+type WindowAttention struct {
+	Heads, KVHeads, HeadDim int
+	// Window, when positive, limits the token at p to the positions
+	// (p−Window, p]; 0 attends to the whole causal prefix [0, p].
+	Window int
+	// Softcap, when positive, replaces each score s by
+	// Softcap·tanh(s/Softcap) before the softmax.
+	Softcap float32
+}
+
+// Validate reports head counts that do not group and negative settings.
+func (a *WindowAttention) Validate() error {
+	if a.Heads <= 0 || a.KVHeads <= 0 || a.HeadDim <= 0 || a.Heads%a.KVHeads != 0 {
+		return fmt.Errorf("attention: %d heads, %d KV heads of %d", a.Heads, a.KVHeads, a.HeadDim)
+	}
+	if a.Window < 0 || !(a.Softcap >= 0) {
+		return fmt.Errorf("attention: window %d and soft cap %v must not be negative", a.Window, a.Softcap)
+	}
+	return nil
+}
+
+// Store writes the keys k and values v of each token (KVHeads × HeadDim per
+// row) into layer of its cache at its position.
+func (a *WindowAttention) Store(caches []*kvcache.Cache, pos []int, layer int, k, v []float32) error {
+	w := a.KVHeads * a.HeadDim
+	for i, c := range caches {
+		if err := c.Put(layer, pos[i], k[i*w:(i+1)*w], v[i*w:(i+1)*w]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckCache returns an error unless layer of c can serve this attention: a
+// sliding cache layer must keep at least this attention's window, which a
+// full layer always does.
+func (a *WindowAttention) CheckCache(c *kvcache.Cache, layer int) error {
+	if !c.Sliding(layer) {
+		return nil
+	}
+	if a.Window == 0 || c.Window() < a.Window {
+		return fmt.Errorf("attention: layer %d of the cache keeps a window of %d positions, the model attends to %d (0: all)",
+			layer, c.Window(), a.Window)
+	}
+	return nil
+}
+
+// CheckWindows returns an error, wrapping kvcache.ErrEvicted, when a
+// cache's sliding layers no longer hold the window of its sequence's first
+// token in a batch: token i, of sequence seq[i] (all 0 when seq is nil), at
+// position pos[i]. A model calls it before model.NewPlan rewinds any cache,
+// so that a refused batch changes nothing. Tokens a malformed batch places
+// out of range are left for NewPlan to report.
+func CheckWindows(caches []*kvcache.Cache, seq, pos []int) error {
+	seen := make([]bool, len(caches))
+	for i, p := range pos {
+		s := 0
+		if seq != nil {
+			if i >= len(seq) {
+				break
+			}
+			s = seq[i]
+		}
+		if s < 0 || s >= len(caches) || seen[s] || caches[s] == nil {
+			continue
+		}
+		seen[s] = true
+		if p >= 0 && p <= caches[s].Len() {
+			if err := caches[s].Holds(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Forward computes, for each token i and query head h, the softmax-weighted
+// sum of the cached values of the positions token i sees in its sequence,
+// with weights softmax(cap(q·k)), and writes it to out (Heads × HeadDim per
+// token). The tokens' own keys and values must already be stored. The
+// cache rows are read through the ring mapping of [kvcache.Cache.Slots], so
+// sliding cache layers work as long as they hold the window, which
+// [CheckWindows] and passes that fit the rings guarantee.
+//
+// Over an fp16 cache the query and the attention weights are rounded to
+// fp16 before they meet the keys and values, as in llama.cpp.
+func (a *WindowAttention) Forward(p *kernels.Pool, out, q []float32, caches []*kvcache.Cache, pos []int, layer int) {
+	n, hd := len(caches), a.HeadDim
+	group := a.Heads / a.KVHeads
+	kvDim := a.KVHeads * hd
+	span := 0
+	for _, ps := range pos[:n] {
+		span = max(span, ps+1)
+	}
+	if a.Window > 0 {
+		span = min(span, a.Window)
+	}
+	// One job per token and key/value head: the group's query heads read
+	// each cached key and value once.
+	p.Parallel(n*a.KVHeads, 2*span*hd*group, func(lo, hi int) {
+		sb := windowScratch.Get().(*[]float32)
+		if need := group * (2*span + hd); cap(*sb) < need {
+			*sb = make([]float32, need)
+		}
+		for job := lo; job < hi; job++ {
+			i, g := job/a.KVHeads, job%a.KVHeads
+			h0 := i*a.Heads + g*group
+			qg := q[h0*hd : (h0+group)*hd]
+			og := out[h0*hd : (h0+group)*hd]
+			c := caches[i]
+			first := 0
+			if a.Window > 0 {
+				first = max(0, pos[i]-a.Window+1)
+			}
+			w := newWindow(first, pos[i], c.Slots(layer))
+			T := w.len()
+			att := (*sb)[:group*T]
+			tmp := (*sb)[group*span : 2*group*span]
+			off := g * hd
+			if k16, v16 := c.LayerF16(layer); k16 != nil {
+				q16 := (*sb)[2*group*span : 2*group*span+group*hd]
+				copy(q16, qg)
+				kernels.RoundFP16(q16)
+				w.each(att, tmp, group, func(dst []float32, slot int) {
+					kernels.DotF16Heads(dst, q16, group, k16[slot*kvDim+off:], kvDim)
+				})
+				a.softmax(att, group)
+				kernels.RoundFP16(att)
+				clear(og)
+				w.gather(att, tmp, group, func(weights []float32, slot int) {
+					kernels.AxpyF16Heads(og, weights, group, v16[slot*kvDim+off:], kvDim)
+				})
+			} else {
+				k32, v32 := c.LayerF32(layer)
+				for h := range group {
+					qh, ah := qg[h*hd:(h+1)*hd], att[h*T:(h+1)*T]
+					for j := range ah {
+						row := w.slot(j)*kvDim + off
+						ah[j] = kernels.Dot(qh, k32[row:row+hd])
+					}
+				}
+				a.softmax(att, group)
+				clear(og)
+				for h := range group {
+					oh, ah := og[h*hd:(h+1)*hd], att[h*T:(h+1)*T]
+					for j, wt := range ah {
+						row := w.slot(j)*kvDim + off
+						kernels.Axpy(oh, wt, v32[row:row+hd])
+					}
+				}
+			}
+		}
+		windowScratch.Put(sb)
+	})
+}
+
+// windowScratch holds per-worker attention rows: scores, a copy of one run
+// of them, then the queries.
+var windowScratch = sync.Pool{New: func() any { return new([]float32) }}
+
+// softmax caps the scores of each of the heads when asked, then normalises
+// them.
+func (a *WindowAttention) softmax(att []float32, heads int) {
+	T := len(att) / heads
+	for h := range heads {
+		ah := att[h*T : (h+1)*T]
+		if a.Softcap > 0 {
+			SoftCap(ah, a.Softcap)
+		}
+		kernels.Softmax(ah)
+	}
+}
+
+// window is the run of positions [first, last] one token attends to, as it
+// lies in a cache layer of slots rows: in order from row first mod slots,
+// wrapping to row 0 at most once (a ring holds at least the window).
+type window struct {
+	first, last, slots int
+	// The positions split into at most two runs of consecutive rows:
+	// n0 from row start, then the rest from row 0.
+	start, n0 int
+}
+
+func newWindow(first, last, slots int) window {
+	w := window{first: first, last: last, slots: slots, start: first % slots}
+	w.n0 = min(w.len(), slots-w.start)
+	return w
+}
+
+// len returns the number of positions.
+func (w window) len() int { return w.last - w.first + 1 }
+
+// slot returns the row of the j-th position.
+func (w window) slot(j int) int { return (w.first + j) % w.slots }
+
+// each computes the scores of heads queries over the window, heads × len
+// in att, by calling dot for each run with a destination laid out heads ×
+// run length and the run's first row; tmp holds a run when there are two.
+func (w window) each(att, tmp []float32, heads int, dot func(dst []float32, slot int)) {
+	T := w.len()
+	if w.n0 == T {
+		dot(att, w.start)
+		return
+	}
+	for _, r := range [2]struct{ at, n, slot int }{{0, w.n0, w.start}, {w.n0, T - w.n0, 0}} {
+		run := tmp[:heads*r.n]
+		dot(run, r.slot)
+		for h := range heads {
+			copy(att[h*T+r.at:h*T+r.at+r.n], run[h*r.n:(h+1)*r.n])
+		}
+	}
+}
+
+// gather applies the weights att (heads × len) run by run, in position
+// order, by calling axpy with the run's weights laid out heads × run length
+// and its first row.
+func (w window) gather(att, tmp []float32, heads int, axpy func(weights []float32, slot int)) {
+	T := w.len()
+	if w.n0 == T {
+		axpy(att, w.start)
+		return
+	}
+	for _, r := range [2]struct{ at, n, slot int }{{0, w.n0, w.start}, {w.n0, T - w.n0, 0}} {
+		run := tmp[:heads*r.n]
+		for h := range heads {
+			copy(run[h*r.n:(h+1)*r.n], att[h*T+r.at:h*T+r.at+r.n])
+		}
+		axpy(run, r.slot)
+	}
+}

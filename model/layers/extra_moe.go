@@ -1,0 +1,180 @@
+package layers
+
+import (
+	"fmt"
+
+	"github.com/ondo-ai/ondo/kernels"
+)
+
+// MoE is a sparse mixture-of-experts feed-forward block, the one Mixtral
+// and Qwen3-MoE use in place of SwiGLU: a router scores every expert for
+// each token, softmax turns the scores into probabilities, the Used most
+// likely experts run the token through their own SwiGLU, and their outputs
+// are summed weighted by those probabilities (renormalised to sum 1 when
+// Norm is set). This is llama.cpp's build_moe_ffn with softmax gating.
+//
+// Only the chosen experts' weights are read: the batch's tokens are grouped
+// by expert, so each expert used streams its matrices once per batch.
+type MoE struct {
+	Router Linear // ffn_gate_inp: one row of scores per expert
+	// Gate, Up and Down hold each expert's SwiGLU matrices: hidden×embd,
+	// hidden×embd and embd×hidden.
+	Gate, Up, Down []*kernels.Matrix
+	Used           int     // experts per token
+	Norm           bool    // renormalise the chosen probabilities (llama.cpp's norm_w)
+	Scale          float32 // multiplies the weights unless 0 or 1 (expert_weights_scale)
+}
+
+// Validate reports a block whose parts do not fit together.
+func (f *MoE) Validate() error {
+	n := len(f.Gate)
+	switch {
+	case f.Router.W == nil || n == 0:
+		return fmt.Errorf("moe: no router or no experts")
+	case len(f.Up) != n || len(f.Down) != n || f.Router.W.Rows != n:
+		return fmt.Errorf("moe: %d gate, %d up, %d down matrices and %d router rows", n, len(f.Up), len(f.Down), f.Router.W.Rows)
+	case f.Used < 1 || f.Used > n:
+		return fmt.Errorf("moe: %d experts used of %d", f.Used, n)
+	}
+	dim, hidden := f.Router.W.Cols, f.Gate[0].Rows
+	for e := range n {
+		g, u, d := f.Gate[e], f.Up[e], f.Down[e]
+		if g.Rows != hidden || g.Cols != dim || u.Rows != hidden || u.Cols != dim || d.Rows != dim || d.Cols != hidden {
+			return fmt.Errorf("moe: expert %d has gate %d×%d, up %d×%d, down %d×%d for %d→%d→%d",
+				e, g.Rows, g.Cols, u.Rows, u.Cols, d.Rows, d.Cols, dim, hidden, dim)
+		}
+	}
+	return nil
+}
+
+// MoEScratch holds the activations of a MoE block. One serves every layer
+// of a model; it grows to the largest batch it has seen.
+type MoEScratch struct {
+	probs []float32 // n × experts: router probabilities
+	sel   []int     // n × used: the chosen experts, most likely first
+	w     []float32 // n × used: their weights
+	rows  []int     // token·used+slot of each token routed to one expert
+	xg    []float32 // those tokens' inputs, gathered
+	g, u  []float32 // their gate and up projections
+	d     []float32 // the expert's output for them
+	out   []float32 // n × used × embd: weighted expert outputs by slot
+}
+
+func (s *MoEScratch) grow(n, experts, used, dim, hidden int) {
+	if len(s.probs) < n*experts {
+		s.probs = make([]float32, n*experts)
+	}
+	if len(s.sel) < n*used {
+		s.sel = make([]int, n*used)
+		s.w = make([]float32, n*used)
+		s.rows = make([]int, 0, n*used)
+		s.out = make([]float32, n*used*dim)
+	}
+	// An expert sees each token at most once.
+	if len(s.xg) < n*dim {
+		s.xg = make([]float32, n*dim)
+		s.d = make([]float32, n*dim)
+	}
+	if len(s.g) < n*hidden {
+		s.g = make([]float32, n*hidden)
+		s.u = make([]float32, n*hidden)
+	}
+}
+
+// Route fills sel and w (len(sel) = Used) with the experts chosen for one
+// token from its router probabilities and their weights: the Used largest
+// probabilities in decreasing order (lower index first on a tie), then
+// divided by their sum (clamped below at fp16's smallest normal, as
+// llama.cpp does) when Norm is set, then multiplied by Scale.
+func (f *MoE) Route(sel []int, w []float32, probs []float32) {
+	k := len(sel)
+	for j := range k {
+		best := -1
+		for e, p := range probs {
+			if moeChosen(sel[:j], e) {
+				continue
+			}
+			if best < 0 || p > probs[best] {
+				best = e
+			}
+		}
+		sel[j], w[j] = best, probs[best]
+	}
+	if f.Norm {
+		var sum float64 // ggml_sum_rows accumulates in double
+		for _, v := range w {
+			sum += float64(v)
+		}
+		d := max(float32(sum), 6.103515625e-5)
+		for j := range w {
+			w[j] /= d
+		}
+	}
+	if f.Scale != 0 && f.Scale != 1 {
+		for j := range w {
+			w[j] *= f.Scale
+		}
+	}
+}
+
+func moeChosen(sel []int, e int) bool {
+	for _, s := range sel {
+		if s == e {
+			return true
+		}
+	}
+	return false
+}
+
+// Forward writes the block's output for the n rows of x (embd wide) to dst.
+// dst may alias x. The weighted outputs of a token's experts are added in
+// the order of their probability, as llama.cpp adds them.
+func (f *MoE) Forward(p *kernels.Pool, dst, x []float32, n int, s *MoEScratch) {
+	experts, k := len(f.Gate), f.Used
+	dim, hidden := f.Router.W.Cols, f.Gate[0].Rows
+	s.grow(n, experts, k, dim, hidden)
+
+	f.Router.Forward(p, s.probs, x, n) // router scores
+	for i := 0; i < n; i++ {
+		pr := s.probs[i*experts : (i+1)*experts]
+		kernels.Softmax(pr)                               // gating probabilities
+		f.Route(s.sel[i*k:(i+1)*k], s.w[i*k:(i+1)*k], pr) // top-k and their weights
+	}
+
+	for e := range experts {
+		rows := s.rows[:0]
+		for r, sel := range s.sel[:n*k] {
+			if sel == e {
+				rows = append(rows, r)
+			}
+		}
+		if len(rows) == 0 {
+			continue // never read this expert's weights
+		}
+		m := len(rows)
+		for j, r := range rows {
+			t := r / k
+			copy(s.xg[j*dim:(j+1)*dim], x[t*dim:(t+1)*dim])
+		}
+		p.MatMul(s.g, f.Gate[e], s.xg, m) // gate
+		p.MatMul(s.u, f.Up[e], s.xg, m)   // up
+		kernels.SwiGLU(s.g[:m*hidden], s.g[:m*hidden], s.u[:m*hidden])
+		p.MatMul(s.d, f.Down[e], s.g, m) // down
+		for j, r := range rows {
+			w, d := s.w[r], s.d[j*dim:(j+1)*dim]
+			o := s.out[r*dim : (r+1)*dim]
+			for c, v := range d {
+				o[c] = v * w
+			}
+		}
+		s.rows = rows
+	}
+
+	for i := 0; i < n; i++ {
+		o := dst[i*dim : (i+1)*dim]
+		copy(o, s.out[i*k*dim:(i*k+1)*dim])
+		for j := 1; j < k; j++ {
+			kernels.Add(o, s.out[(i*k+j)*dim:(i*k+j+1)*dim])
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package qwen3moe_test
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/model"
+	_ "github.com/ondo-ai/ondo/model/qwen3moe"
+	"github.com/ondo-ai/ondo/synth"
+)
+
+// synthConfig is a small Qwen3-MoE: 8 experts, 2 per token, heads wider
+// than the embedding.
+func synthConfig() synth.Config {
+	return synth.Config{Arch: "qwen3moe", Type: "F32", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 32,
+		FFN: 96, ExpertFFN: 32, Experts: 8, ExpertsUsed: 2, Vocab: 300, Ctx: 64, Seed: 3}
+}
+
+// open writes the model of c (its metadata changed by edit) and loads it.
+func open(t *testing.T, c synth.Config, edit func(*gguf.File) []gguf.KV) (model.Model, error) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.gguf")
+	if err := synth.Write(path, c); err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		f, err := gguf.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kvs := edit(f)
+		var specs []gguf.TensorSpec
+		for i := range f.Tensors {
+			ti := &f.Tensors[i]
+			specs = append(specs, gguf.TensorSpec{Name: ti.Name, Type: ti.Type, Shape: ti.Shape, Data: append([]byte(nil), f.TensorData(ti)...)})
+		}
+		f.Close()
+		path = filepath.Join(dir, "edited.gguf")
+		if err := gguf.WriteFile(path, kvs, specs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	m, err := model.Load(f, model.Config{Threads: 2, BatchSize: 5})
+	if err == nil {
+		t.Cleanup(func() { m.Close() })
+	}
+	return m, err
+}
+
+// set returns an edit that sets (or adds) key to v, or deletes it when v
+// is nil.
+func set(key string, v any) func(*gguf.File) []gguf.KV {
+	return func(f *gguf.File) []gguf.KV {
+		var kvs []gguf.KV
+		found := false
+		for _, kv := range f.KV {
+			if kv.Key == key {
+				found = true
+				if v == nil {
+					continue
+				}
+				kv = gguf.NewKV(key, v)
+			}
+			kvs = append(kvs, kv)
+		}
+		if !found && v != nil {
+			kvs = append(kvs, gguf.NewKV(key, v))
+		}
+		return kvs
+	}
+}
+
+// TestBatchMatchesSteps checks that a prompt evaluated in passes of 5
+// tokens gives the logits of one token at a time: grouping tokens by expert
+// changes nothing.
+func TestBatchMatchesSteps(t *testing.T) {
+	m, err := open(t, synthConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := m.Info()
+	if info.Arch != "qwen3moe" || info.HeadDim != 32 || info.FeedForwardLength != 32 {
+		t.Errorf("info %+v", info)
+	}
+	toks := []int32{1, 260, 270, 280, 290, 299, 265, 275, 285, 261, 262, 263, 264}
+	vocab := info.VocabSize
+	c, _ := m.NewCache(0, false)
+	batch := make([]float32, len(toks)*vocab)
+	if err := m.Forward(context.Background(), model.SeqBatch(c, toks, 0, true), batch); err != nil {
+		t.Fatal(err)
+	}
+	c.Reset()
+	one := make([]float32, vocab)
+	worst := 0.0
+	for i, tok := range toks {
+		if err := m.Forward(context.Background(), model.SeqBatch(c, []int32{tok}, i, false), one); err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range one {
+			worst = max(worst, math.Abs(float64(v-batch[i*vocab+j])))
+		}
+	}
+	if worst > 1e-5 {
+		t.Errorf("token by token differs from the batch by %.3g", worst)
+	}
+
+	// Embeddings: the last token's normed hidden state, computed in
+	// passes; pooling changes the vector.
+	e := m.(model.Embedder)
+	last, mean := make([]float32, info.EmbeddingLength), make([]float32, info.EmbeddingLength)
+	if err := e.Embed(context.Background(), toks, e.Pooling(), last); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Embed(context.Background(), toks, model.PoolingMean, mean); err != nil {
+		t.Fatal(err)
+	}
+	if e.Pooling() != model.PoolingNone || last[0] == mean[0] {
+		t.Errorf("pooling %v; last %v, mean %v", e.Pooling(), last[:2], mean[:2])
+	}
+	if err := e.Embed(context.Background(), make([]int32, 65), model.PoolingMean, mean); err == nil ||
+		err.Error() != "qwen3moe: 65 tokens exceed the context length 64" {
+		t.Errorf("long input: error %v", err)
+	}
+}
+
+// TestLoadErrors checks that broken Qwen3-MoE files get errors naming the
+// key or tensor at fault.
+func TestLoadErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  func(*synth.Config)
+		edit func(*gguf.File) []gguf.KV
+		want string
+	}{
+		{"missing expert_count", nil, set("qwen3moe.expert_count", nil), `qwen3moe: metadata key "qwen3moe.expert_count": missing`},
+		{"missing expert_used_count", nil, set("qwen3moe.expert_used_count", nil), `qwen3moe: metadata key "qwen3moe.expert_used_count": missing`},
+		{"expert_used_count too big", nil, set("qwen3moe.expert_used_count", uint32(9)), `qwen3moe: expert_used_count 9 is not between 1 and expert_count 8`},
+		{"expert_count wrong type", nil, set("qwen3moe.expert_count", "eight"), `qwen3moe: metadata key "qwen3moe.expert_count" has type string, want an integer`},
+		{"expert_count vs router", nil, set("qwen3moe.expert_count", uint32(16)), `qwen3moe: tensor "blk.0.ffn_gate_inp.weight" has shape [64 8], want [64 16]`},
+		{"expert ffn", nil, set("qwen3moe.expert_feed_forward_length", uint32(48)), `qwen3moe: tensor "blk.0.ffn_gate_exps.weight" has shape [64 32 8], want [64 48 8]`},
+		// Without expert_feed_forward_length llama.cpp takes
+		// feed_forward_length / expert_used_count: 96/2 = 48 ≠ 32.
+		{"expert ffn from ffn", nil, set("qwen3moe.expert_feed_forward_length", nil), `qwen3moe: tensor "blk.0.ffn_gate_exps.weight" has shape [64 32 8], want [64 48 8]`},
+		{"key length", nil, set("qwen3moe.attention.key_length", uint32(16)), `qwen3moe: value_length 32 differs from key_length 16`},
+		{"pooling", nil, set("qwen3moe.pooling_type", int32(-1)), `qwen3moe: metadata key "qwen3moe.pooling_type": unknown pooling type -1`},
+		{"rope scaling", nil, set("qwen3moe.rope.freq_base", float32(-1)), `qwen3moe: rope.freq_base -1 is not a positive number`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := synthConfig()
+			if tc.cfg != nil {
+				tc.cfg(&c)
+			}
+			_, err := open(t, c, tc.edit)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	// Feed-forward length divided by the experts used, as llama.cpp does.
+	c := synthConfig()
+	c.FFN = 64
+	if _, err := open(t, c, set("qwen3moe.expert_feed_forward_length", nil)); err != nil {
+		t.Errorf("expert size from feed_forward_length/expert_used_count: %v", err)
+	}
+}
