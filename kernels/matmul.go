@@ -249,6 +249,7 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 			for c := 0; c < wideEnd; c += wide {
 				x, d := a.panel(c)
 				ps := a.panelS(c)
+				rowBytes := w.RowBytes()
 				for b0 := 0; b0 < nb || b0 == 0; b0 += kb {
 					t.nb = min(kb, nb-b0)
 					t.x = unsafe.Add(x, b0*rbw)
@@ -256,26 +257,32 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 					if ps != nil {
 						t.s = unsafe.Add(ps, b0*wide*4)
 					}
+					base := unsafe.Pointer(&w.Data[ra*rowBytes+b0*k.blockB])
 					for r := ra; r < rb; r++ {
 						t.acc = &accs[r-ra]
 						t.sum = &sums[r-ra]
 						if b0 == 0 {
-							*t.acc = [wide][8]float32{}
-							*t.sum = [wide]float32{}
+							if k.scalar {
+								t.acc[0] = [8]float32{}
+							} else {
+								*t.acc = [wide][8]float32{}
+								*t.sum = [wide]float32{}
+							}
 						}
 						if t.nb > 0 {
-							t.w[0] = unsafe.Pointer(unsafe.SliceData(w.Row(r)[b0*k.blockB:]))
+							t.w[0] = unsafe.Add(base, (r-ra)*rowBytes)
 							k.wideF(t)
 						}
 					}
 				}
 				for r := ra; r < rb; r++ {
+					acc := &accs[r-ra]
 					for i := range wide {
 						var v float32
 						if k.scalar {
-							v = accs[r-ra][0][i]
+							v = acc[0][i]
 						} else {
-							v = k.fold(&accs[r-ra][i], sums[r-ra][i])
+							v = k.fold(&acc[i], sums[r-ra][i])
 						}
 						if a.nt > 0 {
 							v = k.addTail(v, w.Row(r), a.tail[(c+i)*a.nt:(c+i+1)*a.nt])
@@ -290,20 +297,28 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 	}
 	if wideEnd < n {
 		t.nb = nb
+		// The narrow panels' pointers, computed once.
+		var px, pd, pss [wide]unsafe.Pointer
+		for c := wideEnd; c < n; c++ {
+			px[c-wideEnd], pd[c-wideEnd] = a.panel(c)
+			pss[c-wideEnd] = a.panelS(c)
+		}
+		rowBytes := w.RowBytes()
+		base := unsafe.Pointer(unsafe.SliceData(w.Data))
 		for r := r0; r < r1; r += 4 {
 			for i := range 4 {
-				t.w[i] = unsafe.Pointer(unsafe.SliceData(w.Row(min(r+i, r1-1))))
+				t.w[i] = unsafe.Add(base, min(r+i, r1-1)*rowBytes)
 			}
 			for c := wideEnd; c < n; c++ {
-				t.x, t.d = a.panel(c)
-				t.s = a.panelS(c)
+				t.x, t.d, t.s = px[c-wideEnd], pd[c-wideEnd], pss[c-wideEnd]
 				k.narrow(t)
-				for i := range min(4, r1-r) {
+				o := dst[c*rows+r : c*rows+min(r+4, r1)]
+				for i := range o {
 					v := t.out[i]
 					if a.nt > 0 {
 						v = k.addTail(v, w.Row(r+i), a.tail[c*a.nt:(c+1)*a.nt])
 					}
-					dst[c*rows+r+i] = v
+					o[i] = v
 				}
 			}
 		}

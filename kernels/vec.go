@@ -42,10 +42,12 @@ func Softmax(x []float32) {
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
-	var sum float64
 	for i, v := range x {
-		e := Exp(v - m)
-		x[i] = e
+		x[i] = v - m
+	}
+	expSlice(x, x, false)
+	var sum float64
+	for _, e := range x {
 		sum += float64(e)
 	}
 	Scale(x, float32(1/sum))
@@ -54,6 +56,30 @@ func Softmax(x []float32) {
 // Exp is expf: e^x rounded to float32.
 func Exp(x float32) float32 { return float32(math.Exp(float64(x))) }
 
+// expSlice sets dst[i] = Exp(src[i]), or Exp(-src[i]) when neg, exactly as
+// Exp does (dst may alias src).
+func expSlice(dst, src []float32, neg bool) {
+	dst = dst[:len(src)]
+	i := 0
+	for i < len(src) {
+		if expAsm != nil {
+			i += expAsm(dst[i:], src[i:], neg)
+		}
+		// A group the assembly left (or the tail, or no assembly): scalar.
+		for e := min(i+4, len(src)); i < e; i++ {
+			if neg {
+				dst[i] = Exp(-src[i])
+			} else {
+				dst[i] = Exp(src[i])
+			}
+		}
+	}
+}
+
+// expAsm, where the CPU has it, does expSlice's work four at a time and
+// returns how many elements it did (it stops at a group it cannot do).
+var expAsm func(dst, src []float32, neg bool) int
+
 // SiLU returns x·sigmoid(x), computed as x/(1+e^-x) like ggml.
 func SiLU(x float32) float32 { return x / (1 + Exp(-x)) }
 
@@ -61,8 +87,14 @@ func SiLU(x float32) float32 { return x / (1 + Exp(-x)) }
 func SwiGLU(dst, gate, up []float32) {
 	up = up[:len(gate)]
 	dst = dst[:len(gate)]
-	for i, g := range gate {
-		dst[i] = SiLU(g) * up[i]
+	var buf [256]float32
+	for i := 0; i < len(gate); i += len(buf) {
+		g := gate[i:min(i+len(buf), len(gate))]
+		e := buf[:len(g)]
+		expSlice(e, g, true)
+		for j, x := range g {
+			dst[i+j] = x / (1 + e[j]) * up[i+j]
+		}
 	}
 }
 

@@ -18,8 +18,18 @@ func quantQ8_0AVX2(x *float32, nb int, q *byte, qStride int, d *float32, dStride
 //go:noescape
 func quantQ8_KAVX2(x *float32, nb int, q *byte, qStride int, d *float32, dStride int, bsums *byte)
 
+//go:noescape
+func expF32AVX2(dst, src *float32, n int, neg bool) int
+
 func init() {
 	if hasAVX2 {
+		expAsm = func(dst, src []float32, neg bool) int {
+			n := min(len(dst), len(src))
+			if n < 4 {
+				return 0
+			}
+			return expF32AVX2(&dst[0], &src[0], n, neg)
+		}
 		quantQ8_0Asm = func(x []float32, nb int, q []byte, qStride int, d []float32, dStride int, bias []byte, biasMul int32, flip byte) {
 			_ = x[nb*32-1] // the assembly relies on these checks
 			_ = q[(nb-1)*qStride+31]

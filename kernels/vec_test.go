@@ -139,3 +139,33 @@ func BenchmarkAttentionF16Heads(b *testing.B) {
 		AxpyF16Heads(out, att, heads, k, 8*hd)
 	}
 }
+
+// TestExpSliceMatchesExp checks the vectorised exponential against Exp, bit
+// for bit, over ordinary values, the edges of math.Exp's main path,
+// overflow, underflow, subnormal results, infinities and NaN.
+func TestExpSliceMatchesExp(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	x := randVec(r, 4099, 10)
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 88.7, 88.8, -87.3, -103, -104, -150, 700, 700.01, -708, -708.01, 709.5, -745, -746,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.MaxFloat32, -math.MaxFloat32, 1e-40}
+	for i := range x {
+		if i%7 == 0 {
+			x[i] = special[r.IntN(len(special))]
+		}
+		if i%11 == 0 {
+			x[i] = float32(r.NormFloat64() * 300)
+		}
+	}
+	for _, neg := range []bool{false, true} {
+		got := make([]float32, len(x))
+		expSlice(got, x, neg)
+		for i, v := range x {
+			if neg {
+				v = -v
+			}
+			if want := Exp(v); !sameBits(got[i], want) {
+				t.Fatalf("neg=%v: exp(%v) = %v (%#x), Exp %v (%#x)", neg, v, got[i], math.Float32bits(got[i]), want, math.Float32bits(want))
+			}
+		}
+	}
+}
