@@ -221,6 +221,11 @@ func answer(ctx context.Context, o *runOptions, b backend, msgs []chat.Message, 
 	}
 	var sb strings.Builder
 	stats, err := b.chat(ctx, msgs, p, func(text string) error {
+		if err := ctx.Err(); err != nil {
+			// Stopped (Ctrl-C): what the model decided after that
+			// is neither shown nor kept.
+			return err
+		}
 		sb.WriteString(text)
 		_, err := io.WriteString(o.stdout, text)
 		return err

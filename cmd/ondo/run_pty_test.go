@@ -209,9 +209,15 @@ const prompt = ">>> "
 // checkCut checks that Ctrl-C (echoed ^C) cut an answer short and brought
 // the prompt back at once, rather than landing at the prompt after the
 // answer had ended.
+// checkCut checks that Ctrl-C ended an answer and brought the prompt back.
+// The terminal echoes ^C the moment the key is pressed; pieces the model had
+// already decided may still be printed after it (a fast model writes a
+// piece every few hundred microseconds), but only a few.
 func checkCut(t *testing.T, shown string) {
 	t.Helper()
-	if !strings.HasSuffix(shown, "^C\n"+prompt) || strings.Contains(shown, "Use Ctrl + d") || strings.Contains(shown, "\n\n^C") {
+	i := strings.LastIndex(shown, "^C")
+	if i < 0 || !strings.HasSuffix(shown, "\n"+prompt) || len(shown)-i > 80 ||
+		strings.Contains(shown, "Use Ctrl + d") || strings.Contains(shown, "\n\n^C") {
 		t.Errorf("Ctrl-C did not cut the answer short:\n%s", shown)
 	}
 }
