@@ -74,6 +74,7 @@ type File struct {
 
 	data   []byte // the whole file
 	closer func() error
+	mapped bool // data is a file mapping (see Releaser)
 	kvIdx  map[string]int
 	tIdx   map[string]int
 }

@@ -100,7 +100,8 @@ func BenchmarkRope(b *testing.B) {
 // weight type, one thread, on a 1024×4096 matrix: n=1 is decoding (narrow
 // tiles), n=64 prompt processing (wide tiles). SetBytes is the weight
 // bytes, so MB/s is weight bandwidth per pass. Compare the two with
-// `benchstat -col /impl`.
+// `benchstat -col /impl`. impl=packed is the packed layout where the type
+// has one (see pack.go).
 func BenchmarkQKernels(b *testing.B) {
 	const rows, cols = 1024, 4096
 	impls := map[string][64]*qkernel{"go": portableQKernels}
@@ -128,6 +129,18 @@ func BenchmarkQKernels(b *testing.B) {
 						b.ReportAllocs()
 						for b.Loop() {
 							(*Pool)(nil).matmulQ(dst, w, x, n, k)
+						}
+					})
+				}
+				// The packed layout (pack.go) through the tiles in use.
+				if packedKernels[typ] != nil && rows%packings[typ].rows == 0 {
+					pw, _ := NewMatrix(w.Type, w.Rows, w.Cols, w.Data)
+					pw.SetRelease(func([]byte) {})
+					b.Run(fmt.Sprintf("n=%d/impl=packed", n), func(b *testing.B) {
+						b.SetBytes(int64(len(w.Data)))
+						b.ReportAllocs()
+						for b.Loop() {
+							(*Pool)(nil).matmulQ(dst, pw, x, n, qkernels[typ])
 						}
 					})
 				}

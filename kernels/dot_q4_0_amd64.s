@@ -159,10 +159,14 @@ done:
 // One weight row against a panel of eight activation rows, whose eight
 // accumulators are the lanes of Y0, continued from and left in t.acc[0].
 // Wide records: the eight rows' quants (256 bytes), then their biases.
+// Block b of the row has its scale at w[0] + b·ws and its nibbles wn bytes
+// further: ws = 18, wn = 2 as stored, other values in a packed group.
 TEXT ·tileQ4_0WideAVX2(SB), NOSPLIT, $0-8
 	MOVQ t+0(FP), DI
 	SETUP_CONSTS
 	MOVQ T_W0(DI), R8
+	MOVQ T_WS(DI), R10
+	MOVQ T_WN(DI), R11
 	MOVQ T_X(DI), SI
 	MOVQ T_D(DI), DX
 	MOVQ T_NB(DI), CX
@@ -178,7 +182,7 @@ wloop:
 	VCVTPH2PS X9, X9
 	VBROADCASTSS X9, Y9
 	VMULPS (DX), Y9, Y9
-	UNPACK_Q4(2(R8), Y8)
+	UNPACK_Q4((R8)(R11*1), Y8)
 	VPMADDUBSW 0(SI), Y8, Y1
 	VPMADDUBSW 32(SI), Y8, Y2
 	VPMADDUBSW 64(SI), Y8, Y3
@@ -213,7 +217,7 @@ wloop:
 	VPADDD 256(SI), Y3, Y3   // biases
 	VCVTDQ2PS Y3, Y3
 	VFMADD231PS Y9, Y3, Y0
-	ADDQ $18, R8
+	ADDQ R10, R8
 	ADDQ $288, SI
 	ADDQ $32, DX
 	DECQ CX
@@ -221,5 +225,100 @@ wloop:
 
 wdone:
 	VMOVUPS Y0, (R9)
+	VZEROUPPER
+	RET
+
+// Q4_0x8 (see pack.go): a group of eight weight rows, interleaved, against
+// one activation row (narrow Q8_0B records: x[32], bias -8·Σx). Per block,
+// the 32-byte loads at q[0:2], q[2:4], q[4:6] and q[6:8] hold the nibbles
+// of rows (0|4), (1|5), (2|6) and (3|7); with the activation's first and
+// last 16 quants broadcast to both halves, low nibbles meet x[0:16] and
+// high nibbles x[16:32], VPMADDUBSW and VPADDW give sums of 4 products
+// (at most 4·15·127) and VPMADDWD of 8, one register per pair of rows.
+// Two VPACKSSDW levels (sums of 16 and then 32 products, at most 30480
+// before the last pack) leave the eight block sums in row order:
+//
+//	(0|4) (1|5) → 0 0 1 1 | 4 4 5 5,  (2|6) (3|7) → 2 2 3 3 | 6 6 7 7
+//	→ 0 1 2 3 | 4 5 6 7
+//
+// and then, per row as in dotQ4_0, acc = fma(float(isum + bias), dw·dx, acc).
+
+// func tileQ4_0x8NarrowAVX2(t *tileArgs)
+TEXT ·tileQ4_0x8NarrowAVX2(SB), NOSPLIT, $0-8
+	MOVQ t+0(FP), DI
+	SETUP_CONSTS
+	MOVQ T_W0(DI), R8
+	MOVQ T_X(DI), SI
+	MOVQ T_D(DI), DX
+	MOVQ T_NB(DI), CX
+	VXORPS Y0, Y0, Y0
+	TESTQ CX, CX
+	JZ    pdone
+
+ploop:
+	PREFETCHT0 3456(R8)
+	PREFETCHT0 3520(R8)
+	PREFETCHT0 3584(R8)
+	VBROADCASTI128 0(SI), Y1  // x[0:16] | x[0:16]
+	VBROADCASTI128 16(SI), Y2 // x[16:32] | x[16:32]
+
+	VMOVDQU 16(R8), Y3
+	VPSRLW $4, Y3, Y4
+	VPAND Y15, Y3, Y3
+	VPAND Y15, Y4, Y4
+	VPMADDUBSW Y1, Y3, Y3
+	VPMADDUBSW Y2, Y4, Y4
+	VPADDW Y4, Y3, Y3
+	VPMADDWD Y14, Y3, Y3 // rows 0 | 4
+
+	VMOVDQU 48(R8), Y5
+	VPSRLW $4, Y5, Y6
+	VPAND Y15, Y5, Y5
+	VPAND Y15, Y6, Y6
+	VPMADDUBSW Y1, Y5, Y5
+	VPMADDUBSW Y2, Y6, Y6
+	VPADDW Y6, Y5, Y5
+	VPMADDWD Y14, Y5, Y5 // rows 1 | 5
+
+	VMOVDQU 80(R8), Y7
+	VPSRLW $4, Y7, Y8
+	VPAND Y15, Y7, Y7
+	VPAND Y15, Y8, Y8
+	VPMADDUBSW Y1, Y7, Y7
+	VPMADDUBSW Y2, Y8, Y8
+	VPADDW Y8, Y7, Y7
+	VPMADDWD Y14, Y7, Y7 // rows 2 | 6
+
+	VMOVDQU 112(R8), Y9
+	VPSRLW $4, Y9, Y10
+	VPAND Y15, Y9, Y9
+	VPAND Y15, Y10, Y10
+	VPMADDUBSW Y1, Y9, Y9
+	VPMADDUBSW Y2, Y10, Y10
+	VPADDW Y10, Y9, Y9
+	VPMADDWD Y14, Y9, Y9 // rows 3 | 7
+
+	VPACKSSDW Y5, Y3, Y3
+	VPACKSSDW Y9, Y7, Y7
+	VPMADDWD Y14, Y3, Y3
+	VPMADDWD Y14, Y7, Y7
+	VPACKSSDW Y7, Y3, Y3
+	VPMADDWD Y14, Y3, Y3 // the eight block sums, rows in order
+	VPBROADCASTD 32(SI), Y4
+	VPADDD Y4, Y3, Y3
+	VCVTDQ2PS Y3, Y3
+	VCVTPH2PS (R8), Y4
+	VBROADCASTSS (DX), Y5
+	VMULPS Y5, Y4, Y4 // dw·dx
+	VFMADD231PS Y4, Y3, Y0
+
+	ADDQ $144, R8
+	ADDQ $64, SI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  ploop
+
+pdone:
+	VMOVUPS Y0, T_OUT(DI)
 	VZEROUPPER
 	RET

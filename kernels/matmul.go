@@ -158,7 +158,11 @@ type mmJob struct {
 	w      *Matrix
 	k      *qkernel
 	a      *acts
-	g0, g1 int // its row groups (of four rows) in the combined index space
+	g0, g1 int // its row groups in the combined index space
+	gs     int // rows per group: 4, or the packed layout's group
+	packed []byte
+	pk     *packing
+	pt     *packedTiles
 }
 
 // matmulQ is MatMul through a tile kernel.
@@ -184,8 +188,13 @@ func (p *Pool) matmulJobs(js []mmJob, x []float32, n int) {
 			j.a = actsPool.Get().(*acts)
 			j.a.quantize(p, j.k, x, n, cols)
 		}
+		j.gs = 4
+		if j.packed = j.w.packedData(); j.packed != nil {
+			j.pk, j.pt = packings[j.w.Type], packedKernels[j.w.Type]
+			j.gs = j.pk.rows
+		}
 		j.g0 = groups
-		groups += (j.w.Rows + 3) / 4
+		groups += (j.w.Rows + j.gs - 1) / j.gs
 		j.g1 = groups
 	}
 	p.Parallel(groups, 4*n*cols, func(lo, hi int) {
@@ -233,7 +242,8 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 	w, k, a, dst := j.w, j.k, j.a, j.dst
 	rows, n, nb := w.Rows, a.n, a.nb
 	wideEnd := a.nWide * wide
-	r0, r1 := 4*g0, min(4*g1, rows)
+	r0, r1 := j.gs*g0, min(j.gs*g1, rows)
+	t.ws, t.wn = k.blockB, 2
 	if wideEnd > 0 {
 		rbw := k.act.recBytes(wide) * wide
 		kb := max(1, min(nb, panelSlice/rbw)) // blocks per slice
@@ -258,6 +268,9 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 						t.s = unsafe.Add(ps, b0*wide*4)
 					}
 					base := unsafe.Pointer(&w.Data[ra*rowBytes+b0*k.blockB])
+					if j.packed != nil {
+						base = unsafe.Pointer(unsafe.SliceData(j.packed))
+					}
 					for r := ra; r < rb; r++ {
 						t.acc = &accs[r-ra]
 						t.sum = &sums[r-ra]
@@ -270,8 +283,17 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 							}
 						}
 						if t.nb > 0 {
-							t.w[0] = unsafe.Add(base, (r-ra)*rowBytes)
-							k.wideF(t)
+							if j.packed != nil {
+								// Row r's blocks inside its group's records.
+								g, i := r/j.pk.rows, r%j.pk.rows
+								sc, qo := j.pk.row(i)
+								t.w[0] = unsafe.Add(base, (g*nb+b0)*j.pk.blockB+sc)
+								t.ws, t.wn = j.pk.blockB, qo
+								j.pt.wide(t)
+							} else {
+								t.w[0] = unsafe.Add(base, (r-ra)*rowBytes)
+								k.wideF(t)
+							}
 						}
 					}
 				}
@@ -303,6 +325,10 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 			px[c-wideEnd], pd[c-wideEnd] = a.panel(c)
 			pss[c-wideEnd] = a.panelS(c)
 		}
+		if j.packed != nil {
+			j.packedNarrow(t, dst, r0, r1, wideEnd, px, pd)
+			return
+		}
 		rowBytes := w.RowBytes()
 		base := unsafe.Pointer(unsafe.SliceData(w.Data))
 		for r := r0; r < r1; r += 4 {
@@ -321,6 +347,22 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 					o[i] = v
 				}
 			}
+		}
+	}
+}
+
+// packedNarrow is the narrow part of rows for a packed matrix: each group
+// of rows, read as one stream, against every narrow panel. (Only the
+// integer types with no tail are packed.)
+func (j *mmJob) packedNarrow(t *tileArgs, dst []float32, r0, r1, wideEnd int, px, pd [wide]unsafe.Pointer) {
+	rows, n, nb, gr := j.w.Rows, j.a.n, j.a.nb, j.pk.rows
+	base := unsafe.Pointer(unsafe.SliceData(j.packed))
+	for r := r0; r < r1; r += gr {
+		t.w[0] = unsafe.Add(base, r/gr*nb*j.pk.blockB)
+		for c := wideEnd; c < n; c++ {
+			t.x, t.d = px[c-wideEnd], pd[c-wideEnd]
+			j.pt.narrow(t)
+			copy(dst[c*rows+r:c*rows+r+gr], t.out[:gr])
 		}
 	}
 }

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/ondo-ai/ondo/quant"
 	"github.com/ondo-ai/ondo/tensor"
@@ -17,6 +18,36 @@ type Matrix struct {
 	Data       []byte
 
 	rowBytes int
+
+	// Repacking (pack.go): release hands Data's pages back once MatMul
+	// has its packed copy.
+	release  func([]byte)
+	packOnce sync.Once
+	packed   []byte
+}
+
+// SetRelease tells MatMul that m.Data lies in a read-only file mapping and
+// that release(m.Data) hands its pages back to the operating system while
+// leaving them readable (they are read from the file again if touched).
+// MatMul may then, on first use, copy m into a layout its kernels read
+// faster and release the original, so that the weights are not held
+// twice. Row, GetRow and Vector keep reading m.Data. Without SetRelease m
+// is always read as stored. Call it before m is first used.
+func (m *Matrix) SetRelease(release func([]byte)) { m.release = release }
+
+// Slice returns the view of rows [lo, lo+n) of m, which shares its data
+// (and its release, so that it too may be repacked).
+func (m *Matrix) Slice(lo, n int) (*Matrix, error) {
+	if lo < 0 || n <= 0 || lo+n > m.Rows {
+		return nil, fmt.Errorf("kernels: rows [%d, %d) of a matrix of %d", lo, lo+n, m.Rows)
+	}
+	rb := m.RowBytes()
+	s, err := NewMatrix(m.Type, n, m.Cols, m.Data[lo*rb:(lo+n)*rb:(lo+n)*rb])
+	if err != nil {
+		return nil, err
+	}
+	s.release = m.release
+	return s, nil
 }
 
 // NewMatrix checks that data holds rows×cols elements of type t and that t

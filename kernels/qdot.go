@@ -125,17 +125,19 @@ type tileArgs struct {
 	x   unsafe.Pointer    // the panel's first record (of the blocks to do)
 	d   unsafe.Pointer    // the panel's first scale (of the blocks to do)
 	nb  int               // blocks to do
-	out [4]float32        // narrow: the dot product of weight row r
-	_   [4]float32
+	out [8]float32        // narrow: the dot product of weight row r (4 rows, 8 for a packed group)
 	acc *[wide][8]float32 // wide: the lane accumulators of each activation row, continued
 	s   unsafe.Pointer    // Q8_1: the panel's first block sum s (of the blocks to do)
 	sum *[wide]float32    // Q8_1, wide: the running Σ m·s of each activation row
+	ws  int               // wide Q4_0: bytes from one block of w[0] to the next
+	wn  int               // wide Q4_0: bytes from a block's scale to its quants
 
 	// Scratch of the portable kernels, here so that it is not allocated
 	// per call (the assembly ignores it).
 	pv   xview
 	pacc [8]float32
 	psum float32
+	pbuf []byte
 }
 
 // tileFunc computes a tile of dot products: narrow tiles are four weight

@@ -17,6 +17,9 @@ func tileQ4_0NarrowAVX2(t *tileArgs)
 func tileQ4_0WideAVX2(t *tileArgs)
 
 //go:noescape
+func tileQ4_0x8NarrowAVX2(t *tileArgs)
+
+//go:noescape
 func tileQ8_0NarrowAVX2(t *tileArgs)
 
 //go:noescape
@@ -51,6 +54,12 @@ var avx2QKernels = func() (t [64]*qkernel) {
 	return t
 }
 
+// avx2PackedKernels is the table of AVX2 packed tiles (see pack.go).
+func avx2PackedKernels() (t [64]*packedTiles) {
+	t[tensor.Q4_0] = &packedTiles{narrow: tileQ4_0x8NarrowAVX2, wide: tileQ4_0WideAVX2}
+	return t
+}
+
 // selectKernels installs the assembly kernels the CPU supports.
 func selectKernels() {
 	if !hasAVX2 {
@@ -62,6 +71,7 @@ func selectKernels() {
 			qkernels[i] = k
 		}
 	}
+	packedKernels = avx2PackedKernels()
 }
 
 //go:noescape

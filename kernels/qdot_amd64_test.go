@@ -8,3 +8,12 @@ func asmQKernelTables() map[string][64]*qkernel {
 	}
 	return t
 }
+
+// asmPackedTables returns the assembly packed-tile tables this CPU can run.
+func asmPackedTables() map[string][64]*packedTiles {
+	t := map[string][64]*packedTiles{}
+	if hasAVX2 {
+		t["avx2"] = avx2PackedKernels()
+	}
+	return t
+}

@@ -39,6 +39,7 @@ func (w *Weights) Matrix(name string, cols, rows int) (*kernels.Matrix, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: tensor %q: %w", w.arch, name, err)
 	}
+	m.SetRelease(w.f.Releaser())
 	return m, nil
 }
 

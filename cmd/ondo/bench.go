@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ type benchOptions struct {
 	asJSON   bool
 	membw    bool
 	membwMiB int
+	cpuProf  string
 }
 
 func init() {
@@ -79,6 +81,7 @@ weight bytes bounds tg.`,
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&o.membw, "membw", false, "measure memory bandwidth instead of a model")
 	f.IntVar(&o.membwMiB, "membw-mib", 1024, "with --membw: buffer size in MiB")
+	f.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the timed runs to this file (go tool pprof)")
 	register(cmd)
 }
 
@@ -218,6 +221,17 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		r.WarmupSecs = time.Since(t).Seconds()
 	}
 
+	if o.cpuProf != "" {
+		pf, err := os.Create(o.cpuProf)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("bench: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for range o.reps {
 		d, err := pp(o.pp)
 		if err != nil {

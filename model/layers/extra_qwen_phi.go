@@ -24,11 +24,10 @@ func SplitRows(m *kernels.Matrix, rows ...int) ([]*kernels.Matrix, error) {
 	if total != m.Rows {
 		return nil, fmt.Errorf("layers: split of %d rows into %v", m.Rows, rows)
 	}
-	rb := m.RowBytes()
 	parts := make([]*kernels.Matrix, len(rows))
 	lo := 0
 	for i, r := range rows {
-		p, err := kernels.NewMatrix(m.Type, r, m.Cols, m.Data[lo*rb:(lo+r)*rb:(lo+r)*rb])
+		p, err := m.Slice(lo, r)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,7 @@
+//go:build !(linux || darwin)
+
+package gguf
+
+func releasePages([]byte) {}
+
+const canRelease = false
