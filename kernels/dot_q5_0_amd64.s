@@ -181,10 +181,8 @@ TEXT ·tileQ5_0WideAVX2(SB), NOSPLIT, $32-8
 
 wloop:
 	// Scales dw·dx_c for the eight rows of the panel.
-	MOVWQZX (R8), AX
-	VMOVQ AX, X9
-	VCVTPH2PS X9, X9
-	VBROADCASTSS X9, Y9
+	VPBROADCASTW (R8), X9
+	VCVTPH2PS X9, Y9
 	VMULPS (DX), Y9, Y9
 	VMOVUPS Y9, (SP)
 	UNPACK_Q4(6(R8), Y8)

@@ -371,3 +371,49 @@ loop8:
 done:
 	VZEROUPPER
 	RET
+
+// func toFP16AVX2(dst *uint16, src *float32, n8 int, round bool)
+// Converts 8·n8 float32s to fp16 with VCVTPS2PH (round to nearest even,
+// IEEE overflow and subnormals, like quant.Float32ToFP16), storing the
+// fp16 bits at dst, or with round set the values converted back to
+// float32 over src (dst unused). NaNs are first made sign | quiet NaN with
+// no payload, which converts to sign | 0x7e00 as the portable code gives.
+TEXT ·toFP16AVX2(SB), NOSPLIT, $0-25
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n8+16(FP), CX
+	MOVBQZX round+24(FP), BX
+	MOVL $0x80000000, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15 // sign bit
+	MOVL $0x7fc00000, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14 // quiet NaN
+	TESTQ CX, CX
+	JZ    fdone
+
+floop:
+	VMOVUPS (SI), Y0
+	VCMPPS $3, Y0, Y0, Y1 // unordered: NaN lanes
+	VANDPS Y15, Y0, Y2
+	VORPS Y14, Y2, Y2
+	VBLENDVPS Y1, Y2, Y0, Y0
+	VCVTPS2PH $0, Y0, X3
+	TESTQ BX, BX
+	JNZ   fround
+	VMOVDQU X3, (DI)
+	ADDQ $16, DI
+	JMP  fnext
+
+fround:
+	VCVTPH2PS X3, Y3
+	VMOVUPS Y3, (SI)
+
+fnext:
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  floop
+
+fdone:
+	VZEROUPPER
+	RET

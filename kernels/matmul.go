@@ -297,19 +297,24 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 						}
 					}
 				}
-				for r := ra; r < rb; r++ {
-					acc := &accs[r-ra]
-					for i := range wide {
+				// Out by activation row, so that the stores run along dst
+				// (the eight rows of a panel lie rows·4 bytes apart, often
+				// a multiple of 4 KiB, which would have them fight over one
+				// set of L1 lines).
+				for i := range wide {
+					o := dst[(c+i)*rows+ra : (c+i)*rows+rb]
+					for r := range o {
+						acc := &accs[r]
 						var v float32
 						if k.scalar {
 							v = acc[0][i]
 						} else {
-							v = k.fold(&acc[i], sums[r-ra][i])
+							v = k.fold(&acc[i], sums[r][i])
 						}
 						if a.nt > 0 {
-							v = k.addTail(v, w.Row(r), a.tail[(c+i)*a.nt:(c+i+1)*a.nt])
+							v = k.addTail(v, w.Row(ra+r), a.tail[(c+i)*a.nt:(c+i+1)*a.nt])
 						}
-						dst[(c+i)*rows+r] = v
+						o[r] = v
 					}
 				}
 			}

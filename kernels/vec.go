@@ -309,16 +309,32 @@ var (
 // ToFP16 converts src to fp16 into dst[:len(src)], rounding to nearest even.
 func ToFP16(dst []uint16, src []float32) {
 	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] = quant.Float32ToFP16(v)
+	i := 0
+	if toFP16Asm != nil {
+		i = toFP16Asm(dst, src)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = quant.Float32ToFP16(src[i])
 	}
 }
+
+// toFP16Asm and roundFP16Asm convert a prefix of their input (a multiple
+// of 8 elements) exactly as the loops after them would, and return its
+// length; nil where the CPU has no conversion instructions.
+var (
+	toFP16Asm    func(dst []uint16, src []float32) int
+	roundFP16Asm func(x []float32) int
+)
 
 // RoundFP16 rounds every element of x to the nearest fp16 value, keeping it
 // as float32. It reproduces the precision llama.cpp gives an activation it
 // converts to fp16 before a dot product with fp16 data.
 func RoundFP16(x []float32) {
-	for i, v := range x {
-		x[i] = quant.FP16ToFloat32(quant.Float32ToFP16(v))
+	i := 0
+	if roundFP16Asm != nil {
+		i = roundFP16Asm(x)
+	}
+	for ; i < len(x); i++ {
+		x[i] = quant.FP16ToFloat32(quant.Float32ToFP16(x[i]))
 	}
 }

@@ -19,10 +19,28 @@ func quantQ8_0AVX2(x *float32, nb int, q *byte, qStride int, d *float32, dStride
 func quantQ8_KAVX2(x *float32, nb int, q *byte, qStride int, d *float32, dStride int, bsums *byte)
 
 //go:noescape
+func toFP16AVX2(dst *uint16, src *float32, n8 int, round bool)
+
+//go:noescape
 func expF32AVX2(dst, src *float32, n int, neg bool) int
 
 func init() {
 	if hasAVX2 {
+		toFP16Asm = func(dst []uint16, src []float32) int {
+			n8 := len(src) / 8
+			if n8 > 0 {
+				_ = dst[8*n8-1]
+				toFP16AVX2(&dst[0], &src[0], n8, false)
+			}
+			return 8 * n8
+		}
+		roundFP16Asm = func(x []float32) int {
+			n8 := len(x) / 8
+			if n8 > 0 {
+				toFP16AVX2(nil, &x[0], n8, true)
+			}
+			return 8 * n8
+		}
 		expAsm = func(dst, src []float32, neg bool) int {
 			n := min(len(dst), len(src))
 			if n < 4 {

@@ -169,3 +169,41 @@ func TestExpSliceMatchesExp(t *testing.T) {
 		}
 	}
 }
+
+// TestFP16ConversionsMatchPortable checks ToFP16 and RoundFP16 (assembly
+// where the CPU has it) against the portable conversion, bit for bit, on
+// every fp16 rounding case: values at and between fp16 neighbours, halfway
+// cases, overflow, subnormals, signed zeros, infinities and NaNs with
+// payloads, at every length up to 40 (tails included).
+func TestFP16ConversionsMatchPortable(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	var vals []float32
+	for _, b := range []uint32{0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00001, 0x7f800001, 0x7fbfffff,
+		0x477fe000, 0x477ff000, 0x477fefff, 0x47800000, 0x33800000, 0x33000000, 0x33000001, 0x387fc000, 0x38800000, 0x00000001} {
+		vals = append(vals, math.Float32frombits(b))
+	}
+	for range 2000 {
+		h := uint16(r.Uint32())
+		f := quant.FP16ToFloat32(h)
+		vals = append(vals, f, math.Float32frombits(math.Float32bits(f)+0x1000), math.Float32frombits(math.Float32bits(f)+uint32(r.IntN(0x2000))))
+		vals = append(vals, math.Float32frombits(r.Uint32()))
+	}
+	for n := 0; n <= 40; n++ {
+		for off := 0; off+n <= len(vals); off += 37 {
+			src := vals[off : off+n]
+			got := make([]uint16, n)
+			ToFP16(got, src)
+			round := append([]float32(nil), src...)
+			RoundFP16(round)
+			for i, v := range src {
+				want := quant.Float32ToFP16(v)
+				if got[i] != want {
+					t.Fatalf("ToFP16(%#x) = %#x, portable %#x", math.Float32bits(v), got[i], want)
+				}
+				if wr := quant.FP16ToFloat32(want); math.Float32bits(round[i]) != math.Float32bits(wr) {
+					t.Fatalf("RoundFP16(%#x) = %#x, portable %#x", math.Float32bits(v), math.Float32bits(round[i]), math.Float32bits(wr))
+				}
+			}
+		}
+	}
+}
