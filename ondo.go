@@ -30,7 +30,8 @@ import (
 type Options struct {
 	// Threads the kernels use; 0 means all CPUs.
 	Threads int
-	// BatchSize is the most tokens evaluated in one pass; 0 means 512.
+	// BatchSize is the most tokens evaluated in one pass; 0 means
+	// model.DefaultBatchSize.
 	BatchSize int
 	// AllowUnknownPre falls back to GPT-2 pre-tokenizer rules for a
 	// tokenizer.ggml.pre ondo does not know, at the user's risk.

@@ -400,7 +400,7 @@ func EstimateMemory(info model.Info, cfg Config) (int64, error) {
 // kernels, per-worker attention scores, the logits of one row per slot,
 // and each slot's sampler and logprob buffers.
 func scratchBytes(info model.Info, cfg Config) int64 {
-	n := int64(min(cfg.BatchTokens, 512)) // model.Config.BatchSize's default splits longer steps
+	n := int64(min(cfg.BatchTokens, model.DefaultBatchSize)) // the model splits longer steps
 	embd, ffn := int64(info.EmbeddingLength), int64(info.FeedForwardLength)
 	q := int64(info.Heads * info.HeadDim)
 	kv := int64(info.KVHeads * info.HeadDim)

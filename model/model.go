@@ -64,8 +64,22 @@ type Config struct {
 	Threads int
 	// BatchSize is the most tokens evaluated in one pass through the
 	// layers; longer batches are split, which bounds the scratch memory.
-	// 0 means 512.
+	// 0 means DefaultBatchSize.
 	BatchSize int
+}
+
+// DefaultBatchSize is the batch split when Config.BatchSize is 0. Prompt
+// processing is bound by arithmetic, not by reading the weights, so 256
+// tokens per pass is as fast as 512 while it halves the activations a
+// pass holds (about 35 MB for a 1B Llama).
+const DefaultBatchSize = 256
+
+// Batch returns c.BatchSize, or DefaultBatchSize when it is not set.
+func (c Config) Batch() int {
+	if c.BatchSize > 0 {
+		return c.BatchSize
+	}
+	return DefaultBatchSize
 }
 
 // Loader builds a model of one architecture from an open file.

@@ -85,10 +85,7 @@ func Load(f *gguf.File, cfg model.Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{hp: hp, pool: kernels.NewPool(cfg.Threads), batch: cfg.BatchSize}
-	if m.batch <= 0 {
-		m.batch = 512
-	}
+	m := &Model{hp: hp, pool: kernels.NewPool(cfg.Threads), batch: cfg.Batch()}
 	m.embdScale = float32(math.Sqrt(float64(hp.Embd)))
 	if err := m.loadTensors(f); err != nil {
 		return nil, err

@@ -80,10 +80,7 @@ func Load(f *gguf.File, cfg model.Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{hp: hp, pool: kernels.NewPool(cfg.Threads), batch: cfg.BatchSize}
-	if m.batch <= 0 {
-		m.batch = 512
-	}
+	m := &Model{hp: hp, pool: kernels.NewPool(cfg.Threads), batch: cfg.Batch()}
 	if err := m.loadTensors(f); err != nil {
 		return nil, err
 	}
