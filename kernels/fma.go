@@ -42,3 +42,20 @@ func hsum8(a *[8]float32) float32 {
 	v0, v1, v2, v3 := a[0]+a[4], a[1]+a[5], a[2]+a[6], a[3]+a[7]
 	return (v0 + v2) + (v1 + v3)
 }
+
+// hsum8x8 folds each row of a with hsum8 and leaves the eight sums in
+// a[0].
+func hsum8x8(a *[8][8]float32) {
+	if hsum8x8Asm != nil {
+		hsum8x8Asm(a)
+		return
+	}
+	var s [8]float32
+	for i := range a {
+		s[i] = hsum8(&a[i])
+	}
+	a[0] = s
+}
+
+// hsum8x8Asm is hsum8x8 in assembly, where the CPU has it.
+var hsum8x8Asm func(a *[8][8]float32)

@@ -301,16 +301,21 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 				// (the eight rows of a panel lie rows·4 bytes apart, often
 				// a multiple of 4 KiB, which would have them fight over one
 				// set of L1 lines).
+				if !k.scalar {
+					// Fold each row's lanes into acc[0], as k.fold does.
+					for r := range rb - ra {
+						hsum8x8(&accs[r])
+						if k.act == actQ8_1 {
+							for i := range wide {
+								accs[r][0][i] += sums[r][i]
+							}
+						}
+					}
+				}
 				for i := range wide {
 					o := dst[(c+i)*rows+ra : (c+i)*rows+rb]
 					for r := range o {
-						acc := &accs[r]
-						var v float32
-						if k.scalar {
-							v = acc[0][i]
-						} else {
-							v = k.fold(&acc[i], sums[r][i])
-						}
+						v := accs[r][0][i]
 						if a.nt > 0 {
 							v = k.addTail(v, w.Row(ra+r), a.tail[(c+i)*a.nt:(c+i+1)*a.nt])
 						}

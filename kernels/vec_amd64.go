@@ -22,10 +22,14 @@ func quantQ8_KAVX2(x *float32, nb int, q *byte, qStride int, d *float32, dStride
 func toFP16AVX2(dst *uint16, src *float32, n8 int, round bool)
 
 //go:noescape
+func hsum8x8AVX2(a *[8][8]float32)
+
+//go:noescape
 func expF32AVX2(dst, src *float32, n int, neg bool) int
 
 func init() {
 	if hasAVX2 {
+		hsum8x8Asm = hsum8x8AVX2
 		toFP16Asm = func(dst []uint16, src []float32) int {
 			n8 := len(src) / 8
 			if n8 > 0 {
