@@ -433,34 +433,7 @@ TEXT ·hsum8x8AVX2(SB), NOSPLIT, $0-8
 	VMOVUPS 160(DI), Y5
 	VMOVUPS 192(DI), Y6
 	VMOVUPS 224(DI), Y7
-	// t: row c's four lo+hi sums, rows paired c | c+1 in the halves.
-	VPERM2F128 $0x20, Y1, Y0, Y8
-	VPERM2F128 $0x31, Y1, Y0, Y9
-	VADDPS Y9, Y8, Y8 // t0 | t1
-	VPERM2F128 $0x20, Y3, Y2, Y9
-	VPERM2F128 $0x31, Y3, Y2, Y10
-	VADDPS Y10, Y9, Y9 // t2 | t3
-	VPERM2F128 $0x20, Y5, Y4, Y10
-	VPERM2F128 $0x31, Y5, Y4, Y11
-	VADDPS Y11, Y10, Y10 // t4 | t5
-	VPERM2F128 $0x20, Y7, Y6, Y11
-	VPERM2F128 $0x31, Y7, Y6, Y12
-	VADDPS Y12, Y11, Y11 // t6 | t7
-	// u = (t0+t2, t1+t3) per row.
-	VSHUFPS $0x44, Y9, Y8, Y0
-	VSHUFPS $0xee, Y9, Y8, Y1
-	VADDPS Y1, Y0, Y0 // u0 u2 | u1 u3 (two lanes each)
-	VSHUFPS $0x44, Y11, Y10, Y2
-	VSHUFPS $0xee, Y11, Y10, Y3
-	VADDPS Y3, Y2, Y2 // u4 u6 | u5 u7
-	// v = u0 + u1 per row.
-	VSHUFPS $0x88, Y2, Y0, Y4
-	VSHUFPS $0xdd, Y2, Y0, Y5
-	VADDPS Y5, Y4, Y4 // v0 v2 v4 v6 | v1 v3 v5 v7
-	// Into row order.
-	VEXTRACTF128 $1, Y4, X5
-	VUNPCKLPS X5, X4, X6 // v0 v1 v2 v3
-	VUNPCKHPS X5, X4, X7 // v4 v5 v6 v7
+	HSUM8X8
 	VMOVUPS X6, 0(DI)
 	VMOVUPS X7, 16(DI)
 	VZEROUPPER

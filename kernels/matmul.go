@@ -247,6 +247,11 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 	if wideEnd > 0 {
 		rbw := k.act.recBytes(wide) * wide
 		kb := max(1, min(nb, panelSlice/rbw)) // blocks per slice
+		if j.packed != nil {
+			// A packed row's blocks lie a group record apart, so the
+			// slice's weight records share L1 with the panel's.
+			kb = max(1, min(nb, (panelSlice+12<<10)/(rbw+j.pk.blockB)))
+		}
 		run := max(1, rowRun/max(1, kb*k.blockB))
 		ab := accPool.Get().(*accBuf)
 		if cap(ab.acc) < run {

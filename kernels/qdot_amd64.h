@@ -104,3 +104,33 @@
 	MOVL $0x80000000, AX \
 	VMOVD AX, X \
 	VPBROADCASTD X, Y
+
+// HSUM8X8 folds each of Y0 … Y7 in hsum8's order (IEEE addition is
+// commutative, so only the pairing matters: t = lo + hi, u = (t0+t2,
+// t1+t3), v = u0 + u1), all eight at once by shuffles, leaving the sums of
+// Y0-Y3 in X6 and of Y4-Y7 in X7. Clobbers Y0-Y12.
+#define HSUM8X8 \
+	VPERM2F128 $0x20, Y1, Y0, Y8 \
+	VPERM2F128 $0x31, Y1, Y0, Y9 \
+	VADDPS Y9, Y8, Y8 \
+	VPERM2F128 $0x20, Y3, Y2, Y9 \
+	VPERM2F128 $0x31, Y3, Y2, Y10 \
+	VADDPS Y10, Y9, Y9 \
+	VPERM2F128 $0x20, Y5, Y4, Y10 \
+	VPERM2F128 $0x31, Y5, Y4, Y11 \
+	VADDPS Y11, Y10, Y10 \
+	VPERM2F128 $0x20, Y7, Y6, Y11 \
+	VPERM2F128 $0x31, Y7, Y6, Y12 \
+	VADDPS Y12, Y11, Y11 \
+	VSHUFPS $0x44, Y9, Y8, Y0 \
+	VSHUFPS $0xee, Y9, Y8, Y1 \
+	VADDPS Y1, Y0, Y0 \
+	VSHUFPS $0x44, Y11, Y10, Y2 \
+	VSHUFPS $0xee, Y11, Y10, Y3 \
+	VADDPS Y3, Y2, Y2 \
+	VSHUFPS $0x88, Y2, Y0, Y4 \
+	VSHUFPS $0xdd, Y2, Y0, Y5 \
+	VADDPS Y5, Y4, Y4 \
+	VEXTRACTF128 $1, Y4, X5 \
+	VUNPCKLPS X5, X4, X6 \
+	VUNPCKHPS X5, X4, X7
