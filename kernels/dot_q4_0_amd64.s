@@ -159,14 +159,10 @@ done:
 // One weight row against a panel of eight activation rows, whose eight
 // accumulators are the lanes of Y0, continued from and left in t.acc[0].
 // Wide records: the eight rows' quants (256 bytes), then their biases.
-// Block b of the row has its scale at w[0] + b·ws and its nibbles wn bytes
-// further: ws = 18, wn = 2 as stored, other values in a packed group.
 TEXT ·tileQ4_0WideAVX2(SB), NOSPLIT, $0-8
 	MOVQ t+0(FP), DI
 	SETUP_CONSTS
 	MOVQ T_W0(DI), R8
-	MOVQ T_WS(DI), R10
-	MOVQ T_WN(DI), R11
 	MOVQ T_X(DI), SI
 	MOVQ T_D(DI), DX
 	MOVQ T_NB(DI), CX
@@ -180,7 +176,7 @@ wloop:
 	VPBROADCASTW (R8), X9
 	VCVTPH2PS X9, Y9
 	VMULPS (DX), Y9, Y9
-	UNPACK_Q4((R8)(R11*1), Y8)
+	UNPACK_Q4(2(R8), Y8)
 	VPMADDUBSW 0(SI), Y8, Y1
 	VPMADDUBSW 32(SI), Y8, Y2
 	VPMADDUBSW 64(SI), Y8, Y3
@@ -215,7 +211,7 @@ wloop:
 	VPADDD 256(SI), Y3, Y3   // biases
 	VCVTDQ2PS Y3, Y3
 	VFMADD231PS Y9, Y3, Y0
-	ADDQ R10, R8
+	ADDQ $18, R8
 	ADDQ $288, SI
 	ADDQ $32, DX
 	DECQ CX

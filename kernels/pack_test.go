@@ -48,7 +48,7 @@ func TestPackLayout(t *testing.T) {
 // magnitude; that packing happens once, on first use, and releases the
 // original data; and that matrices which cannot be packed are left alone.
 func TestPackedMatchesStored(t *testing.T) {
-	tables := map[string][64]*packedTiles{"go": portablePackedKernels()}
+	tables := map[string][64]tileFunc{"go": portablePackedKernels()}
 	for name, tab := range asmPackedTables() {
 		tables[name] = tab
 	}

@@ -129,8 +129,8 @@ type tileArgs struct {
 	acc *[wide][8]float32 // wide: the lane accumulators of each activation row, continued
 	s   unsafe.Pointer    // Q8_1: the panel's first block sum s (of the blocks to do)
 	sum *[wide]float32    // Q8_1, wide: the running Σ m·s of each activation row
-	ws  int               // wide Q4_0: bytes from one block of w[0] to the next
-	wn  int               // wide Q4_0: bytes from a block's scale to its quants
+	ws  int               // packed twin: bytes from one block of w[0] to the next
+	wn  int               // packed twin: bytes from a block's scale to its quants
 
 	// Scratch of the portable kernels, here so that it is not allocated
 	// per call (the assembly ignores it).
@@ -303,11 +303,13 @@ type acts struct {
 	kind  actKind
 	n, nb int
 	nWide int // wide panels
-	rec   []byte
-	d     []float32
-	tail  []float32 // float layouts: each row's last cols%8 values, rounded
-	nt    int       // tail length
-	s     []float32 // Q8_1: block sums, laid out as d
+	// allNarrow: every row is a narrow panel (see packedNarrowMax).
+	allNarrow bool
+	rec       []byte
+	d         []float32
+	tail      []float32 // float layouts: each row's last cols%8 values, rounded
+	nt        int       // tail length
+	s         []float32 // Q8_1: block sums, laid out as d
 }
 
 // recOffset is the offset in rec of the panel starting at row r0.
@@ -337,9 +339,12 @@ func (a *acts) panelS(r0 int) unsafe.Pointer {
 
 // quantize fills a with the n rows of x (cols wide), each quantized to the
 // activation type of k exactly as RoundActivations rounds it.
-func (a *acts) quantize(p *Pool, k *qkernel, x []float32, n, cols int) {
+func (a *acts) quantize(p *Pool, k *qkernel, x []float32, n, cols int, allNarrow bool) {
 	a.kind, a.n, a.nb = k.act, n, cols/k.act.blockN()
-	a.nWide = n / wide
+	a.nWide, a.allNarrow = n/wide, allNarrow
+	if allNarrow {
+		a.nWide = 0
+	}
 	a.nt = cols - a.nb*k.act.blockN()
 	if need := n * a.nt; cap(a.tail) < need {
 		a.tail = make([]float32, need)

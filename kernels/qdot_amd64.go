@@ -55,8 +55,8 @@ var avx2QKernels = func() (t [64]*qkernel) {
 }
 
 // avx2PackedKernels is the table of AVX2 packed tiles (see pack.go).
-func avx2PackedKernels() (t [64]*packedTiles) {
-	t[tensor.Q4_0] = &packedTiles{narrow: tileQ4_0x8NarrowAVX2, wide: tileQ4_0WideAVX2}
+func avx2PackedKernels() (t [64]tileFunc) {
+	t[tensor.Q4_0] = tileQ4_0x8NarrowAVX2
 	return t
 }
 

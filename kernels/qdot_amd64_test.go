@@ -10,8 +10,8 @@ func asmQKernelTables() map[string][64]*qkernel {
 }
 
 // asmPackedTables returns the assembly packed-tile tables this CPU can run.
-func asmPackedTables() map[string][64]*packedTiles {
-	t := map[string][64]*packedTiles{}
+func asmPackedTables() map[string][64]tileFunc {
+	t := map[string][64]tileFunc{}
 	if hasAVX2 {
 		t["avx2"] = avx2PackedKernels()
 	}

@@ -8,4 +8,4 @@ func asmQKernelTables() map[string][64]*qkernel { return nil }
 
 // asmPackedTables returns the assembly packed-tile tables: none outside
 // amd64.
-func asmPackedTables() map[string][64]*packedTiles { return nil }
+func asmPackedTables() map[string][64]tileFunc { return nil }

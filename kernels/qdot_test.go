@@ -258,10 +258,10 @@ func TestActsAsmMatchGo(t *testing.T) {
 				}
 			}
 			got, want := &acts{}, &acts{}
-			got.quantize(nil, k, x, n, cols)
+			got.quantize(nil, k, x, n, cols, false)
 			s0, sK := quantQ8_0Asm, quantQ8_KAsm
 			quantQ8_0Asm, quantQ8_KAsm = nil, nil
-			want.quantize(nil, k, x, n, cols)
+			want.quantize(nil, k, x, n, cols, false)
 			quantQ8_0Asm, quantQ8_KAsm = s0, sK
 			if string(got.rec) != string(want.rec) {
 				t.Fatalf("%v n=%d: panel bytes differ", typ, n)
