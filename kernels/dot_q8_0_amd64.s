@@ -116,15 +116,25 @@ done:
 	VBROADCASTSS C*4(SP), Y12 \
 	VFMADD231PS Y12, Y11, ACC
 
-// func tileQ8_0WideAVX2(t *tileArgs)
-TEXT ·tileQ8_0WideAVX2(SB), NOSPLIT, $32-8
+// func tileQ8_0RowsAVX2(t *tileArgs)
+// Wide tiles of t.nr consecutive weight rows, t.wrs bytes apart, against a
+// panel of eight activation rows: row i continues the eight lane
+// accumulators of each activation row at t.acc[i] (256 bytes).
+TEXT ·tileQ8_0RowsAVX2(SB), NOSPLIT, $32-8
 	MOVQ t+0(FP), DI
 	SETUP_CONSTS
-	MOVQ T_W0(DI), R8
+	MOVQ T_W0(DI), R13
+	MOVQ T_ACC(DI), R9
+	MOVQ T_NR(DI), R12
+	MOVQ T_WRS(DI), R10
+	TESTQ R12, R12
+	JZ    rdone
+
+rrow:
+	MOVQ R13, R8
 	MOVQ T_X(DI), SI
 	MOVQ T_D(DI), DX
 	MOVQ T_NB(DI), CX
-	MOVQ T_ACC(DI), R9
 	VMOVUPS 0(R9), Y0
 	VMOVUPS 32(R9), Y1
 	VMOVUPS 64(R9), Y2
@@ -134,9 +144,9 @@ TEXT ·tileQ8_0WideAVX2(SB), NOSPLIT, $32-8
 	VMOVUPS 192(R9), Y6
 	VMOVUPS 224(R9), Y7
 	TESTQ CX, CX
-	JZ    wdone
+	JZ    rstore
 
-wloop:
+rloop:
 	VPBROADCASTW (R8), X9
 	VCVTPH2PS X9, Y9
 	VMULPS (DX), Y9, Y9
@@ -155,9 +165,9 @@ wloop:
 	ADDQ $256, SI
 	ADDQ $32, DX
 	DECQ CX
-	JNZ  wloop
+	JNZ  rloop
 
-wdone:
+rstore:
 	VMOVUPS Y0, 0(R9)
 	VMOVUPS Y1, 32(R9)
 	VMOVUPS Y2, 64(R9)
@@ -166,5 +176,11 @@ wdone:
 	VMOVUPS Y5, 160(R9)
 	VMOVUPS Y6, 192(R9)
 	VMOVUPS Y7, 224(R9)
+	ADDQ $256, R9
+	ADDQ R10, R13
+	DECQ R12
+	JNZ  rrow
+
+rdone:
 	VZEROUPPER
 	RET

@@ -271,6 +271,17 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 						t.s = unsafe.Add(ps, b0*wide*4)
 					}
 					base := unsafe.Pointer(&w.Data[ra*rowBytes+b0*k.blockB])
+					if k.rowsF != nil {
+						// The kernel walks the run's rows itself.
+						if b0 == 0 {
+							clear(accs[:rb-ra])
+						}
+						if t.nb > 0 {
+							t.w[0], t.acc, t.nr, t.wrs = base, &accs[0], rb-ra, rowBytes
+							k.rowsF(t)
+						}
+						continue
+					}
 					for r := ra; r < rb; r++ {
 						t.acc = &accs[r-ra]
 						t.sum = &sums[r-ra]

@@ -131,6 +131,8 @@ type tileArgs struct {
 	sum *[wide]float32    // Q8_1, wide: the running Σ m·s of each activation row
 	ws  int               // packed twin: bytes from one block of w[0] to the next
 	wn  int               // packed twin: bytes from a block's scale to its quants
+	nr  int               // rowsF: weight rows, from w[0] on, each with its t.acc
+	wrs int               // rowsF: bytes from one weight row to the next
 
 	// Scratch of the portable kernels, here so that it is not allocated
 	// per call (the assembly ignores it).
@@ -156,6 +158,10 @@ type qkernel struct {
 
 	pair          pairFunc // the portable twin of one dot product
 	narrow, wideF tileFunc // tile kernels: the twin's loops or assembly
+	// rowsF, where a kernel has it, is wideF over t.nr consecutive weight
+	// rows (the accumulators of row i at t.acc[i]) in one call. Not for
+	// Q8_1 kernels (no sums).
+	rowsF tileFunc
 }
 
 // xview locates one activation row inside a panel for the portable twins.

@@ -23,7 +23,7 @@ func tileQ4_0x8NarrowAVX2(t *tileArgs)
 func tileQ8_0NarrowAVX2(t *tileArgs)
 
 //go:noescape
-func tileQ8_0WideAVX2(t *tileArgs)
+func tileQ8_0RowsAVX2(t *tileArgs)
 
 // hasAVX2 reports whether the AVX2 kernels can run here.
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
@@ -37,7 +37,8 @@ var avx2QKernels = func() (t [64]*qkernel) {
 		t[typ] = &k
 	}
 	asm(tensor.Q4_0, tileQ4_0NarrowAVX2, tileQ4_0WideAVX2)
-	asm(tensor.Q8_0, tileQ8_0NarrowAVX2, tileQ8_0WideAVX2)
+	asm(tensor.Q8_0, tileQ8_0NarrowAVX2, func(t *tileArgs) { t.nr = 1; tileQ8_0RowsAVX2(t) })
+	t[tensor.Q8_0].rowsF = tileQ8_0RowsAVX2
 	asm(tensor.Q5_0, tileQ5_0NarrowAVX2, tileQ5_0WideAVX2)
 	asm(tensor.IQ4_NL, tileIQ4_NLNarrowAVX2, tileIQ4_NLWideAVX2)
 	asm(tensor.Q4_1, tileQ4_1NarrowAVX2, tileQ4_1WideAVX2)

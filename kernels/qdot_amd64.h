@@ -13,6 +13,8 @@
 #define T_ACC 88
 #define T_S 96
 #define T_SUM 104
+#define T_NR 128
+#define T_WRS 136
 
 // HSUM8(Y, X, TMP) folds the eight float32 lanes of Y (whose low half is
 // X) into lane 0 of X in hsum8's order: high 128 bits onto the low, high
