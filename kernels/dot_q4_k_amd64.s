@@ -158,20 +158,26 @@ rowdone:
 	VZEROUPPER
 	RET
 
-// func tileQ4_KWideAVX2(t *tileArgs)
+// func tileQ4_KRowsAVX2(t *tileArgs)
+// Wide tiles of t.nr consecutive weight rows, t.wrs bytes apart: row i
+// continues the accumulators at t.acc[i].
 // One weight row against a panel of eight activation rows, continuing the
 // lane accumulators at t.acc. Per super-block the scale vectors go to the
 // stack (0-255), the eight dx·d to 256 and -(dx·dmin) to 288, and the
 // unpacked quants stay in Y0-Y7 while each activation row takes its turn.
-TEXT ·tileQ4_KWideAVX2(SB), 0, $320-8
+TEXT ·tileQ4_KRowsAVX2(SB), 0, $320-8
 	MOVQ t+0(FP), DI
 	NIBBLE_MASK(Y15, X15)
 	SIGN_MASK(Y14, X14)
-	MOVQ T_W0(DI), R8
+	MOVQ T_W0(DI), R11
+	MOVQ T_ACC(DI), R9
+	MOVQ T_NR(DI), R10
+
+wrow:
+	MOVQ R11, R8
 	MOVQ T_X(DI), SI
 	MOVQ T_D(DI), DX
 	MOVQ T_NB(DI), CX
-	MOVQ T_ACC(DI), R9
 	TESTQ CX, CX
 	JZ    wdone
 
@@ -500,5 +506,9 @@ wblock:
 	JNZ  wblock
 
 wdone:
+	ADDQ $256, R9
+	ADDQ T_WRS(DI), R11
+	DECQ R10
+	JNZ  wrow
 	VZEROUPPER
 	RET

@@ -176,17 +176,23 @@ rowdone:
 	VZEROUPPER
 	RET
 
-// func tileQ5_KWideAVX2(t *tileArgs)
+// func tileQ5_KRowsAVX2(t *tileArgs)
+// Wide tiles of t.nr consecutive weight rows, t.wrs bytes apart: row i
+// continues the accumulators at t.acc[i].
 // Stack and accumulators as in tileQ4_KWideAVX2.
-TEXT ·tileQ5_KWideAVX2(SB), 0, $320-8
+TEXT ·tileQ5_KRowsAVX2(SB), 0, $320-8
 	MOVQ t+0(FP), DI
 	NIBBLE_MASK(Y15, X15)
 	SIGN_MASK(Y14, X14)
-	MOVQ T_W0(DI), R8
+	MOVQ T_W0(DI), R11
+	MOVQ T_ACC(DI), R9
+	MOVQ T_NR(DI), R10
+
+wrow:
+	MOVQ R11, R8
 	MOVQ T_X(DI), SI
 	MOVQ T_D(DI), DX
 	MOVQ T_NB(DI), CX
-	MOVQ T_ACC(DI), R9
 	TESTQ CX, CX
 	JZ    wdone
 
@@ -542,5 +548,9 @@ wblock:
 	JNZ  wblock
 
 wdone:
+	ADDQ $256, R9
+	ADDQ T_WRS(DI), R11
+	DECQ R10
+	JNZ  wrow
 	VZEROUPPER
 	RET

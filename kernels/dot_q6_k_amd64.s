@@ -167,18 +167,24 @@ rowdone:
 	VZEROUPPER
 	RET
 
-// func tileQ6_KWideAVX2(t *tileArgs)
+// func tileQ6_KRowsAVX2(t *tileArgs)
+// Wide tiles of t.nr consecutive weight rows, t.wrs bytes apart: row i
+// continues the accumulators at t.acc[i].
 // One weight row against a panel of eight activation rows, continuing the
 // lane accumulators at t.acc: per super-block the eight run scale vectors
 // go to the stack (0-255) and d·dx_c to 256; the quants stay in Y0-Y7.
-TEXT ·tileQ6_KWideAVX2(SB), 0, $288-8
+TEXT ·tileQ6_KRowsAVX2(SB), 0, $288-8
 	MOVQ t+0(FP), DI
 	Q6_K_MASKS
-	MOVQ T_W0(DI), R8
+	MOVQ T_W0(DI), R11
+	MOVQ T_ACC(DI), R9
+	MOVQ T_NR(DI), R10
+
+wrow:
+	MOVQ R11, R8
 	MOVQ T_X(DI), SI
 	MOVQ T_D(DI), DX
 	MOVQ T_NB(DI), CX
-	MOVQ T_ACC(DI), R9
 	TESTQ CX, CX
 	JZ    wdone
 
@@ -522,5 +528,9 @@ wblock:
 	JNZ  wblock
 
 wdone:
+	ADDQ $256, R9
+	ADDQ T_WRS(DI), R11
+	DECQ R10
+	JNZ  wrow
 	VZEROUPPER
 	RET

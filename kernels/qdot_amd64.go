@@ -43,12 +43,15 @@ var avx2QKernels = func() (t [64]*qkernel) {
 	asm(tensor.IQ4_NL, tileIQ4_NLNarrowAVX2, tileIQ4_NLWideAVX2)
 	asm(tensor.Q4_1, tileQ4_1NarrowAVX2, tileQ4_1WideAVX2)
 	asm(tensor.Q5_1, tileQ5_1NarrowAVX2, tileQ5_1WideAVX2)
-	asm(tensor.Q4_K, tileQ4_KNarrowAVX2, tileQ4_KWideAVX2)
+	asm(tensor.Q4_K, tileQ4_KNarrowAVX2, func(t *tileArgs) { t.nr = 1; tileQ4_KRowsAVX2(t) })
+	t[tensor.Q4_K].rowsF = tileQ4_KRowsAVX2
 	asm(tensor.Q2_K, tileQ2_KNarrowAVX2, tileQ2_KWideAVX2)
 	asm(tensor.Q3_K, tileQ3_KNarrowAVX2, tileQ3_KWideAVX2)
-	asm(tensor.Q5_K, tileQ5_KNarrowAVX2, tileQ5_KWideAVX2)
+	asm(tensor.Q5_K, tileQ5_KNarrowAVX2, func(t *tileArgs) { t.nr = 1; tileQ5_KRowsAVX2(t) })
+	t[tensor.Q5_K].rowsF = tileQ5_KRowsAVX2
 	asm(tensor.IQ4_XS, tileIQ4_XSNarrowAVX2, tileIQ4_XSWideAVX2)
-	asm(tensor.Q6_K, tileQ6_KNarrowAVX2, tileQ6_KWideAVX2)
+	asm(tensor.Q6_K, tileQ6_KNarrowAVX2, func(t *tileArgs) { t.nr = 1; tileQ6_KRowsAVX2(t) })
+	t[tensor.Q6_K].rowsF = tileQ6_KRowsAVX2
 	asm(tensor.F32, tileF32NarrowAVX2, tileF32WideAVX2)
 	asm(tensor.F16, tileF16NarrowAVX2, tileF16WideAVX2)
 	asm(tensor.BF16, tileBF16NarrowAVX2, tileBF16WideAVX2)
@@ -79,13 +82,13 @@ func selectKernels() {
 func tileQ4_KNarrowAVX2(t *tileArgs)
 
 //go:noescape
-func tileQ4_KWideAVX2(t *tileArgs)
+func tileQ4_KRowsAVX2(t *tileArgs)
 
 //go:noescape
 func tileQ6_KNarrowAVX2(t *tileArgs)
 
 //go:noescape
-func tileQ6_KWideAVX2(t *tileArgs)
+func tileQ6_KRowsAVX2(t *tileArgs)
 
 //go:noescape
 func tileF32NarrowAVX2(t *tileArgs)
@@ -109,7 +112,7 @@ func tileBF16WideAVX2(t *tileArgs)
 func tileQ5_KNarrowAVX2(t *tileArgs)
 
 //go:noescape
-func tileQ5_KWideAVX2(t *tileArgs)
+func tileQ5_KRowsAVX2(t *tileArgs)
 
 //go:noescape
 func tileQ5_0NarrowAVX2(t *tileArgs)
