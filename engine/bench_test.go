@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,41 @@ func BenchmarkThroughput(b *testing.B) {
 				benchStreams(b, bm.m, bm.tok, streams, 32)
 			})
 		}
+	}
+}
+
+// BenchmarkTimeToFirst measures the time to the first token of a request
+// whose 1,005-token prompt is new (cold) and of one that shares its first
+// 1,000 tokens with an earlier request (warm: prefix reuse evaluates the
+// other 5), as TestPrefixReuse does, on each bench model.
+func BenchmarkTimeToFirst(b *testing.B) {
+	const prefix = 1000
+	for _, bm := range benchModels(b) {
+		b.Run(bm.name, func(b *testing.B) {
+			e := newEngine(b, bm.m, bm.tok, engine.Config{Parallel: 1, Context: 1100})
+			rng := rand.New(rand.NewPCG(7, 7))
+			randomTokens := func(n int) []int32 {
+				p := make([]int32, n)
+				for i := range p {
+					p[i] = int32(3 + rng.IntN(bm.tok.VocabSize()-3))
+				}
+				return p
+			}
+			var cold, warm time.Duration
+			for b.Loop() {
+				shared := randomTokens(prefix)
+				a := run(b, e, engine.Request{Prompt: slices.Concat(shared, randomTokens(5)), MaxTokens: 1})
+				w := run(b, e, engine.Request{Prompt: slices.Concat(shared, randomTokens(5)), MaxTokens: 1})
+				if w.final.Result.CachedTokens != prefix {
+					b.Fatalf("second request reused %d tokens, want %d", w.final.Result.CachedTokens, prefix)
+				}
+				cold += a.final.Result.TimeToFirst
+				warm += w.final.Result.TimeToFirst
+			}
+			b.ReportMetric(cold.Seconds()*1e3/float64(b.N), "cold-ms")
+			b.ReportMetric(warm.Seconds()*1e3/float64(b.N), "warm-ms")
+			b.ReportMetric(float64(cold)/float64(warm), "×")
+		})
 	}
 }
 

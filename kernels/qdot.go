@@ -871,27 +871,42 @@ func bsum(bs []byte, i int) int32 { return int32(int16(binary.LittleEndian.Uint1
 // and mins, x = d·sc·q - dmin·m. Lanes: L[k] = Σ_j sc_j·(lane k of
 // sub-block j); the mins form a second lane vector M[j] = m_j·(sum of
 // sub-block j's activation quants), scaled by -dx·dmin.
-func dotQ4_K(w []byte, v *xview, nb int, acc *[8]float32) {
+func dotQ4_K(w []byte, v *xview, nb int, acc *[8]float32) { dotQ4_KWith(q4kLanes, w, v, nb, acc) }
+
+// q4kLanes computes dotQ4_K's integer lanes L of one super-block: qs its
+// 128 bytes of nibbles, x its 256 activation quants, sc the sub-blocks'
+// scales.
+func q4kLanes(qs, x []byte, sc *[8]int32, L *[8]int32) {
+	*L = [8]int32{}
+	for j := range 8 {
+		q := qs[32*(j/2) : 32*(j/2)+32]
+		sh := uint(4 * (j % 2))
+		xs := x[32*j : 32*j+32]
+		for k := range 8 {
+			var s int32
+			for i := 4 * k; i < 4*k+4; i++ {
+				s += int32(q[i]>>sh&15) * int32(int8(xs[i]))
+			}
+			L[k] += sc[j] * s
+		}
+	}
+}
+
+// dotQ4_KWith is dotQ4_K with its integer lanes computed by lanes (the
+// portable loop, or SIMD that computes the same integers).
+func dotQ4_KWith(lanes func(qs, x []byte, sc *[8]int32, L *[8]int32), w []byte, v *xview, nb int, acc *[8]float32) {
 	for b := 0; b < nb; b++ {
 		blk := w[b*144 : b*144+144 : b*144+144]
 		x, bs := v.quants(b, 256), v.bsums(b)
 		dx := v.scale(b)
 		scales := blk[4:16]
-		var L, M [8]int32
+		var sc, L, M [8]int32
 		for j := range 8 {
-			sc, m := scaleMinK4(j, scales)
-			qs := blk[16+32*(j/2) : 16+32*(j/2)+32]
-			sh := uint(4 * (j % 2))
-			xs := x[32*j : 32*j+32]
-			for k := range 8 {
-				var s int32
-				for i := 4 * k; i < 4*k+4; i++ {
-					s += int32(qs[i]>>sh&15) * int32(int8(xs[i]))
-				}
-				L[k] += sc * s
-			}
+			var m int32
+			sc[j], m = scaleMinK4(j, scales)
 			M[j] = m * (bsum(bs, 2*j) + bsum(bs, 2*j+1))
 		}
+		lanes(blk[16:144], x, &sc, &L)
 		s, sm := dx*fp16le(blk), -(dx * fp16le(blk[2:]))
 		for k := range 8 {
 			acc[k] = fma32(float32(L[k]), s, acc[k])
@@ -937,27 +952,38 @@ func dotQ5_K(w []byte, v *xview, nb int, acc *[8]float32) {
 // 16-element sub-blocks with int8 scales. Lanes: L[k] = Σ over the eight
 // 32-element runs of sc·(lane k of q·x), minus 32·B[k] with
 // B[k] = sc_2k·bsum_2k + sc_2k+1·bsum_2k+1 (ggml's AVX2 order).
-func dotQ6_K(w []byte, v *xview, nb int, acc *[8]float32) {
+func dotQ6_K(w []byte, v *xview, nb int, acc *[8]float32) { dotQ6_KWith(q6kLanes, w, v, nb, acc) }
+
+// q6kLanes computes dotQ6_K's integer lanes L of one super-block blk (210
+// bytes) against its 256 activation quants x.
+func q6kLanes(blk, x []byte, L *[8]int32) {
+	*L = [8]int32{}
+	sc := blk[192:208]
+	for run := range 8 {
+		h, t := run/4, run%4
+		ql := blk[64*h+32*(t&1) : 64*h+32*(t&1)+32]
+		qh := blk[128+32*h : 128+32*h+32]
+		nsh, hsh := uint(4*(t>>1)), uint(2*t)
+		xs := x[32*run : 32*run+32]
+		for k := range 8 {
+			var s int32
+			for l := 4 * k; l < 4*k+4; l++ {
+				q := int32(ql[l]>>nsh&15 | (qh[l]>>hsh&3)<<4)
+				s += q * int32(int8(xs[l]))
+			}
+			L[k] += int32(int8(sc[2*run+k/4])) * s
+		}
+	}
+}
+
+// dotQ6_KWith is dotQ6_K with its integer lanes computed by lanes.
+func dotQ6_KWith(lanes func(blk, x []byte, L *[8]int32), w []byte, v *xview, nb int, acc *[8]float32) {
 	for b := 0; b < nb; b++ {
 		blk := w[b*210 : b*210+210 : b*210+210]
 		x, bs := v.quants(b, 256), v.bsums(b)
 		sc := blk[192:208]
 		var L [8]int32
-		for run := range 8 {
-			h, t := run/4, run%4
-			ql := blk[64*h+32*(t&1) : 64*h+32*(t&1)+32]
-			qh := blk[128+32*h : 128+32*h+32]
-			nsh, hsh := uint(4*(t>>1)), uint(2*t)
-			xs := x[32*run : 32*run+32]
-			for k := range 8 {
-				var s int32
-				for l := 4 * k; l < 4*k+4; l++ {
-					q := int32(ql[l]>>nsh&15 | (qh[l]>>hsh&3)<<4)
-					s += q * int32(int8(xs[l]))
-				}
-				L[k] += int32(int8(sc[2*run+k/4])) * s
-			}
-		}
+		lanes(blk, x, &L)
 		s := fp16le(blk[208:]) * v.scale(b)
 		for k := range 8 {
 			B := int32(int8(sc[2*k]))*bsum(bs, 2*k) + int32(int8(sc[2*k+1]))*bsum(bs, 2*k+1)
