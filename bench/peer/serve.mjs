@@ -89,6 +89,38 @@ for (const n of streamCounts) {
     console.error(`streams=${n}: ${median(rates).toFixed(2)} generated tokens/s (median of ${reps})`);
 }
 
+// The same steps without node-llama-cpp's scheduling: one llama_decode per step holding the next
+// token of each of n sequences (each with an 8-token prompt already in its cache), as llama-server
+// builds a batch from its slots: n / (time of a step) is the most batching gives on llama.cpp's
+// kernels (ondo's counterpart: BenchmarkDecodeStep).
+result.decode_step = [];
+for (const n of streamCounts) {
+    const context = await newContext(n, n * 64);
+    const ctx = context._ctx;
+    const one = Uint32Array.of(0);
+    for (let s = 0; s < n; s++) {
+        ctx.initBatch(8);
+        ctx.addToBatch(s, 0, Uint32Array.from(randomTokens(8)), one);
+        await ctx.decodeBatch();
+    }
+    const steps = 16;
+    const times = [];
+    for (let rep = 0; rep < reps; rep++) {
+        const t = performance.now();
+        for (let i = 0; i < steps; i++) {
+            ctx.initBatch(n);
+            for (let s = 0; s < n; s++) {
+                ctx.addToBatch(s, 8 + rep * steps + i, Uint32Array.of(100 + s), Uint32Array.of(0));
+            }
+            await ctx.decodeBatch();
+        }
+        times.push((performance.now() - t) / steps);
+    }
+    await context.dispose();
+    result.decode_step.push({ streams: n, step_ms: median(times), tokens_per_s: n / (median(times) / 1000) });
+    console.error(`decode step, ${n} sequences in one llama_decode: ${median(times).toFixed(1)} ms, ${(n / (median(times) / 1000)).toFixed(2)} tokens/s`);
+}
+
 {
     const context = await newContext(1, prefix + 100);
     const seq = context.getSequence();
