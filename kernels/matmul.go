@@ -299,10 +299,6 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 						}
 					}
 				}
-				// Out by activation row, so that the stores run along dst
-				// (the eight rows of a panel lie rows·4 bytes apart, often
-				// a multiple of 4 KiB, which would have them fight over one
-				// set of L1 lines).
 				if !k.scalar {
 					// Fold each row's lanes into acc[0], as k.fold does.
 					for r := range rb - ra {
@@ -314,6 +310,10 @@ func (j *mmJob) rows(t *tileArgs, g0, g1 int) {
 						}
 					}
 				}
+				// Out by activation row, so that the stores run along dst
+				// (the eight rows of a panel lie rows·4 bytes apart, often
+				// a multiple of 4 KiB, which would have them fight over one
+				// set of L1 lines).
 				for i := range wide {
 					o := dst[(c+i)*rows+ra : (c+i)*rows+rb]
 					for r := range o {

@@ -176,3 +176,22 @@ func (p *Plan) Commit() error {
 	}
 	return nil
 }
+
+// Run evaluates the plan in passes of at most size tokens: pass gets each
+// pass's tokens, positions, caches and output marks, and the logits rows
+// (vocab wide) where the pass's marked tokens go, one after the other.
+// The caches are committed only when all passes succeed.
+func (p *Plan) Run(size, vocab int, logits []float32, pass func(tokens []int32, pos []int, caches []*kvcache.Cache, out []bool, logits []float32) error) error {
+	for lo := 0; lo < len(p.Tokens); lo += size {
+		hi := min(lo+size, len(p.Tokens))
+		if err := pass(p.Tokens[lo:hi], p.Pos[lo:hi], p.Cache[lo:hi], p.Out[lo:hi], logits); err != nil {
+			return err
+		}
+		for _, o := range p.Out[lo:hi] {
+			if o {
+				logits = logits[vocab:]
+			}
+		}
+	}
+	return p.Commit()
+}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/ondo-ai/ondo/gguf"
@@ -23,6 +24,40 @@ func NewWeights(f *gguf.File, arch string) *Weights { return &Weights{f: f, arch
 func (w *Weights) Has(name string) bool {
 	_, ok := w.f.Tensor(name)
 	return ok
+}
+
+// Vocab returns the vocabulary size, the rows of token_embd.weight (whose
+// rows must be embd wide), checking it against [arch].vocab_size when the
+// file states one.
+func (w *Weights) Vocab(embd int) (int, error) {
+	ti, ok := w.f.Tensor("token_embd.weight")
+	if !ok {
+		return 0, fmt.Errorf("%s: missing tensor %q", w.arch, "token_embd.weight")
+	}
+	if len(ti.Shape) != 2 || ti.Shape[1] <= 0 || ti.Shape[1] > math.MaxInt32 {
+		return 0, fmt.Errorf("%s: tensor %q has shape %v, want [%d vocab]", w.arch, ti.Name, ti.Shape, embd)
+	}
+	vocab := int(ti.Shape[1])
+	if n, err := w.f.Int(w.arch + ".vocab_size"); err == nil && n != int64(vocab) {
+		return 0, fmt.Errorf("%s: vocab_size %d differs from token_embd's %d rows", w.arch, n, vocab)
+	}
+	return vocab, nil
+}
+
+// Keep returns a function that passes a value through and keeps the first
+// error it is given in *err, so that a loader can read many tensors, one
+// per line, and check once:
+//
+//	var err error
+//	mat := model.Keep[*kernels.Matrix](&err)
+//	q := mat(w.Matrix("blk.0.attn_q.weight", embd, embd))
+func Keep[T any](err *error) func(T, error) T {
+	return func(v T, e error) T {
+		if *err == nil {
+			*err = e
+		}
+		return v
+	}
 }
 
 // Matrix returns the named tensor as a matrix of rows rows of cols elements

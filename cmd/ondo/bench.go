@@ -33,6 +33,7 @@ type benchOptions struct {
 	membw    bool
 	membwMiB int
 	cpuProf  string
+	depth    int
 }
 
 func init() {
@@ -44,7 +45,8 @@ func init() {
 
 pp (prompt processing) is tokens/s evaluating one batch of --pp tokens from an
 empty cache; tg (text generation) is tokens/s evaluating --tg tokens one at a
-time from an empty cache. Only the forward pass is timed: the tokens are fixed
+time from an empty cache, or with --depth N after N prompt tokens (llama-bench's
+-d: generation speed at that context length). Only the forward pass is timed: the tokens are fixed
 pseudo-random ids, nothing is sampled. A warm-up (one batch of --warmup-pp
 tokens, by default --pp, and one tg step) runs before the timed repetitions;
 --warmup-pp 0 skips it. The figures are the median of --reps.
@@ -81,6 +83,7 @@ weight bytes bounds tg.`,
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&o.membw, "membw", false, "measure memory bandwidth instead of a model")
 	f.IntVar(&o.membwMiB, "membw-mib", 1024, "with --membw: buffer size in MiB")
+	f.IntVar(&o.depth, "depth", 0, "tokens already in the cache when tg starts (llama-bench's -d): generation at that context length")
 	f.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the timed runs to this file (go tool pprof)")
 	register(cmd)
 }
@@ -104,6 +107,7 @@ type benchResult struct {
 	GoVersion  string `json:"go_version"`
 	PP         int    `json:"pp"`
 	TG         int    `json:"tg"`
+	Depth      int    `json:"depth"`
 	Reps       int    `json:"reps"`
 	WarmupPP   int    `json:"warmup_pp"`
 
@@ -134,6 +138,8 @@ func (o benchOptions) check() error {
 		return fmt.Errorf("bench: --reps must be at least 1, got %d", o.reps)
 	case o.warmupPP < 0:
 		return fmt.Errorf("bench: --warmup-pp must not be negative, got %d", o.warmupPP)
+	case o.depth < 0:
+		return fmt.Errorf("bench: --depth must not be negative, got %d", o.depth)
 	}
 	return nil
 }
@@ -153,7 +159,7 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 	} else if st.IsDir() {
 		return fmt.Errorf("bench: model %s is a directory", o.model)
 	}
-	r := benchResult{Model: o.model, PP: o.pp, TG: o.tg, Reps: o.reps, WarmupPP: o.warmupPP,
+	r := benchResult{Model: o.model, PP: o.pp, TG: o.tg, Depth: o.depth, Reps: o.reps, WarmupPP: o.warmupPP,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version()}
 	start := time.Now()
 	f, err := gguf.Open(o.model)
@@ -175,12 +181,12 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 	if info.VocabSize < 2 {
 		return fmt.Errorf("bench: vocabulary of %d tokens", info.VocabSize)
 	}
-	c, err := m.NewCache(max(o.pp, o.warmupPP)+o.tg+8, true)
+	c, err := m.NewCache(max(o.pp, o.warmupPP, o.depth+o.tg)+8, true)
 	if err != nil {
 		return err
 	}
 	logits := make([]float32, info.VocabSize)
-	prompt := make([]int32, max(o.pp, o.warmupPP))
+	prompt := make([]int32, max(o.pp, o.warmupPP, o.depth))
 	for i := range prompt {
 		prompt[i] = benchToken(i, info.VocabSize)
 	}
@@ -194,14 +200,20 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		err := m.Forward(ctx, model.SeqBatch(c, prompt[:n], 0, false), logits)
 		return time.Since(t), err
 	}
-	// tg evaluates n tokens one at a time from an empty cache, reusing one
-	// batch so that the loop costs nothing but Forward.
+	// tg evaluates n tokens one at a time after --depth prompt tokens (not
+	// timed; none by default: from an empty cache), reusing one batch so
+	// that the loop costs nothing but Forward.
 	step := model.SeqBatch(c, []int32{0}, 0, false)
 	tg := func(n int) (time.Duration, error) {
+		if o.depth > 0 {
+			if err := m.Forward(ctx, model.SeqBatch(c, prompt[:o.depth], 0, false), logits); err != nil {
+				return 0, err
+			}
+		}
 		t := time.Now()
 		for i := range n {
 			step.Tokens[0] = benchToken(i, info.VocabSize)
-			step.Pos[0] = i
+			step.Pos[0] = o.depth + i
 			if err := m.Forward(ctx, step, logits); err != nil {
 				return 0, err
 			}
@@ -279,7 +291,11 @@ func printBench(w io.Writer, r benchResult) {
 		humanCount(r.Parameters), humanBytes(r.FileBytes))
 	fmt.Fprintf(w, "threads   %d\n", r.Threads)
 	fmt.Fprintf(w, "pp%-6d  %8.2f tok/s  (median of %d: %s)\n", r.PP, r.PPTps, r.Reps, formatReps(r.PPTpsReps))
-	fmt.Fprintf(w, "tg%-6d  %8.2f tok/s  (median of %d: %s)\n", r.TG, r.TGTps, r.Reps, formatReps(r.TGTpsReps))
+	tg := fmt.Sprintf("tg%d", r.TG)
+	if r.Depth > 0 {
+		tg += fmt.Sprintf(" @ depth %d", r.Depth)
+	}
+	fmt.Fprintf(w, "%-8s  %8.2f tok/s  (median of %d: %s)\n", tg, r.TGTps, r.Reps, formatReps(r.TGTpsReps))
 	if r.PeakRSSBytes > 0 {
 		fmt.Fprintf(w, "peak RSS  %s\n", humanBytes(r.PeakRSSBytes))
 	} else {

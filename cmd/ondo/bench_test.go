@@ -64,6 +64,17 @@ func TestBench(t *testing.T) {
 	if !strings.Contains(r.stdout, "pp8") || !strings.Contains(r.stdout, "tg2") || !strings.Contains(r.stdout, "tok/s") {
 		t.Errorf("bench text output:\n%s", r.stdout)
 	}
+
+	// --depth: generation after that many prompt tokens; the cache holds
+	// depth + tg positions (the tiny model's context is the limit).
+	r = mustRun(t, "bench", "--model", path, "--pp", "8", "--tg", "4", "--depth", "40", "--reps", "1", "--json")
+	var d benchResult
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatalf("bench --depth --json: %v\n%s", err, r.stdout)
+	}
+	if d.Depth != 40 || d.TGTps <= 0 {
+		t.Errorf("bench --depth 40: depth %d, tg %v tok/s", d.Depth, d.TGTps)
+	}
 }
 
 func TestBenchBadFlags(t *testing.T) {
@@ -77,6 +88,7 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"--model", path, "--threads", "-2"}, "--threads"},
 		{[]string{"--model", path, "--reps", "0"}, "--reps"},
 		{[]string{"--model", path, "--warmup-pp", "-3"}, "--warmup-pp"},
+		{[]string{"--model", path, "--depth", "-1"}, "--depth"},
 		{[]string{"--model", filepath.Join(t.TempDir(), "nope.gguf")}, "no such file"},
 		{[]string{"--model", t.TempDir()}, "directory"},
 		{[]string{}, "--model"},

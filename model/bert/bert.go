@@ -109,29 +109,13 @@ func Load(f *gguf.File, a string, cfg model.Config) (*Model, error) {
 func (m *Model) loadTensors(f *gguf.File) error {
 	hp, a := &m.hp, m.hp.Arch
 	w := model.NewWeights(f, a)
-	ti, ok := f.Tensor("token_embd.weight")
-	if !ok {
-		return fmt.Errorf("%s: missing tensor %q", a, "token_embd.weight")
+	vocab, err := w.Vocab(hp.Embd)
+	if err != nil {
+		return err
 	}
-	if len(ti.Shape) != 2 || ti.Shape[1] <= 0 || ti.Shape[1] > math.MaxInt32 {
-		return fmt.Errorf("%s: tensor %q has shape %v, want [%d vocab]", a, ti.Name, ti.Shape, hp.Embd)
-	}
-	vocab := int(ti.Shape[1])
 	kvDim := hp.KVHeads * hp.HeadDim
 
-	var err error
-	must := func(t *kernels.Matrix, e error) *kernels.Matrix {
-		if err == nil {
-			err = e
-		}
-		return t
-	}
-	vec := func(v []float32, e error) []float32 {
-		if err == nil {
-			err = e
-		}
-		return v
-	}
+	must, vec := model.Keep[*kernels.Matrix](&err), model.Keep[[]float32](&err)
 	linear := func(name string, in, out int) layers.Linear {
 		return layers.Linear{W: must(w.Matrix(name+".weight", in, out)), B: vec(w.OptVector(name+".bias", out))}
 	}

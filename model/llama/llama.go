@@ -97,32 +97,13 @@ func Load(f *gguf.File, cfg model.Config) (*Model, error) {
 func (m *Model) loadTensors(f *gguf.File) error {
 	hp := &m.hp
 	w := model.NewWeights(f, arch)
-	ti, ok := f.Tensor("token_embd.weight")
-	if !ok {
-		return fmt.Errorf("%s: missing tensor %q", arch, "token_embd.weight")
-	}
-	if len(ti.Shape) != 2 || ti.Shape[1] <= 0 || ti.Shape[1] > math.MaxInt32 {
-		return fmt.Errorf("%s: tensor %q has shape %v, want [%d vocab]", arch, ti.Name, ti.Shape, hp.Embd)
-	}
-	vocab := int(ti.Shape[1])
-	if n, err := f.Int(arch + ".vocab_size"); err == nil && n != int64(vocab) {
-		return fmt.Errorf("%s: vocab_size %d differs from token_embd's %d rows", arch, n, vocab)
+	vocab, err := w.Vocab(hp.Embd)
+	if err != nil {
+		return err
 	}
 	qDim, kvDim := hp.Heads*hp.HeadDim, hp.KVHeads*hp.HeadDim
 
-	var err error
-	must := func(t *kernels.Matrix, e error) *kernels.Matrix {
-		if err == nil {
-			err = e
-		}
-		return t
-	}
-	vec := func(v []float32, e error) []float32 {
-		if err == nil {
-			err = e
-		}
-		return v
-	}
+	must, vec := model.Keep[*kernels.Matrix](&err), model.Keep[[]float32](&err)
 	linear := func(name string, in, out int) layers.Linear {
 		return layers.Linear{W: must(w.Matrix(name+".weight", in, out)), B: vec(w.OptVector(name+".bias", out))}
 	}
@@ -196,19 +177,9 @@ func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) e
 	if err != nil {
 		return err
 	}
-	vocab := m.info.VocabSize
-	for lo := 0; lo < len(p.Tokens); lo += m.batch {
-		hi := min(lo+m.batch, len(p.Tokens))
-		if err := m.forward(ctx, p.Tokens[lo:hi], p.Pos[lo:hi], p.Cache[lo:hi], p.Out[lo:hi], logits); err != nil {
-			return err
-		}
-		for _, o := range p.Out[lo:hi] {
-			if o {
-				logits = logits[vocab:]
-			}
-		}
-	}
-	return p.Commit()
+	return p.Run(m.batch, m.info.VocabSize, logits, func(t []int32, pos []int, c []*kvcache.Cache, out []bool, l []float32) error {
+		return m.forward(ctx, t, pos, c, out, l)
+	})
 }
 
 // forward runs one pass of n tokens through the network, writing the logits
