@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"fmt"
 	"unsafe"
 
 	"github.com/ondo-ai/ondo/tensor"
@@ -161,13 +160,4 @@ func (m *Matrix) packedData() []byte {
 		m.release(m.Data)
 	})
 	return m.packed
-}
-
-// checkPacking is a sanity check for tests: the layout's group size
-// matches its block record.
-func (pk *packing) check(t tensor.Type) error {
-	if pk.blockB != pk.rows*t.TypeSize() {
-		return fmt.Errorf("kernels: packed %v groups of %d rows need %d bytes per block, layout says %d", t, pk.rows, pk.rows*t.TypeSize(), pk.blockB)
-	}
-	return nil
 }

@@ -124,3 +124,12 @@ func TestMatrixSlice(t *testing.T) {
 		}
 	}
 }
+
+// check is a sanity check of a layout: its group record holds rows
+// blocks of type t.
+func (pk *packing) check(t tensor.Type) error {
+	if pk.blockB != pk.rows*t.TypeSize() {
+		return fmt.Errorf("kernels: packed %v groups of %d rows need %d bytes per block, layout says %d", t, pk.rows, pk.rows*t.TypeSize(), pk.blockB)
+	}
+	return nil
+}
