@@ -309,7 +309,8 @@ type acts struct {
 	kind  actKind
 	n, nb int
 	nWide int // wide panels
-	// allNarrow: every row is a narrow panel (see packedNarrowMax).
+	// allNarrow: every row is a narrow panel (packed matrices, see
+	// matmulJobs).
 	allNarrow bool
 	rec       []byte
 	d         []float32
