@@ -2,32 +2,26 @@ package bert_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/internal/tinygguf"
 	"github.com/ondo-ai/ondo/kvcache"
 	"github.com/ondo-ai/ondo/model"
 	_ "github.com/ondo-ai/ondo/model/bert"
 	"github.com/ondo-ai/ondo/quant"
-	"github.com/ondo-ai/ondo/tensor"
 )
 
 // tiny is a small random encoder built in the test, with a float64
 // forward pass from the definitions to check the engine against.
 type tiny struct {
-	arch    string
-	kv      map[string]any
-	order   []string
-	weights map[string][]float32
-	shapes  map[string][]int64
-	names   []string
+	arch string
+	*tinygguf.Model
 
 	dim, heads, hd, ffn, layers, vocab, ctx int
 	eps                                     float64
@@ -35,23 +29,23 @@ type tiny struct {
 }
 
 func newTiny(arch string, seed uint64) *tiny {
-	t := &tiny{arch: arch, kv: map[string]any{}, weights: map[string][]float32{}, shapes: map[string][]int64{}}
+	t := &tiny{arch: arch, Model: tinygguf.New()}
 	t.dim, t.heads, t.ffn, t.layers, t.vocab, t.ctx = 16, 4, 24, 2, 40, 32
 	t.hd, t.eps, t.base = t.dim/t.heads, 1e-12, 1000
 	a := arch + "."
-	t.set("general.architecture", arch)
-	t.set(a+"context_length", uint32(t.ctx))
-	t.set(a+"embedding_length", uint32(t.dim))
-	t.set(a+"feed_forward_length", uint32(t.ffn))
-	t.set(a+"block_count", uint32(t.layers))
-	t.set(a+"attention.head_count", uint32(t.heads))
-	t.set(a+"attention.layer_norm_epsilon", float32(t.eps))
-	t.set(a+"attention.causal", false)
-	t.set(a+"pooling_type", uint32(1))
+	t.Set("general.architecture", arch)
+	t.Set(a+"context_length", uint32(t.ctx))
+	t.Set(a+"embedding_length", uint32(t.dim))
+	t.Set(a+"feed_forward_length", uint32(t.ffn))
+	t.Set(a+"block_count", uint32(t.layers))
+	t.Set(a+"attention.head_count", uint32(t.heads))
+	t.Set(a+"attention.layer_norm_epsilon", float32(t.eps))
+	t.Set(a+"attention.causal", false)
+	t.Set(a+"pooling_type", uint32(1))
 	if arch == "nomic-bert" {
-		t.set(a+"rope.freq_base", float32(t.base))
+		t.Set(a+"rope.freq_base", float32(t.base))
 	}
-	t.set("tokenizer.ggml.token_type_count", uint32(2))
+	t.Set("tokenizer.ggml.token_type_count", uint32(2))
 	r := rand.New(rand.NewPCG(seed, 1))
 	add := func(name string, center, scale float64, shape ...int64) {
 		n := int64(1)
@@ -62,7 +56,7 @@ func newTiny(arch string, seed uint64) *tiny {
 		for i := range w {
 			w[i] = float32(center + r.NormFloat64()*scale)
 		}
-		t.addTensor(name, w, shape...)
+		t.AddTensor(name, w, shape...)
 	}
 	d, ff := int64(t.dim), int64(t.ffn)
 	layerNorm := func(name string) {
@@ -101,48 +95,9 @@ func newTiny(arch string, seed uint64) *tiny {
 	return t
 }
 
-func (t *tiny) set(key string, v any) {
-	if _, ok := t.kv[key]; !ok {
-		t.order = append(t.order, key)
-	}
-	t.kv[key] = v
-}
-
-func (t *tiny) del(key string) { delete(t.kv, key) }
-
-func (t *tiny) addTensor(name string, w []float32, shape ...int64) {
-	if _, ok := t.weights[name]; !ok {
-		t.names = append(t.names, name)
-	}
-	t.weights[name], t.shapes[name] = w, shape
-}
-
-func (t *tiny) delTensor(name string) { delete(t.weights, name) }
-
 func (t *tiny) open(tb testing.TB) (model.Model, error) {
 	tb.Helper()
-	var kvs []gguf.KV
-	for _, k := range t.order {
-		if v, ok := t.kv[k]; ok {
-			kvs = append(kvs, gguf.NewKV(k, v))
-		}
-	}
-	var specs []gguf.TensorSpec
-	for _, name := range t.names {
-		w, ok := t.weights[name]
-		if !ok {
-			continue
-		}
-		b := make([]byte, 4*len(w))
-		for i, v := range w {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-		specs = append(specs, gguf.TensorSpec{Name: name, Type: tensor.F32, Shape: t.shapes[name], Data: b})
-	}
-	path := filepath.Join(tb.TempDir(), "tiny.gguf")
-	if err := gguf.WriteFile(path, kvs, specs); err != nil {
-		tb.Fatal(err)
-	}
+	path := t.Write(tb)
 	f, err := gguf.Open(path)
 	if err != nil {
 		tb.Fatal(err)
@@ -172,16 +127,16 @@ func geluRef(x float64) float64 {
 // reference encodes tokens in float64 and returns the last layer's output,
 // one row per token.
 func (t *tiny) reference(tokens []int32) [][]float64 {
-	w := func(name string) []float32 { return t.weights[name] }
+	w := func(name string) []float32 { return t.Weights[name] }
 	linear := func(name string, x []float64, bias bool) []float64 {
 		m := w(name + ".weight")
-		cols := int(t.shapes[name+".weight"][0])
+		cols := int(t.Shapes[name+".weight"][0])
 		out := make([]float64, len(m)/cols)
 		for r := range out {
 			for c := 0; c < cols; c++ {
 				out[r] += float64(m[r*cols+c]) * x[c]
 			}
-			if b, ok := t.weights[name+".bias"]; ok && bias {
+			if b, ok := t.Weights[name+".bias"]; ok && bias {
 				out[r] += float64(b[r])
 			}
 		}
@@ -397,39 +352,39 @@ func TestLoadErrors(t *testing.T) {
 		edit func(*tiny)
 		want string
 	}{
-		{"missing token type count", "bert", func(t *tiny) { t.del("tokenizer.ggml.token_type_count") },
+		{"missing token type count", "bert", func(t *tiny) { t.Del("tokenizer.ggml.token_type_count") },
 			`bert: metadata key "tokenizer.ggml.token_type_count" is missing`},
-		{"token type count type", "bert", func(t *tiny) { t.set("tokenizer.ggml.token_type_count", "two") },
+		{"token type count type", "bert", func(t *tiny) { t.Set("tokenizer.ggml.token_type_count", "two") },
 			`bert: metadata key "tokenizer.ggml.token_type_count" has type string, want an integer`},
-		{"token type count zero", "bert", func(t *tiny) { t.set("tokenizer.ggml.token_type_count", uint32(0)) },
+		{"token type count zero", "bert", func(t *tiny) { t.Set("tokenizer.ggml.token_type_count", uint32(0)) },
 			`bert: token_type_count 0 is not positive`},
-		{"token types shape", "bert", func(t *tiny) { t.set("tokenizer.ggml.token_type_count", uint32(3)) },
+		{"token types shape", "bert", func(t *tiny) { t.Set("tokenizer.ggml.token_type_count", uint32(3)) },
 			`bert: tensor "token_types.weight" has shape [16 2], want [16 3]`},
-		{"missing eps", "bert", func(t *tiny) { t.del("bert.attention.layer_norm_epsilon") },
+		{"missing eps", "bert", func(t *tiny) { t.Del("bert.attention.layer_norm_epsilon") },
 			`bert: metadata key "bert.attention.layer_norm_epsilon": missing`},
-		{"missing embedding length", "nomic-bert", func(t *tiny) { t.del("nomic-bert.embedding_length") },
+		{"missing embedding length", "nomic-bert", func(t *tiny) { t.Del("nomic-bert.embedding_length") },
 			`nomic-bert: metadata key "nomic-bert.embedding_length": missing`},
-		{"heads", "bert", func(t *tiny) { t.set("bert.attention.head_count", uint32(5)) },
+		{"heads", "bert", func(t *tiny) { t.Set("bert.attention.head_count", uint32(5)) },
 			`bert: head_count 5 does not divide embedding_length 16`},
-		{"rank pooling", "bert", func(t *tiny) { t.set("bert.pooling_type", uint32(4)) },
+		{"rank pooling", "bert", func(t *tiny) { t.Set("bert.pooling_type", uint32(4)) },
 			`bert: metadata key "bert.pooling_type": pooling type 4 (rank: a reranker's classification head) is not supported`},
-		{"unknown pooling", "bert", func(t *tiny) { t.set("bert.pooling_type", uint32(9)) },
+		{"unknown pooling", "bert", func(t *tiny) { t.Set("bert.pooling_type", uint32(9)) },
 			`bert: metadata key "bert.pooling_type": unknown pooling type 9`},
-		{"moe encoder", "nomic-bert", func(t *tiny) { t.set("nomic-bert.moe_every_n_layers", uint32(2)) },
+		{"moe encoder", "nomic-bert", func(t *tiny) { t.Set("nomic-bert.moe_every_n_layers", uint32(2)) },
 			`nomic-bert: moe_every_n_layers 2: mixture-of-experts encoders (nomic-bert-moe) are not supported`},
-		{"missing positions", "bert", func(t *tiny) { t.delTensor("position_embd.weight") },
+		{"missing positions", "bert", func(t *tiny) { t.DelTensor("position_embd.weight") },
 			`bert: missing tensor "position_embd.weight"`},
-		{"short positions", "bert", func(t *tiny) { t.set("bert.context_length", uint32(64)) },
+		{"short positions", "bert", func(t *tiny) { t.Set("bert.context_length", uint32(64)) },
 			`bert: tensor "position_embd.weight" has shape [16 32], want [16 64]`},
-		{"missing norm bias", "bert", func(t *tiny) { t.delTensor("blk.1.attn_output_norm.bias") },
+		{"missing norm bias", "bert", func(t *tiny) { t.DelTensor("blk.1.attn_output_norm.bias") },
 			`bert: missing tensor "blk.1.attn_output_norm.bias"`},
-		{"missing gate", "nomic-bert", func(t *tiny) { t.delTensor("blk.0.ffn_gate.weight") },
+		{"missing gate", "nomic-bert", func(t *tiny) { t.DelTensor("blk.0.ffn_gate.weight") },
 			`nomic-bert: missing tensor "blk.0.ffn_gate.weight"`},
-		{"fused qkv shape", "nomic-bert", func(t *tiny) { t.addTensor("blk.0.attn_qkv.weight", make([]float32, 16*40), 16, 40) },
+		{"fused qkv shape", "nomic-bert", func(t *tiny) { t.AddTensor("blk.0.attn_qkv.weight", make([]float32, 16*40), 16, 40) },
 			`nomic-bert: tensor "blk.0.attn_qkv.weight" has shape [16 40], want [16 48]`},
-		{"rope dims", "nomic-bert", func(t *tiny) { t.set("nomic-bert.rope.dimension_count", uint32(8)) },
+		{"rope dims", "nomic-bert", func(t *tiny) { t.Set("nomic-bert.rope.dimension_count", uint32(8)) },
 			`nomic-bert: rope.dimension_count 8 exceeds the head dimension 4`},
-		{"huge block count", "bert", func(t *tiny) { t.set("bert.block_count", uint32(1<<30)) },
+		{"huge block count", "bert", func(t *tiny) { t.Set("bert.block_count", uint32(1<<30)) },
 			`bert: missing tensor "blk.2.attn_q.weight"`},
 	}
 	for _, tc := range cases {

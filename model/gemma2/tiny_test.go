@@ -2,15 +2,14 @@ package gemma2_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/internal/tinygguf"
 	"github.com/ondo-ai/ondo/model"
 	"github.com/ondo-ai/ondo/model/gemma2"
 	"github.com/ondo-ai/ondo/quant"
@@ -19,11 +18,7 @@ import (
 // tiny is a small random Gemma 2 model built in the test: metadata, float32
 // weights, and a plain float64 forward pass to check the engine against.
 type tiny struct {
-	kv      map[string]any
-	order   []string
-	weights map[string][]float32
-	shapes  map[string][]int64
-	names   []string
+	*tinygguf.Model
 
 	dim, heads, kvHeads, hd, ffn, layers, vocab int
 }
@@ -33,21 +28,21 @@ type tiny struct {
 func newTiny(seed uint64, heads, kvHeads int) *tiny { return newTinyShape(seed, heads, kvHeads, 8, 3) }
 
 func newTinyShape(seed uint64, heads, kvHeads, hd, layers int) *tiny {
-	t := &tiny{kv: map[string]any{}, weights: map[string][]float32{}, shapes: map[string][]int64{}}
+	t := &tiny{Model: tinygguf.New()}
 	t.dim, t.heads, t.kvHeads, t.hd, t.ffn, t.layers, t.vocab = 16, heads, kvHeads, hd, 24, layers, 40
-	t.set("general.architecture", "gemma2")
-	t.set("gemma2.context_length", uint32(64))
-	t.set("gemma2.embedding_length", uint32(t.dim))
-	t.set("gemma2.feed_forward_length", uint32(t.ffn))
-	t.set("gemma2.block_count", uint32(t.layers))
-	t.set("gemma2.attention.head_count", uint32(heads))
-	t.set("gemma2.attention.head_count_kv", uint32(kvHeads))
-	t.set("gemma2.attention.key_length", uint32(t.hd))
-	t.set("gemma2.attention.value_length", uint32(t.hd))
-	t.set("gemma2.attention.layer_norm_rms_epsilon", float32(1e-6))
-	t.set("gemma2.attention.sliding_window", uint32(3))
-	t.set("gemma2.attn_logit_softcapping", float32(1.5))
-	t.set("gemma2.final_logit_softcapping", float32(4))
+	t.Set("general.architecture", "gemma2")
+	t.Set("gemma2.context_length", uint32(64))
+	t.Set("gemma2.embedding_length", uint32(t.dim))
+	t.Set("gemma2.feed_forward_length", uint32(t.ffn))
+	t.Set("gemma2.block_count", uint32(t.layers))
+	t.Set("gemma2.attention.head_count", uint32(heads))
+	t.Set("gemma2.attention.head_count_kv", uint32(kvHeads))
+	t.Set("gemma2.attention.key_length", uint32(t.hd))
+	t.Set("gemma2.attention.value_length", uint32(t.hd))
+	t.Set("gemma2.attention.layer_norm_rms_epsilon", float32(1e-6))
+	t.Set("gemma2.attention.sliding_window", uint32(3))
+	t.Set("gemma2.attn_logit_softcapping", float32(1.5))
+	t.Set("gemma2.final_logit_softcapping", float32(4))
 	r := rand.New(rand.NewPCG(seed, 1))
 	add := func(name string, scale float64, shape ...int64) {
 		n := int64(1)
@@ -58,12 +53,12 @@ func newTinyShape(seed uint64, heads, kvHeads, hd, layers int) *tiny {
 		for i := range w {
 			w[i] = float32(r.NormFloat64() * scale)
 		}
-		t.addTensor(name, w, shape...)
+		t.AddTensor(name, w, shape...)
 	}
 	norm := func(name string, n int) {
 		add(name, 0.1, int64(n))
-		for i := range t.weights[name] {
-			t.weights[name][i] += 1
+		for i := range t.Weights[name] {
+			t.Weights[name][i] += 1
 		}
 	}
 	d, q, kv := int64(t.dim), int64(heads*t.hd), int64(kvHeads*t.hd)
@@ -86,52 +81,9 @@ func newTinyShape(seed uint64, heads, kvHeads, hd, layers int) *tiny {
 	return t
 }
 
-func (t *tiny) set(key string, v any) {
-	if _, ok := t.kv[key]; !ok {
-		t.order = append(t.order, key)
-	}
-	t.kv[key] = v
-}
-
-func (t *tiny) del(key string) { delete(t.kv, key) }
-
-func (t *tiny) addTensor(name string, w []float32, shape ...int64) {
-	if _, ok := t.weights[name]; !ok {
-		t.names = append(t.names, name)
-	}
-	t.weights[name], t.shapes[name] = w, shape
-}
-
-func (t *tiny) write(tb testing.TB) string {
-	tb.Helper()
-	var kvs []gguf.KV
-	for _, k := range t.order {
-		if v, ok := t.kv[k]; ok {
-			kvs = append(kvs, gguf.NewKV(k, v))
-		}
-	}
-	var specs []gguf.TensorSpec
-	for _, name := range t.names {
-		w, ok := t.weights[name]
-		if !ok {
-			continue
-		}
-		b := make([]byte, 4*len(w))
-		for i, v := range w {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-		specs = append(specs, gguf.TensorSpec{Name: name, Type: 0, Shape: t.shapes[name], Data: b})
-	}
-	path := filepath.Join(tb.TempDir(), "tiny.gguf")
-	if err := gguf.WriteFile(path, kvs, specs); err != nil {
-		tb.Fatal(err)
-	}
-	return path
-}
-
 func (t *tiny) open(tb testing.TB, cfg model.Config) (model.Model, error) {
 	tb.Helper()
-	f, err := gguf.Open(t.write(tb))
+	f, err := gguf.Open(t.Write(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -169,10 +121,10 @@ func fp16(x float64) float64 { return float64(quant.FP16ToFloat32(quant.Float32T
 // reference runs the float64 forward pass over tokens at positions 0.. and
 // returns the logits of every position.
 func (t *tiny) reference(tokens []int32, r ref) [][]float64 {
-	w := func(name string) []float32 { return t.weights[name] }
+	w := func(name string) []float32 { return t.Weights[name] }
 	matvec := func(name string, x []float64) []float64 {
 		m := w(name)
-		cols := int(t.shapes[name][0])
+		cols := int(t.Shapes[name][0])
 		out := make([]float64, len(m)/cols)
 		for i := range out {
 			for c := 0; c < cols; c++ {
@@ -314,44 +266,44 @@ func TestTinyReference(t *testing.T) {
 		{"mha", 2, 2, nil},
 		{"mqa", 4, 1, nil},
 		{"window 1", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma2.attention.sliding_window", uint32(1))
+			t.Set("gemma2.attention.sliding_window", uint32(1))
 			r.window = 1
 		}},
 		{"every layer slides", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma2.attention.sliding_window_pattern", uint32(0))
+			t.Set("gemma2.attention.sliding_window_pattern", uint32(0))
 			r.sliding = []bool{true, true, true}
 		}},
 		{"pattern 3", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma2.attention.sliding_window_pattern", uint32(3))
+			t.Set("gemma2.attention.sliding_window_pattern", uint32(3))
 			r.sliding = []bool{true, true, false}
 		}},
 		{"pattern array", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma2.attention.sliding_window_pattern", []bool{false, true, true})
+			t.Set("gemma2.attention.sliding_window_pattern", []bool{false, true, true})
 			r.sliding = []bool{false, true, true}
 		}},
 		{"window beyond the prompt", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma2.attention.sliding_window", uint32(4096))
+			t.Set("gemma2.attention.sliding_window", uint32(4096))
 			r.window = 4096
 		}},
 		{"default caps", 4, 2, func(t *tiny, r *ref) {
-			t.del("gemma2.attn_logit_softcapping")
-			t.del("gemma2.final_logit_softcapping")
+			t.Del("gemma2.attn_logit_softcapping")
+			t.Del("gemma2.final_logit_softcapping")
 			r.attnCap, r.finalCap = 50, 30
 		}},
 		{"local rope base", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma2.rope.freq_base", float32(1e6))
-			t.set("gemma2.rope.freq_base_swa", float32(100))
+			t.Set("gemma2.rope.freq_base", float32(1e6))
+			t.Set("gemma2.rope.freq_base_swa", float32(100))
 			r.base, r.local = 1e6, 100
 		}},
 		{"linear scaling", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma2.rope.scaling.type", "linear")
-			t.set("gemma2.rope.scaling.factor", float32(4))
+			t.Set("gemma2.rope.scaling.type", "linear")
+			t.Set("gemma2.rope.scaling.factor", float32(4))
 			r.scale = 4
 		}},
 		{"head dim by default dim/heads", 4, 2, func(t *tiny, r *ref) {
 			*t = *newTinyShape(42, 4, 2, 4, 3)
-			t.del("gemma2.attention.key_length")
-			t.del("gemma2.attention.value_length")
+			t.Del("gemma2.attention.key_length")
+			t.Del("gemma2.attention.value_length")
 			r.queryScalar = 4
 		}},
 	}
@@ -403,7 +355,7 @@ func TestTinyReference(t *testing.T) {
 // TestHyper checks the hyperparameters llama.cpp derives rather than reads.
 func TestHyper(t *testing.T) {
 	tm := newTiny(1, 4, 2)
-	f, err := gguf.Open(tm.write(t))
+	f, err := gguf.Open(tm.Write(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +384,7 @@ func TestHyper(t *testing.T) {
 // dimension, except for the 46-layer (27B) shape, which uses
 // embedding_length/head_count (16/4 here, not the head dimension 8).
 func TestQueryScale27B(t *testing.T) {
-	f, err := gguf.Open(newTinyShape(1, 4, 2, 8, 46).write(t))
+	f, err := gguf.Open(newTinyShape(1, 4, 2, 8, 46).Write(t))
 	if err != nil {
 		t.Fatal(err)
 	}

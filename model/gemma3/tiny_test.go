@@ -2,15 +2,14 @@ package gemma3_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/internal/tinygguf"
 	"github.com/ondo-ai/ondo/model"
 	"github.com/ondo-ai/ondo/model/gemma3"
 	"github.com/ondo-ai/ondo/quant"
@@ -19,11 +18,7 @@ import (
 // tiny is a small random Gemma 3 model built in the test: metadata, float32
 // weights, and a plain float64 forward pass to check the engine against.
 type tiny struct {
-	kv      map[string]any
-	order   []string
-	weights map[string][]float32
-	shapes  map[string][]int64
-	names   []string
+	*tinygguf.Model
 
 	dim, heads, kvHeads, hd, ffn, layers, vocab int
 }
@@ -34,23 +29,23 @@ type tiny struct {
 func newTiny(seed uint64, heads, kvHeads int) *tiny { return newTinyShape(seed, heads, kvHeads, 8, 7) }
 
 func newTinyShape(seed uint64, heads, kvHeads, hd, layers int) *tiny {
-	t := &tiny{kv: map[string]any{}, weights: map[string][]float32{}, shapes: map[string][]int64{}}
+	t := &tiny{Model: tinygguf.New()}
 	t.dim, t.heads, t.kvHeads, t.hd, t.ffn, t.layers, t.vocab = 16, heads, kvHeads, hd, 24, layers, 40
-	t.set("general.architecture", "gemma3")
-	t.set("gemma3.context_length", uint32(64))
-	t.set("gemma3.embedding_length", uint32(t.dim))
-	t.set("gemma3.feed_forward_length", uint32(t.ffn))
-	t.set("gemma3.block_count", uint32(t.layers))
-	t.set("gemma3.attention.head_count", uint32(heads))
-	t.set("gemma3.attention.head_count_kv", uint32(kvHeads))
-	t.set("gemma3.attention.key_length", uint32(t.hd))
-	t.set("gemma3.attention.value_length", uint32(t.hd))
-	t.set("gemma3.attention.layer_norm_rms_epsilon", float32(1e-6))
-	t.set("gemma3.attention.sliding_window", uint32(3))
-	t.set("gemma3.rope.freq_base", float32(1e6))
-	t.set("gemma3.rope.freq_base_swa", float32(10000))
-	t.set("gemma3.rope.scaling.type", "linear")
-	t.set("gemma3.rope.scaling.factor", float32(8))
+	t.Set("general.architecture", "gemma3")
+	t.Set("gemma3.context_length", uint32(64))
+	t.Set("gemma3.embedding_length", uint32(t.dim))
+	t.Set("gemma3.feed_forward_length", uint32(t.ffn))
+	t.Set("gemma3.block_count", uint32(t.layers))
+	t.Set("gemma3.attention.head_count", uint32(heads))
+	t.Set("gemma3.attention.head_count_kv", uint32(kvHeads))
+	t.Set("gemma3.attention.key_length", uint32(t.hd))
+	t.Set("gemma3.attention.value_length", uint32(t.hd))
+	t.Set("gemma3.attention.layer_norm_rms_epsilon", float32(1e-6))
+	t.Set("gemma3.attention.sliding_window", uint32(3))
+	t.Set("gemma3.rope.freq_base", float32(1e6))
+	t.Set("gemma3.rope.freq_base_swa", float32(10000))
+	t.Set("gemma3.rope.scaling.type", "linear")
+	t.Set("gemma3.rope.scaling.factor", float32(8))
 	r := rand.New(rand.NewPCG(seed, 1))
 	add := func(name string, scale float64, shape ...int64) {
 		n := int64(1)
@@ -61,12 +56,12 @@ func newTinyShape(seed uint64, heads, kvHeads, hd, layers int) *tiny {
 		for i := range w {
 			w[i] = float32(r.NormFloat64() * scale)
 		}
-		t.addTensor(name, w, shape...)
+		t.AddTensor(name, w, shape...)
 	}
 	norm := func(name string, n int) {
 		add(name, 0.1, int64(n))
-		for i := range t.weights[name] {
-			t.weights[name][i] += 1
+		for i := range t.Weights[name] {
+			t.Weights[name][i] += 1
 		}
 	}
 	d, q, kv := int64(t.dim), int64(heads*t.hd), int64(kvHeads*t.hd)
@@ -82,8 +77,8 @@ func newTinyShape(seed uint64, heads, kvHeads, hd, layers int) *tiny {
 		add(p+"attn_q_norm.weight", 0.5, int64(t.hd))
 		add(p+"attn_k_norm.weight", 0.5, int64(t.hd))
 		for _, n := range []string{"attn_q_norm.weight", "attn_k_norm.weight"} {
-			for i := range t.weights[p+n] {
-				t.weights[p+n][i] += 1.5
+			for i := range t.Weights[p+n] {
+				t.Weights[p+n][i] += 1.5
 			}
 		}
 		norm(p+"post_attention_norm.weight", t.dim)
@@ -96,52 +91,9 @@ func newTinyShape(seed uint64, heads, kvHeads, hd, layers int) *tiny {
 	return t
 }
 
-func (t *tiny) set(key string, v any) {
-	if _, ok := t.kv[key]; !ok {
-		t.order = append(t.order, key)
-	}
-	t.kv[key] = v
-}
-
-func (t *tiny) del(key string) { delete(t.kv, key) }
-
-func (t *tiny) addTensor(name string, w []float32, shape ...int64) {
-	if _, ok := t.weights[name]; !ok {
-		t.names = append(t.names, name)
-	}
-	t.weights[name], t.shapes[name] = w, shape
-}
-
-func (t *tiny) write(tb testing.TB) string {
-	tb.Helper()
-	var kvs []gguf.KV
-	for _, k := range t.order {
-		if v, ok := t.kv[k]; ok {
-			kvs = append(kvs, gguf.NewKV(k, v))
-		}
-	}
-	var specs []gguf.TensorSpec
-	for _, name := range t.names {
-		w, ok := t.weights[name]
-		if !ok {
-			continue
-		}
-		b := make([]byte, 4*len(w))
-		for i, v := range w {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-		specs = append(specs, gguf.TensorSpec{Name: name, Type: 0, Shape: t.shapes[name], Data: b})
-	}
-	path := filepath.Join(tb.TempDir(), "tiny.gguf")
-	if err := gguf.WriteFile(path, kvs, specs); err != nil {
-		tb.Fatal(err)
-	}
-	return path
-}
-
 func (t *tiny) open(tb testing.TB, cfg model.Config) (model.Model, error) {
 	tb.Helper()
-	f, err := gguf.Open(t.write(tb))
+	f, err := gguf.Open(t.Write(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -178,10 +130,10 @@ func fp16(x float64) float64 { return float64(quant.FP16ToFloat32(quant.Float32T
 // reference runs the float64 forward pass over tokens at positions 0.. and
 // returns the logits of every position.
 func (t *tiny) reference(tokens []int32, r ref) [][]float64 {
-	w := func(name string) []float32 { return t.weights[name] }
+	w := func(name string) []float32 { return t.Weights[name] }
 	matvec := func(name string, x []float64) []float64 {
 		m := w(name)
-		cols := int(t.shapes[name][0])
+		cols := int(t.Shapes[name][0])
 		out := make([]float64, len(m)/cols)
 		for i := range out {
 			for c := 0; c < cols; c++ {
@@ -284,7 +236,7 @@ func (t *tiny) reference(tokens []int32, r ref) [][]float64 {
 			}
 		}
 		head := "output.weight"
-		if _, ok := t.weights[head]; !ok {
+		if _, ok := t.Weights[head]; !ok {
 			head = "token_embd.weight"
 		}
 		logits := matvec(head, rms(x, "output_norm.weight"))
@@ -345,42 +297,42 @@ func TestTinyReference(t *testing.T) {
 		{"mha", 2, 2, nil},
 		{"mqa", 4, 1, nil},
 		{"window 1", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma3.attention.sliding_window", uint32(1))
+			t.Set("gemma3.attention.sliding_window", uint32(1))
 			r.window = 1
 		}},
 		{"no sliding window", 4, 2, func(t *tiny, r *ref) {
-			t.del("gemma3.attention.sliding_window")
+			t.Del("gemma3.attention.sliding_window")
 			r.sliding = make([]bool, 7)
 		}},
 		{"sliding window 0", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma3.attention.sliding_window", uint32(0))
+			t.Set("gemma3.attention.sliding_window", uint32(0))
 			r.sliding = make([]bool, 7)
 		}},
 		{"pattern 2", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma3.attention.sliding_window_pattern", uint32(2))
+			t.Set("gemma3.attention.sliding_window_pattern", uint32(2))
 			r.sliding = []bool{true, false, true, false, true, false, true}
 		}},
 		{"pattern array", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma3.attention.sliding_window_pattern", []bool{false, true, true, false, false, true, true})
+			t.Set("gemma3.attention.sliding_window_pattern", []bool{false, true, true, false, false, true, true})
 			r.sliding = []bool{false, true, true, false, false, true, true}
 		}},
 		{"final cap", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma3.final_logit_softcapping", float32(3))
+			t.Set("gemma3.final_logit_softcapping", float32(3))
 			r.finalCap = 3
 		}},
 		{"attention cap ignored", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma3.attn_logit_softcapping", float32(1))
+			t.Set("gemma3.attn_logit_softcapping", float32(1))
 		}},
 		{"default local base", 4, 2, func(t *tiny, r *ref) {
-			t.del("gemma3.rope.freq_base_swa")
+			t.Del("gemma3.rope.freq_base_swa")
 		}},
 		{"local base 100", 4, 2, func(t *tiny, r *ref) {
-			t.set("gemma3.rope.freq_base_swa", float32(100))
+			t.Set("gemma3.rope.freq_base_swa", float32(100))
 			r.local = 100
 		}},
 		{"no scaling", 4, 2, func(t *tiny, r *ref) {
-			t.del("gemma3.rope.scaling.type")
-			t.del("gemma3.rope.scaling.factor")
+			t.Del("gemma3.rope.scaling.type")
+			t.Del("gemma3.rope.scaling.factor")
 			r.scale = 0
 		}},
 		{"untied output", 4, 2, func(t *tiny, r *ref) {
@@ -388,12 +340,12 @@ func TestTinyReference(t *testing.T) {
 			for i := range w {
 				w[i] = float32(i%7-3) * 0.05
 			}
-			t.addTensor("output.weight", w, 16, 40)
+			t.AddTensor("output.weight", w, 16, 40)
 		}},
 		{"head dim by default dim/heads", 4, 2, func(t *tiny, r *ref) {
 			*t = *newTinyShape(42, 4, 2, 4, 7)
-			t.del("gemma3.attention.key_length")
-			t.del("gemma3.attention.value_length")
+			t.Del("gemma3.attention.key_length")
+			t.Del("gemma3.attention.value_length")
 			r.queryScalar = 4
 		}},
 	}
@@ -445,7 +397,7 @@ func TestTinyReference(t *testing.T) {
 // TestHyper checks the hyperparameters llama.cpp derives rather than reads.
 func TestHyper(t *testing.T) {
 	tm := newTiny(1, 4, 2)
-	f, err := gguf.Open(tm.write(t))
+	f, err := gguf.Open(tm.Write(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +429,7 @@ func TestHyper(t *testing.T) {
 // dimension, except for the 62-layer (27B) shape, which uses
 // embedding_length/head_count (16/4 here, not the head dimension 8).
 func TestQueryScale27B(t *testing.T) {
-	f, err := gguf.Open(newTinyShape(1, 4, 2, 8, 62).write(t))
+	f, err := gguf.Open(newTinyShape(1, 4, 2, 8, 62).Write(t))
 	if err != nil {
 		t.Fatal(err)
 	}

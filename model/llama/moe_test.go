@@ -13,8 +13,8 @@ import (
 // of them per token (Mixtral's layout): a router and the experts' SwiGLU
 // matrices stacked in 3-D tensors.
 func (t *tiny) moeify(experts, used int) {
-	t.set("llama.expert_count", uint32(experts))
-	t.set("llama.expert_used_count", uint32(used))
+	t.Set("llama.expert_count", uint32(experts))
+	t.Set("llama.expert_used_count", uint32(used))
 	r := rand.New(rand.NewPCG(uint64(experts*10+used), 3))
 	rnd := func(n int, scale float64) []float32 {
 		w := make([]float32, n)
@@ -27,12 +27,12 @@ func (t *tiny) moeify(experts, used int) {
 	for l := 0; l < t.layers; l++ {
 		p := fmt.Sprintf("blk.%d.", l)
 		for _, n := range []string{"ffn_gate", "ffn_up", "ffn_down"} {
-			t.delTensor(p + n + ".weight")
+			t.DelTensor(p + n + ".weight")
 		}
-		t.addTensor(p+"ffn_gate_inp.weight", rnd(int(d*e), 0.5), d, e)
-		t.addTensor(p+"ffn_gate_exps.weight", rnd(int(d*ff*e), 0.3), d, ff, e)
-		t.addTensor(p+"ffn_up_exps.weight", rnd(int(d*ff*e), 0.3), d, ff, e)
-		t.addTensor(p+"ffn_down_exps.weight", rnd(int(d*ff*e), 0.3), ff, d, e)
+		t.AddTensor(p+"ffn_gate_inp.weight", rnd(int(d*e), 0.5), d, e)
+		t.AddTensor(p+"ffn_gate_exps.weight", rnd(int(d*ff*e), 0.3), d, ff, e)
+		t.AddTensor(p+"ffn_up_exps.weight", rnd(int(d*ff*e), 0.3), d, ff, e)
+		t.AddTensor(p+"ffn_down_exps.weight", rnd(int(d*ff*e), 0.3), ff, d, e)
 	}
 }
 
@@ -41,11 +41,11 @@ func (t *tiny) moeify(experts, used int) {
 // scores, the used most likely experts, their probabilities renormalised
 // to sum 1, and the weighted sum of their SwiGLU outputs.
 func (t *tiny) moeReference(p string, x []float64) []float64 {
-	experts := int(t.kv["llama.expert_count"].(uint32))
-	used := int(t.kv["llama.expert_used_count"].(uint32))
+	experts := int(t.KV["llama.expert_count"].(uint32))
+	used := int(t.KV["llama.expert_used_count"].(uint32))
 	// rows×cols matrix number e of a stacked tensor, times v.
 	mul := func(name string, e, rows, cols int, v []float64) []float64 {
-		w := t.weights[name][e*rows*cols:]
+		w := t.Weights[name][e*rows*cols:]
 		out := make([]float64, rows)
 		for r := range out {
 			for c := 0; c < cols; c++ {
@@ -111,26 +111,26 @@ func TestMoELoadErrors(t *testing.T) {
 		edit func(*tiny)
 		want string
 	}{
-		{"missing expert_used_count", func(t *tiny) { t.del("llama.expert_used_count") },
+		{"missing expert_used_count", func(t *tiny) { t.Del("llama.expert_used_count") },
 			`llama: metadata key "llama.expert_used_count": missing`},
-		{"expert_used_count too large", func(t *tiny) { t.set("llama.expert_used_count", uint32(5)) },
+		{"expert_used_count too large", func(t *tiny) { t.Set("llama.expert_used_count", uint32(5)) },
 			`llama: expert_used_count 5 is not between 1 and expert_count 4`},
-		{"expert_used_count zero", func(t *tiny) { t.set("llama.expert_used_count", uint32(0)) },
+		{"expert_used_count zero", func(t *tiny) { t.Set("llama.expert_used_count", uint32(0)) },
 			`llama: expert_used_count 0 is not between 1 and expert_count 4`},
-		{"expert_used_count wrong type", func(t *tiny) { t.set("llama.expert_used_count", "two") },
+		{"expert_used_count wrong type", func(t *tiny) { t.Set("llama.expert_used_count", "two") },
 			`llama: metadata key "llama.expert_used_count" has type string, want an integer`},
-		{"expert_count differs from router", func(t *tiny) { t.set("llama.expert_count", uint32(8)) },
+		{"expert_count differs from router", func(t *tiny) { t.Set("llama.expert_count", uint32(8)) },
 			`llama: tensor "blk.0.ffn_gate_inp.weight" has shape [16 4], want [16 8]`},
-		{"missing experts", func(t *tiny) { t.delTensor("blk.1.ffn_up_exps.weight") },
+		{"missing experts", func(t *tiny) { t.DelTensor("blk.1.ffn_up_exps.weight") },
 			`llama: missing tensor "blk.1.ffn_up_exps.weight"`},
 		{"experts of the wrong size", func(t *tiny) {
-			t.addTensor("blk.0.ffn_down_exps.weight", make([]float32, 24*16*4), 16, 24, 4)
+			t.AddTensor("blk.0.ffn_down_exps.weight", make([]float32, 24*16*4), 16, 24, 4)
 		}, `llama: tensor "blk.0.ffn_down_exps.weight" has shape [16 24 4], want [24 16 4]`},
 		{"one tensor per expert", func(t *tiny) {
-			t.delTensor("blk.0.ffn_gate_exps.weight")
-			t.addTensor("blk.0.ffn_gate.0.weight", make([]float32, 16*24), 16, 24)
+			t.DelTensor("blk.0.ffn_gate_exps.weight")
+			t.AddTensor("blk.0.ffn_gate.0.weight", make([]float32, 16*24), 16, 24)
 		}, `llama: tensor "blk.0.ffn_gate.0.weight": experts stored one tensor each (an old Mixtral conversion) are not supported`},
-		{"pooling", func(t *tiny) { t.set("llama.pooling_type", uint32(4)) },
+		{"pooling", func(t *tiny) { t.Set("llama.pooling_type", uint32(4)) },
 			`llama: metadata key "llama.pooling_type": pooling type 4 (rank: a reranker's classification head) is not supported`},
 	}
 	for _, tc := range cases {

@@ -2,15 +2,14 @@ package llama_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/internal/tinygguf"
 	"github.com/ondo-ai/ondo/kvcache"
 	"github.com/ondo-ai/ondo/model"
 	"github.com/ondo-ai/ondo/tensor"
@@ -19,29 +18,24 @@ import (
 // tiny is a small random Llama model built in the test: metadata, float32
 // weights, and a plain float64 forward pass to check the engine against.
 type tiny struct {
-	kv      map[string]any
-	order   []string
-	weights map[string][]float32
-	shapes  map[string][]int64
-	names   []string
-	raw     map[string]tensor.Type // tensors written with another type id (same bytes)
+	*tinygguf.Model
 
 	dim, heads, kvHeads, hd, ffn, layers, vocab int
 }
 
 func newTiny(seed uint64, heads, kvHeads int) *tiny {
-	t := &tiny{kv: map[string]any{}, weights: map[string][]float32{}, shapes: map[string][]int64{}}
+	t := &tiny{Model: tinygguf.New()}
 	t.dim, t.heads, t.kvHeads, t.ffn, t.layers, t.vocab = 16, heads, kvHeads, 24, 2, 40
 	t.hd = t.dim / heads
-	t.set("general.architecture", "llama")
-	t.set("llama.context_length", uint32(64))
-	t.set("llama.embedding_length", uint32(t.dim))
-	t.set("llama.feed_forward_length", uint32(t.ffn))
-	t.set("llama.block_count", uint32(t.layers))
-	t.set("llama.attention.head_count", uint32(heads))
-	t.set("llama.attention.head_count_kv", uint32(kvHeads))
-	t.set("llama.rope.dimension_count", uint32(t.hd))
-	t.set("llama.attention.layer_norm_rms_epsilon", float32(1e-5))
+	t.Set("general.architecture", "llama")
+	t.Set("llama.context_length", uint32(64))
+	t.Set("llama.embedding_length", uint32(t.dim))
+	t.Set("llama.feed_forward_length", uint32(t.ffn))
+	t.Set("llama.block_count", uint32(t.layers))
+	t.Set("llama.attention.head_count", uint32(heads))
+	t.Set("llama.attention.head_count_kv", uint32(kvHeads))
+	t.Set("llama.rope.dimension_count", uint32(t.hd))
+	t.Set("llama.attention.layer_norm_rms_epsilon", float32(1e-5))
 	r := rand.New(rand.NewPCG(seed, 1))
 	add := func(name string, scale float64, shape ...int64) {
 		n := int64(1)
@@ -52,13 +46,13 @@ func newTiny(seed uint64, heads, kvHeads int) *tiny {
 		for i := range w {
 			w[i] = float32(r.NormFloat64() * scale)
 		}
-		t.weights[name], t.shapes[name] = w, shape
-		t.names = append(t.names, name)
+		t.Weights[name], t.Shapes[name] = w, shape
+		t.Names = append(t.Names, name)
 	}
 	norm := func(name string, n int) {
 		add(name, 0.1, int64(n))
-		for i := range t.weights[name] {
-			t.weights[name][i] += 1
+		for i := range t.Weights[name] {
+			t.Weights[name][i] += 1
 		}
 	}
 	d, q, kv := int64(t.dim), int64(heads*t.hd), int64(kvHeads*t.hd)
@@ -80,59 +74,9 @@ func newTiny(seed uint64, heads, kvHeads int) *tiny {
 	return t
 }
 
-func (t *tiny) set(key string, v any) {
-	if _, ok := t.kv[key]; !ok {
-		t.order = append(t.order, key)
-	}
-	t.kv[key] = v
-}
-
-func (t *tiny) del(key string) { delete(t.kv, key) }
-
-func (t *tiny) delTensor(name string) { delete(t.weights, name) }
-
-// addTensor adds a float32 tensor with the given values.
-func (t *tiny) addTensor(name string, w []float32, shape ...int64) {
-	if _, ok := t.weights[name]; !ok {
-		t.names = append(t.names, name)
-	}
-	t.weights[name], t.shapes[name] = w, shape
-}
-
-func (t *tiny) write(tb testing.TB) string {
-	tb.Helper()
-	var kvs []gguf.KV
-	for _, k := range t.order {
-		if v, ok := t.kv[k]; ok {
-			kvs = append(kvs, gguf.NewKV(k, v))
-		}
-	}
-	var specs []gguf.TensorSpec
-	for _, name := range t.names {
-		w, ok := t.weights[name]
-		if !ok {
-			continue
-		}
-		b := make([]byte, 4*len(w))
-		for i, v := range w {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-		typ := tensor.F32
-		if rt, ok := t.raw[name]; ok {
-			typ = rt
-		}
-		specs = append(specs, gguf.TensorSpec{Name: name, Type: typ, Shape: t.shapes[name], Data: b})
-	}
-	path := filepath.Join(tb.TempDir(), "tiny.gguf")
-	if err := gguf.WriteFile(path, kvs, specs); err != nil {
-		tb.Fatal(err)
-	}
-	return path
-}
-
 func (t *tiny) open(tb testing.TB) (model.Model, error) {
 	tb.Helper()
-	f, err := gguf.Open(t.write(tb))
+	f, err := gguf.Open(t.Write(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -177,17 +121,17 @@ func (r ropeRef) angle(pos, i, dims int) (theta, mag float64) {
 // reference runs the float64 forward pass over tokens at positions 0.. and
 // returns the logits of every position.
 func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
-	w := func(name string) []float32 { return t.weights[name] }
+	w := func(name string) []float32 { return t.Weights[name] }
 	matvec := func(name string, x []float64) []float64 {
 		m := w(name)
-		cols := int(t.shapes[name][0])
+		cols := int(t.Shapes[name][0])
 		out := make([]float64, len(m)/cols)
 		for r := range out {
 			for c := 0; c < cols; c++ {
 				out[r] += float64(m[r*cols+c]) * x[c]
 			}
 		}
-		if b, ok := t.weights[strings.TrimSuffix(name, ".weight")+".bias"]; ok {
+		if b, ok := t.Weights[strings.TrimSuffix(name, ".weight")+".bias"]; ok {
 			for r := range out {
 				out[r] += float64(b[r])
 			}
@@ -258,7 +202,7 @@ func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
 				x[i] += v
 			}
 			xb = rms(x, p+"ffn_norm.weight")
-			if _, moe := t.weights[p+"ffn_gate_inp.weight"]; moe {
+			if _, moe := t.Weights[p+"ffn_gate_inp.weight"]; moe {
 				for i, v := range t.moeReference(p, xb) {
 					x[i] += v
 				}
@@ -273,7 +217,7 @@ func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
 			}
 		}
 		head := "output.weight"
-		if _, ok := t.weights[head]; !ok {
+		if _, ok := t.Weights[head]; !ok {
 			head = "token_embd.weight"
 		}
 		out = append(out, matvec(head, rms(x, "output_norm.weight")))
@@ -295,37 +239,37 @@ func TestTinyReference(t *testing.T) {
 		{"gqa", 4, 2, nil},
 		{"mha", 2, 2, nil},
 		{"mqa", 4, 1, nil},
-		{"tied output", 4, 2, func(t *tiny, _ *ropeRef) { t.delTensor("output.weight") }},
+		{"tied output", 4, 2, func(t *tiny, _ *ropeRef) { t.DelTensor("output.weight") }},
 		{"freq base", 4, 2, func(t *tiny, r *ropeRef) {
-			t.set("llama.rope.freq_base", float32(500000))
+			t.Set("llama.rope.freq_base", float32(500000))
 			r.base = 500000
 		}},
 		{"linear scaling", 4, 2, func(t *tiny, r *ropeRef) {
-			t.set("llama.rope.scaling.type", "linear")
-			t.set("llama.rope.scaling.factor", float32(4))
+			t.Set("llama.rope.scaling.type", "linear")
+			t.Set("llama.rope.scaling.factor", float32(4))
 			r.scale = 4
 		}},
 		{"yarn scaling", 2, 1, func(t *tiny, r *ropeRef) {
-			t.set("llama.rope.freq_base", float32(100))
-			t.set("llama.rope.scaling.type", "yarn")
-			t.set("llama.rope.scaling.factor", float32(4))
-			t.set("llama.rope.scaling.original_context_length", uint32(16))
+			t.Set("llama.rope.freq_base", float32(100))
+			t.Set("llama.rope.scaling.type", "yarn")
+			t.Set("llama.rope.scaling.factor", float32(4))
+			t.Set("llama.rope.scaling.original_context_length", uint32(16))
 			r.base, r.scale, r.yarn, r.origCtx = 100, 4, true, 16
 		}},
 		{"rope freqs", 4, 2, func(t *tiny, r *ropeRef) {
 			ff := []float32{1, 2.5, 8, 32}[:t.hd/2]
-			t.addTensor("rope_freqs.weight", ff, int64(len(ff)))
+			t.AddTensor("rope_freqs.weight", ff, int64(len(ff)))
 			r.factors = ff
 		}},
 		{"biases", 4, 2, func(t *tiny, _ *ropeRef) {
 			for _, n := range []string{"attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_gate", "ffn_down"} {
 				name := "blk.1." + n
-				rows := t.shapes[name+".weight"][1]
+				rows := t.Shapes[name+".weight"][1]
 				b := make([]float32, rows)
 				for i := range b {
 					b[i] = float32(i%5) * 0.1
 				}
-				t.addTensor(name+".bias", b, rows)
+				t.AddTensor(name+".bias", b, rows)
 			}
 		}},
 	}
@@ -377,38 +321,38 @@ func TestLoadErrors(t *testing.T) {
 		edit func(*tiny)
 		want string
 	}{
-		{"unregistered arch", func(t *tiny) { t.set("general.architecture", "xyz") }, `unsupported architecture "xyz"`},
-		{"missing tensor", func(t *tiny) { t.delTensor("blk.1.attn_q.weight") }, `llama: missing tensor "blk.1.attn_q.weight"`},
-		{"missing embedding", func(t *tiny) { t.delTensor("token_embd.weight") }, `llama: missing tensor "token_embd.weight"`},
+		{"unregistered arch", func(t *tiny) { t.Set("general.architecture", "xyz") }, `unsupported architecture "xyz"`},
+		{"missing tensor", func(t *tiny) { t.DelTensor("blk.1.attn_q.weight") }, `llama: missing tensor "blk.1.attn_q.weight"`},
+		{"missing embedding", func(t *tiny) { t.DelTensor("token_embd.weight") }, `llama: missing tensor "token_embd.weight"`},
 		{"wrong shape", func(t *tiny) {
-			t.addTensor("blk.0.attn_k.weight", make([]float32, 16*16), 16, 16)
+			t.AddTensor("blk.0.attn_k.weight", make([]float32, 16*16), 16, 16)
 		}, `llama: tensor "blk.0.attn_k.weight" has shape [16 16], want [16 8]`},
 		{"wrong norm shape", func(t *tiny) {
-			t.addTensor("blk.0.ffn_norm.weight", make([]float32, 8), 8)
+			t.AddTensor("blk.0.ffn_norm.weight", make([]float32, 8), 8)
 		}, `llama: tensor "blk.0.ffn_norm.weight" has shape [8], want [16]`},
-		{"heads do not divide", func(t *tiny) { t.set("llama.attention.head_count", uint32(7)) },
+		{"heads do not divide", func(t *tiny) { t.Set("llama.attention.head_count", uint32(7)) },
 			`llama: head_count_kv 2 does not divide head_count 7`},
 		{"head_count vs embedding", func(t *tiny) {
-			t.set("llama.attention.head_count", uint32(7))
-			t.set("llama.attention.head_count_kv", uint32(7))
+			t.Set("llama.attention.head_count", uint32(7))
+			t.Set("llama.attention.head_count_kv", uint32(7))
 		}, `llama: head_count 7 does not divide embedding_length 16`},
-		{"zero heads", func(t *tiny) { t.set("llama.attention.head_count", uint32(0)) }, `llama: head_count 0 is not positive`},
-		{"missing key", func(t *tiny) { t.del("llama.embedding_length") }, `llama: metadata key "llama.embedding_length": missing`},
-		{"wrong key type", func(t *tiny) { t.set("llama.block_count", "two") }, `llama: metadata key "llama.block_count" has type string, want an integer`},
-		{"missing eps", func(t *tiny) { t.del("llama.attention.layer_norm_rms_epsilon") }, `llama.attention.layer_norm_rms_epsilon`},
-		{"rope dims", func(t *tiny) { t.set("llama.rope.dimension_count", uint32(2)) }, `llama: rope.dimension_count 2 differs from the head dimension 4`},
-		{"rope scaling type", func(t *tiny) { t.set("llama.rope.scaling.type", "longrope") }, `llama: rope.scaling.type "longrope" is not supported`},
-		{"vocab size", func(t *tiny) { t.set("llama.vocab_size", uint32(41)) }, `llama: vocab_size 41 differs from token_embd's 40 rows`},
+		{"zero heads", func(t *tiny) { t.Set("llama.attention.head_count", uint32(0)) }, `llama: head_count 0 is not positive`},
+		{"missing key", func(t *tiny) { t.Del("llama.embedding_length") }, `llama: metadata key "llama.embedding_length": missing`},
+		{"wrong key type", func(t *tiny) { t.Set("llama.block_count", "two") }, `llama: metadata key "llama.block_count" has type string, want an integer`},
+		{"missing eps", func(t *tiny) { t.Del("llama.attention.layer_norm_rms_epsilon") }, `llama.attention.layer_norm_rms_epsilon`},
+		{"rope dims", func(t *tiny) { t.Set("llama.rope.dimension_count", uint32(2)) }, `llama: rope.dimension_count 2 differs from the head dimension 4`},
+		{"rope scaling type", func(t *tiny) { t.Set("llama.rope.scaling.type", "longrope") }, `llama: rope.scaling.type "longrope" is not supported`},
+		{"vocab size", func(t *tiny) { t.Set("llama.vocab_size", uint32(41)) }, `llama: vocab_size 41 differs from token_embd's 40 rows`},
 		{"router without expert_count", func(t *tiny) {
-			t.addTensor("blk.0.ffn_gate_inp.weight", make([]float32, 16*8), 16, 8)
+			t.AddTensor("blk.0.ffn_gate_inp.weight", make([]float32, 16*8), 16, 8)
 		}, `llama: tensor "blk.0.ffn_gate_inp.weight" routes to experts, but metadata key "llama.expert_count" is missing`},
 		{"expert_count without experts", func(t *tiny) {
-			t.set("llama.expert_count", uint32(8))
-			t.set("llama.expert_used_count", uint32(2))
+			t.Set("llama.expert_count", uint32(8))
+			t.Set("llama.expert_used_count", uint32(2))
 		}, `llama: missing tensor "blk.0.ffn_gate_inp.weight"`},
-		{"huge block_count", func(t *tiny) { t.set("llama.block_count", uint32(1<<30)) }, `llama: missing tensor "blk.2.attn_norm.weight"`},
+		{"huge block_count", func(t *tiny) { t.Set("llama.block_count", uint32(1<<30)) }, `llama: missing tensor "blk.2.attn_norm.weight"`},
 		{"unsupported type", func(t *tiny) {
-			t.raw = map[string]tensor.Type{"blk.0.attn_q.weight": tensor.I32}
+			t.Raw = map[string]tensor.Type{"blk.0.attn_q.weight": tensor.I32}
 		}, `llama: tensor "blk.0.attn_q.weight": kernels: tensor type I32 is not supported`},
 	}
 	for _, tc := range cases {
@@ -574,7 +518,7 @@ func TestMultiSequenceBatch(t *testing.T) {
 // evaluated in several passes, gives the logits of a single pass.
 func TestSmallBatchSize(t *testing.T) {
 	tm := newTiny(3, 4, 2)
-	f, err := gguf.Open(tm.write(t))
+	f, err := gguf.Open(tm.Write(t))
 	if err != nil {
 		t.Fatal(err)
 	}

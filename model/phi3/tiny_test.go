@@ -2,19 +2,17 @@ package phi3_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/internal/tinygguf"
 	"github.com/ondo-ai/ondo/kvcache"
 	"github.com/ondo-ai/ondo/model"
 	_ "github.com/ondo-ai/ondo/model/phi3"
-	"github.com/ondo-ai/ondo/tensor"
 )
 
 // tiny is a small random Phi-3 model built in the test: metadata, float32
@@ -22,11 +20,7 @@ import (
 // LongRoPE factors, and a plain float64 forward pass to check the engine
 // against.
 type tiny struct {
-	kv      map[string]any
-	order   []string
-	weights map[string][]float32
-	shapes  map[string][]int64
-	names   []string
+	*tinygguf.Model
 
 	dim, heads, kvHeads, hd, ffn, layers, vocab int
 	ropeDims                                    int
@@ -40,23 +34,23 @@ const (
 )
 
 func newTiny(seed uint64, heads, kvHeads int) *tiny {
-	t := &tiny{kv: map[string]any{}, weights: map[string][]float32{}, shapes: map[string][]int64{}}
+	t := &tiny{Model: tinygguf.New()}
 	t.dim, t.heads, t.kvHeads, t.ffn, t.layers, t.vocab = 16, heads, kvHeads, 24, 2, 40
 	t.hd = t.dim / heads
 	t.ropeDims = t.hd
-	t.set("general.architecture", "phi3")
-	t.set("phi3.context_length", uint32(tinyCtx))
-	t.set("phi3.rope.scaling.original_context_length", uint32(tinyOrig))
-	t.set("phi3.embedding_length", uint32(t.dim))
-	t.set("phi3.feed_forward_length", uint32(t.ffn))
-	t.set("phi3.block_count", uint32(t.layers))
-	t.set("phi3.attention.head_count", uint32(heads))
-	t.set("phi3.attention.head_count_kv", uint32(kvHeads))
-	t.set("phi3.attention.layer_norm_rms_epsilon", float32(1e-5))
-	t.set("phi3.rope.dimension_count", uint32(t.ropeDims))
-	t.set("phi3.rope.freq_base", float32(10000))
-	t.set("phi3.attention.sliding_window", uint32(0))
-	t.set("phi3.rope.scaling.attn_factor", float32(1.25))
+	t.Set("general.architecture", "phi3")
+	t.Set("phi3.context_length", uint32(tinyCtx))
+	t.Set("phi3.rope.scaling.original_context_length", uint32(tinyOrig))
+	t.Set("phi3.embedding_length", uint32(t.dim))
+	t.Set("phi3.feed_forward_length", uint32(t.ffn))
+	t.Set("phi3.block_count", uint32(t.layers))
+	t.Set("phi3.attention.head_count", uint32(heads))
+	t.Set("phi3.attention.head_count_kv", uint32(kvHeads))
+	t.Set("phi3.attention.layer_norm_rms_epsilon", float32(1e-5))
+	t.Set("phi3.rope.dimension_count", uint32(t.ropeDims))
+	t.Set("phi3.rope.freq_base", float32(10000))
+	t.Set("phi3.attention.sliding_window", uint32(0))
+	t.Set("phi3.rope.scaling.attn_factor", float32(1.25))
 	r := rand.New(rand.NewPCG(seed, 3))
 	add := func(name string, scale float64, shape ...int64) {
 		n := int64(1)
@@ -67,12 +61,12 @@ func newTiny(seed uint64, heads, kvHeads int) *tiny {
 		for i := range w {
 			w[i] = float32(r.NormFloat64() * scale)
 		}
-		t.addTensor(name, w, shape...)
+		t.AddTensor(name, w, shape...)
 	}
 	norm := func(name string, n int) {
 		add(name, 0.1, int64(n))
-		for i := range t.weights[name] {
-			t.weights[name][i] += 1
+		for i := range t.Weights[name] {
+			t.Weights[name][i] += 1
 		}
 	}
 	d, kv := int64(t.dim), int64(kvHeads*t.hd)
@@ -101,26 +95,8 @@ func (t *tiny) setFactors() {
 		long[i] = 1 + 9*float32(i*i)/float32(n*n)
 		short[i] = 1 + 0.1*float32(i)/float32(n)
 	}
-	t.addTensor("rope_factors_long.weight", long, int64(n))
-	t.addTensor("rope_factors_short.weight", short, int64(n))
-}
-
-func (t *tiny) set(key string, v any) {
-	if _, ok := t.kv[key]; !ok {
-		t.order = append(t.order, key)
-	}
-	t.kv[key] = v
-}
-
-func (t *tiny) del(key string) { delete(t.kv, key) }
-
-func (t *tiny) delTensor(name string) { delete(t.weights, name) }
-
-func (t *tiny) addTensor(name string, w []float32, shape ...int64) {
-	if _, ok := t.weights[name]; !ok {
-		t.names = append(t.names, name)
-	}
-	t.weights[name], t.shapes[name] = w, shape
+	t.AddTensor("rope_factors_long.weight", long, int64(n))
+	t.AddTensor("rope_factors_short.weight", short, int64(n))
 }
 
 // unfuseQKV replaces every attn_qkv by separate attn_q, attn_k and attn_v,
@@ -129,44 +105,17 @@ func (t *tiny) unfuseQKV() {
 	d, kv := t.dim, t.kvHeads*t.hd
 	for l := 0; l < t.layers; l++ {
 		p := fmt.Sprintf("blk.%d.", l)
-		w := t.weights[p+"attn_qkv.weight"]
-		t.delTensor(p + "attn_qkv.weight")
-		t.addTensor(p+"attn_q.weight", w[:d*d], int64(d), int64(d))
-		t.addTensor(p+"attn_k.weight", w[d*d:d*(d+kv)], int64(d), int64(kv))
-		t.addTensor(p+"attn_v.weight", w[d*(d+kv):], int64(d), int64(kv))
+		w := t.Weights[p+"attn_qkv.weight"]
+		t.DelTensor(p + "attn_qkv.weight")
+		t.AddTensor(p+"attn_q.weight", w[:d*d], int64(d), int64(d))
+		t.AddTensor(p+"attn_k.weight", w[d*d:d*(d+kv)], int64(d), int64(kv))
+		t.AddTensor(p+"attn_v.weight", w[d*(d+kv):], int64(d), int64(kv))
 	}
-}
-
-func (t *tiny) write(tb testing.TB) string {
-	tb.Helper()
-	var kvs []gguf.KV
-	for _, k := range t.order {
-		if v, ok := t.kv[k]; ok {
-			kvs = append(kvs, gguf.NewKV(k, v))
-		}
-	}
-	var specs []gguf.TensorSpec
-	for _, name := range t.names {
-		w, ok := t.weights[name]
-		if !ok {
-			continue
-		}
-		b := make([]byte, 4*len(w))
-		for i, v := range w {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-		specs = append(specs, gguf.TensorSpec{Name: name, Type: tensor.F32, Shape: t.shapes[name], Data: b})
-	}
-	path := filepath.Join(tb.TempDir(), "tiny.gguf")
-	if err := gguf.WriteFile(path, kvs, specs); err != nil {
-		tb.Fatal(err)
-	}
-	return path
 }
 
 func (t *tiny) open(tb testing.TB) (model.Model, error) {
 	tb.Helper()
-	f, err := gguf.Open(t.write(tb))
+	f, err := gguf.Open(t.Write(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -188,10 +137,10 @@ type ropeRef struct {
 // pos·base^(-2i/ropeDims)/factor_i with cos and sin scaled by attnFactor;
 // attention scaled by 1/sqrt(headDim).
 func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
-	w := func(name string) []float32 { return t.weights[name] }
+	w := func(name string) []float32 { return t.Weights[name] }
 	matvec := func(name string, x []float64) []float64 {
 		m := w(name)
-		cols := int(t.shapes[name][0])
+		cols := int(t.Shapes[name][0])
 		out := make([]float64, len(m)/cols)
 		for r := range out {
 			for c := 0; c < cols; c++ {
@@ -281,7 +230,7 @@ func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
 			}
 		}
 		head := "output.weight"
-		if _, ok := t.weights[head]; !ok {
+		if _, ok := t.Weights[head]; !ok {
 			head = "token_embd.weight"
 		}
 		out = append(out, matvec(head, rms(x, "output_norm.weight")))
@@ -297,8 +246,8 @@ func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
 // output, and a sliding window in the metadata that, as in llama.cpp,
 // changes nothing.
 func TestTinyReference(t *testing.T) {
-	long := func(t *tiny) []float32 { return t.weights["rope_factors_long.weight"] }
-	short := func(t *tiny) []float32 { return t.weights["rope_factors_short.weight"] }
+	long := func(t *tiny) []float32 { return t.Weights["rope_factors_long.weight"] }
+	short := func(t *tiny) []float32 { return t.Weights["rope_factors_short.weight"] }
 	cases := []struct {
 		name      string
 		heads     int
@@ -312,28 +261,28 @@ func TestTinyReference(t *testing.T) {
 		{"cache of 17: long factors", 4, 2, tinyOrig + 1, func(t *tiny, r *ropeRef) { r.factors = long(t) }, false},
 		{"cache of 16: short factors", 4, 2, tinyOrig, func(t *tiny, r *ropeRef) { r.factors = short(t) }, false},
 		{"no factors", 2, 1, 0, func(t *tiny, r *ropeRef) {
-			t.delTensor("rope_factors_long.weight")
-			t.delTensor("rope_factors_short.weight")
-			t.del("phi3.rope.scaling.attn_factor")
+			t.DelTensor("rope_factors_long.weight")
+			t.DelTensor("rope_factors_short.weight")
+			t.Del("phi3.rope.scaling.attn_factor")
 			r.attnFactor = 1
 		}, false},
 		{"partial rotation", 2, 1, 0, func(t *tiny, r *ropeRef) {
 			t.ropeDims = 4
-			t.set("phi3.rope.dimension_count", uint32(4))
+			t.Set("phi3.rope.dimension_count", uint32(4))
 			t.setFactors()
 			r.factors = long(t)
 		}, false},
 		{"freq base", 2, 2, 0, func(t *tiny, r *ropeRef) {
-			t.set("phi3.rope.freq_base", float32(500))
+			t.Set("phi3.rope.freq_base", float32(500))
 			r.base, r.factors = 500, long(t)
 		}, false},
 		{"tied output", 2, 1, 0, func(t *tiny, r *ropeRef) {
-			t.delTensor("output.weight")
+			t.DelTensor("output.weight")
 			r.factors = long(t)
 		}, false},
 		{"separate q/k/v", 2, 1, 0, func(t *tiny, r *ropeRef) { r.factors = long(t) }, true},
 		{"sliding window ignored", 2, 1, 0, func(t *tiny, r *ropeRef) {
-			t.set("phi3.attention.sliding_window", uint32(3))
+			t.Set("phi3.attention.sliding_window", uint32(3))
 			r.factors = long(t)
 		}, false},
 	}
@@ -387,53 +336,53 @@ func TestLoadErrors(t *testing.T) {
 		edit func(*tiny)
 		want string
 	}{
-		{"missing key", func(t *tiny) { t.del("phi3.embedding_length") }, `phi3: metadata key "phi3.embedding_length": missing`},
-		{"missing eps", func(t *tiny) { t.del("phi3.attention.layer_norm_rms_epsilon") }, `"phi3.attention.layer_norm_rms_epsilon": missing`},
-		{"wrong key type", func(t *tiny) { t.set("phi3.feed_forward_length", "big") }, `phi3: metadata key "phi3.feed_forward_length" has type string, want an integer`},
-		{"orig ctx type", func(t *tiny) { t.set("phi3.rope.scaling.original_context_length", float32(4096)) },
+		{"missing key", func(t *tiny) { t.Del("phi3.embedding_length") }, `phi3: metadata key "phi3.embedding_length": missing`},
+		{"missing eps", func(t *tiny) { t.Del("phi3.attention.layer_norm_rms_epsilon") }, `"phi3.attention.layer_norm_rms_epsilon": missing`},
+		{"wrong key type", func(t *tiny) { t.Set("phi3.feed_forward_length", "big") }, `phi3: metadata key "phi3.feed_forward_length" has type string, want an integer`},
+		{"orig ctx type", func(t *tiny) { t.Set("phi3.rope.scaling.original_context_length", float32(4096)) },
 			`phi3: metadata key "phi3.rope.scaling.original_context_length" has type float32, want an integer`},
-		{"orig ctx negative", func(t *tiny) { t.set("phi3.rope.scaling.original_context_length", int32(-1)) },
+		{"orig ctx negative", func(t *tiny) { t.Set("phi3.rope.scaling.original_context_length", int32(-1)) },
 			`phi3: rope.scaling.original_context_length -1 is negative`},
-		{"attn factor type", func(t *tiny) { t.set("phi3.rope.scaling.attn_factor", "1.19") },
+		{"attn factor type", func(t *tiny) { t.Set("phi3.rope.scaling.attn_factor", "1.19") },
 			`phi3: metadata key "phi3.rope.scaling.attn_factor" has type string`},
-		{"attn factor NaN", func(t *tiny) { t.set("phi3.rope.scaling.attn_factor", float32(math.NaN())) },
+		{"attn factor NaN", func(t *tiny) { t.Set("phi3.rope.scaling.attn_factor", float32(math.NaN())) },
 			`phi3: rope.scaling.attn_factor NaN is not a non-negative number`},
-		{"sliding window type", func(t *tiny) { t.set("phi3.attention.sliding_window", "2047") },
+		{"sliding window type", func(t *tiny) { t.Set("phi3.attention.sliding_window", "2047") },
 			`phi3: metadata key "phi3.attention.sliding_window" has type string, want an integer`},
-		{"sliding window negative", func(t *tiny) { t.set("phi3.attention.sliding_window", int32(-5)) },
+		{"sliding window negative", func(t *tiny) { t.Set("phi3.attention.sliding_window", int32(-5)) },
 			`phi3: attention.sliding_window -5 is negative`},
-		{"rope dims odd", func(t *tiny) { t.set("phi3.rope.dimension_count", uint32(3)) },
+		{"rope dims odd", func(t *tiny) { t.Set("phi3.rope.dimension_count", uint32(3)) },
 			`phi3: rope.dimension_count 3 is not a positive even number`},
-		{"rope dims too many", func(t *tiny) { t.set("phi3.rope.dimension_count", uint32(16)) },
+		{"rope dims too many", func(t *tiny) { t.Set("phi3.rope.dimension_count", uint32(16)) },
 			`phi3: rope.dimension_count 16 exceeds the head dimension 8`},
-		{"rope scaling type", func(t *tiny) { t.set("phi3.rope.scaling.type", "su") }, `phi3: rope.scaling.type "su" is not supported`},
-		{"key length", func(t *tiny) { t.set("phi3.attention.key_length", uint32(4)) },
+		{"rope scaling type", func(t *tiny) { t.Set("phi3.rope.scaling.type", "su") }, `phi3: rope.scaling.type "su" is not supported`},
+		{"key length", func(t *tiny) { t.Set("phi3.attention.key_length", uint32(4)) },
 			`phi3: key_length 4 differs from embedding_length/head_count 8`},
-		{"heads do not divide", func(t *tiny) { t.set("phi3.attention.head_count_kv", uint32(3)) },
+		{"heads do not divide", func(t *tiny) { t.Set("phi3.attention.head_count_kv", uint32(3)) },
 			`phi3: head_count_kv 3 does not divide head_count 2`},
 		{"head_count vs embedding", func(t *tiny) {
-			t.set("phi3.attention.head_count", uint32(3))
-			t.set("phi3.attention.head_count_kv", uint32(3))
+			t.Set("phi3.attention.head_count", uint32(3))
+			t.Set("phi3.attention.head_count_kv", uint32(3))
 		}, `phi3: head_count 3 does not divide embedding_length 16`},
-		{"moe", func(t *tiny) { t.set("phi3.expert_count", uint32(16)) }, `phi3: mixture-of-experts models (expert_count 16) are not supported`},
-		{"vocab size", func(t *tiny) { t.set("phi3.vocab_size", uint32(41)) }, `phi3: vocab_size 41 differs from token_embd's 40 rows`},
-		{"missing qkv", func(t *tiny) { t.delTensor("blk.1.attn_qkv.weight") }, `phi3: missing tensor "blk.1.attn_qkv.weight"`},
+		{"moe", func(t *tiny) { t.Set("phi3.expert_count", uint32(16)) }, `phi3: mixture-of-experts models (expert_count 16) are not supported`},
+		{"vocab size", func(t *tiny) { t.Set("phi3.vocab_size", uint32(41)) }, `phi3: vocab_size 41 differs from token_embd's 40 rows`},
+		{"missing qkv", func(t *tiny) { t.DelTensor("blk.1.attn_qkv.weight") }, `phi3: missing tensor "blk.1.attn_qkv.weight"`},
 		{"qkv shape", func(t *tiny) {
-			t.addTensor("blk.0.attn_qkv.weight", make([]float32, 16*48), 16, 48)
+			t.AddTensor("blk.0.attn_qkv.weight", make([]float32, 16*48), 16, 48)
 		}, `phi3: tensor "blk.0.attn_qkv.weight" has shape [16 48], want [16 32]`},
 		{"ffn_up not fused", func(t *tiny) {
-			t.addTensor("blk.1.ffn_up.weight", make([]float32, 16*24), 16, 24)
+			t.AddTensor("blk.1.ffn_up.weight", make([]float32, 16*24), 16, 24)
 		}, `phi3: tensor "blk.1.ffn_up.weight" has shape [16 24], want [16 48]`},
 		{"factors shape", func(t *tiny) {
-			t.addTensor("rope_factors_long.weight", make([]float32, 8), 8)
+			t.AddTensor("rope_factors_long.weight", make([]float32, 8), 8)
 		}, `phi3: tensor "rope_factors_long.weight" has shape [8], want [4]`},
 		{"factor zero", func(t *tiny) {
-			t.addTensor("rope_factors_short.weight", []float32{1, 1, 0, 1}, 4)
+			t.AddTensor("rope_factors_short.weight", []float32{1, 1, 0, 1}, 4)
 		}, `phi3: tensor "rope_factors_short.weight": factor 2 is 0, not a positive number`},
 		{"moe tensor", func(t *tiny) {
-			t.addTensor("blk.0.ffn_gate_inp.weight", make([]float32, 16*4), 16, 4)
+			t.AddTensor("blk.0.ffn_gate_inp.weight", make([]float32, 16*4), 16, 4)
 		}, `phi3: mixture-of-experts models (tensor "blk.0.ffn_gate_inp.weight") are not supported`},
-		{"huge block_count", func(t *tiny) { t.set("phi3.block_count", uint32(1<<30)) }, `phi3: missing tensor "blk.2.attn_norm.weight"`},
+		{"huge block_count", func(t *tiny) { t.Set("phi3.block_count", uint32(1<<30)) }, `phi3: missing tensor "blk.2.attn_norm.weight"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -458,7 +407,7 @@ func TestLoadErrors(t *testing.T) {
 // LongRoPE factors.
 func TestBatchAgreement(t *testing.T) {
 	tm := newTiny(3, 2, 1)
-	f, err := gguf.Open(tm.write(t))
+	f, err := gguf.Open(tm.Write(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,45 +2,39 @@ package qwen2_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/internal/tinygguf"
 	"github.com/ondo-ai/ondo/model"
 	_ "github.com/ondo-ai/ondo/model/qwen2"
-	"github.com/ondo-ai/ondo/tensor"
 )
 
 // tiny is a small random Qwen2 model built in the test: metadata, float32
 // weights, and a plain float64 forward pass to check the engine against.
 type tiny struct {
-	kv      map[string]any
-	order   []string
-	weights map[string][]float32
-	shapes  map[string][]int64
-	names   []string
+	*tinygguf.Model
 
 	dim, heads, kvHeads, hd, ffn, layers, vocab int
 }
 
 func newTiny(seed uint64, heads, kvHeads int) *tiny {
-	t := &tiny{kv: map[string]any{}, weights: map[string][]float32{}, shapes: map[string][]int64{}}
+	t := &tiny{Model: tinygguf.New()}
 	t.dim, t.heads, t.kvHeads, t.ffn, t.layers, t.vocab = 16, heads, kvHeads, 24, 2, 40
 	t.hd = t.dim / heads
-	t.set("general.architecture", "qwen2")
-	t.set("qwen2.context_length", uint32(64))
-	t.set("qwen2.embedding_length", uint32(t.dim))
-	t.set("qwen2.feed_forward_length", uint32(t.ffn))
-	t.set("qwen2.block_count", uint32(t.layers))
-	t.set("qwen2.attention.head_count", uint32(heads))
-	t.set("qwen2.attention.head_count_kv", uint32(kvHeads))
-	t.set("qwen2.rope.freq_base", float32(10000))
-	t.set("qwen2.attention.layer_norm_rms_epsilon", float32(1e-6))
+	t.Set("general.architecture", "qwen2")
+	t.Set("qwen2.context_length", uint32(64))
+	t.Set("qwen2.embedding_length", uint32(t.dim))
+	t.Set("qwen2.feed_forward_length", uint32(t.ffn))
+	t.Set("qwen2.block_count", uint32(t.layers))
+	t.Set("qwen2.attention.head_count", uint32(heads))
+	t.Set("qwen2.attention.head_count_kv", uint32(kvHeads))
+	t.Set("qwen2.rope.freq_base", float32(10000))
+	t.Set("qwen2.attention.layer_norm_rms_epsilon", float32(1e-6))
 	r := rand.New(rand.NewPCG(seed, 2))
 	add := func(name string, scale float64, shape ...int64) {
 		n := int64(1)
@@ -51,12 +45,12 @@ func newTiny(seed uint64, heads, kvHeads int) *tiny {
 		for i := range w {
 			w[i] = float32(r.NormFloat64() * scale)
 		}
-		t.addTensor(name, w, shape...)
+		t.AddTensor(name, w, shape...)
 	}
 	norm := func(name string, n int) {
 		add(name, 0.1, int64(n))
-		for i := range t.weights[name] {
-			t.weights[name][i] += 1
+		for i := range t.Weights[name] {
+			t.Weights[name][i] += 1
 		}
 	}
 	d, kv := int64(t.dim), int64(kvHeads*t.hd)
@@ -81,24 +75,6 @@ func newTiny(seed uint64, heads, kvHeads int) *tiny {
 	return t
 }
 
-func (t *tiny) set(key string, v any) {
-	if _, ok := t.kv[key]; !ok {
-		t.order = append(t.order, key)
-	}
-	t.kv[key] = v
-}
-
-func (t *tiny) del(key string) { delete(t.kv, key) }
-
-func (t *tiny) delTensor(name string) { delete(t.weights, name) }
-
-func (t *tiny) addTensor(name string, w []float32, shape ...int64) {
-	if _, ok := t.weights[name]; !ok {
-		t.names = append(t.names, name)
-	}
-	t.weights[name], t.shapes[name] = w, shape
-}
-
 // fuseQKV replaces the q, k and v projections of every layer by one
 // attn_qkv tensor (and bias) with their rows stacked.
 func (t *tiny) fuseQKV() {
@@ -107,48 +83,21 @@ func (t *tiny) fuseQKV() {
 		for _, suffix := range []string{".weight", ".bias"} {
 			var fused []float32
 			for _, n := range []string{"attn_q", "attn_k", "attn_v"} {
-				fused = append(fused, t.weights[p+n+suffix]...)
-				t.delTensor(p + n + suffix)
+				fused = append(fused, t.Weights[p+n+suffix]...)
+				t.DelTensor(p + n + suffix)
 			}
 			if suffix == ".weight" {
-				t.addTensor(p+"attn_qkv"+suffix, fused, int64(t.dim), int64(len(fused)/t.dim))
+				t.AddTensor(p+"attn_qkv"+suffix, fused, int64(t.dim), int64(len(fused)/t.dim))
 			} else {
-				t.addTensor(p+"attn_qkv"+suffix, fused, int64(len(fused)))
+				t.AddTensor(p+"attn_qkv"+suffix, fused, int64(len(fused)))
 			}
 		}
 	}
-}
-
-func (t *tiny) write(tb testing.TB) string {
-	tb.Helper()
-	var kvs []gguf.KV
-	for _, k := range t.order {
-		if v, ok := t.kv[k]; ok {
-			kvs = append(kvs, gguf.NewKV(k, v))
-		}
-	}
-	var specs []gguf.TensorSpec
-	for _, name := range t.names {
-		w, ok := t.weights[name]
-		if !ok {
-			continue
-		}
-		b := make([]byte, 4*len(w))
-		for i, v := range w {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-		specs = append(specs, gguf.TensorSpec{Name: name, Type: tensor.F32, Shape: t.shapes[name], Data: b})
-	}
-	path := filepath.Join(tb.TempDir(), "tiny.gguf")
-	if err := gguf.WriteFile(path, kvs, specs); err != nil {
-		tb.Fatal(err)
-	}
-	return path
 }
 
 func (t *tiny) open(tb testing.TB) (model.Model, error) {
 	tb.Helper()
-	f, err := gguf.Open(t.write(tb))
+	f, err := gguf.Open(t.Write(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -190,17 +139,17 @@ func (r ropeRef) angle(pos, i, dims int) (theta, mag float64) {
 // returns the logits of every position. It reads the separate q/k/v
 // tensors, so a test that fuses them must compute the reference first.
 func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
-	w := func(name string) []float32 { return t.weights[name] }
+	w := func(name string) []float32 { return t.Weights[name] }
 	matvec := func(name string, x []float64) []float64 {
 		m := w(name)
-		cols := int(t.shapes[name][0])
+		cols := int(t.Shapes[name][0])
 		out := make([]float64, len(m)/cols)
 		for r := range out {
 			for c := 0; c < cols; c++ {
 				out[r] += float64(m[r*cols+c]) * x[c]
 			}
 		}
-		if b, ok := t.weights[strings.TrimSuffix(name, ".weight")+".bias"]; ok {
+		if b, ok := t.Weights[strings.TrimSuffix(name, ".weight")+".bias"]; ok {
 			for r := range out {
 				out[r] += float64(b[r])
 			}
@@ -283,11 +232,11 @@ func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
 			}
 		}
 		head := "output.weight"
-		if _, ok := t.weights[head]; !ok {
+		if _, ok := t.Weights[head]; !ok {
 			head = "token_embd.weight"
 		}
 		logits := matvec(head, rms(x, "output_norm.weight"))
-		if b, ok := t.weights["output.bias"]; ok && head == "token_embd.weight" {
+		if b, ok := t.Weights["output.bias"]; ok && head == "token_embd.weight" {
 			for i := range logits {
 				logits[i] += float64(b[i])
 			}
@@ -312,24 +261,24 @@ func TestTinyReference(t *testing.T) {
 		{"gqa", 4, 2, nil, false},
 		{"mha", 2, 2, nil, false},
 		{"mqa", 4, 1, nil, false},
-		{"tied output", 4, 2, func(t *tiny, _ *ropeRef) { t.delTensor("output.weight") }, false},
+		{"tied output", 4, 2, func(t *tiny, _ *ropeRef) { t.DelTensor("output.weight") }, false},
 		{"tied output with bias", 4, 2, func(t *tiny, _ *ropeRef) {
-			t.delTensor("output.weight")
+			t.DelTensor("output.weight")
 			b := make([]float32, t.vocab)
 			for i := range b {
 				b[i] = float32(i%7) * 0.2
 			}
-			t.addTensor("output.bias", b, int64(t.vocab))
+			t.AddTensor("output.bias", b, int64(t.vocab))
 		}, false},
 		{"freq base 1e6", 4, 2, func(t *tiny, r *ropeRef) {
-			t.set("qwen2.rope.freq_base", float32(1e6))
+			t.Set("qwen2.rope.freq_base", float32(1e6))
 			r.base = 1e6
 		}, false},
 		{"yarn scaling", 2, 1, func(t *tiny, r *ropeRef) {
-			t.set("qwen2.rope.freq_base", float32(100))
-			t.set("qwen2.rope.scaling.type", "yarn")
-			t.set("qwen2.rope.scaling.factor", float32(4))
-			t.set("qwen2.rope.scaling.original_context_length", uint32(16))
+			t.Set("qwen2.rope.freq_base", float32(100))
+			t.Set("qwen2.rope.scaling.type", "yarn")
+			t.Set("qwen2.rope.scaling.factor", float32(4))
+			t.Set("qwen2.rope.scaling.original_context_length", uint32(16))
 			r.base, r.scale, r.yarn, r.origCtx = 100, 4, true, 16
 		}, false},
 		{"fused qkv", 4, 2, nil, true},
@@ -386,39 +335,39 @@ func TestLoadErrors(t *testing.T) {
 		edit func(*tiny)
 		want string
 	}{
-		{"missing key", func(t *tiny) { t.del("qwen2.embedding_length") }, `qwen2: metadata key "qwen2.embedding_length": missing`},
-		{"missing eps", func(t *tiny) { t.del("qwen2.attention.layer_norm_rms_epsilon") }, `"qwen2.attention.layer_norm_rms_epsilon": missing`},
-		{"wrong key type", func(t *tiny) { t.set("qwen2.block_count", "two") }, `qwen2: metadata key "qwen2.block_count" has type string, want an integer`},
-		{"freq base type", func(t *tiny) { t.set("qwen2.rope.freq_base", "1e6") }, `qwen2: metadata key "qwen2.rope.freq_base" has type string`},
-		{"freq base zero", func(t *tiny) { t.set("qwen2.rope.freq_base", float32(0)) }, `qwen2: rope.freq_base 0 is not a positive number`},
-		{"rope scaling type", func(t *tiny) { t.set("qwen2.rope.scaling.type", "dynamic") }, `qwen2: rope.scaling.type "dynamic" is not supported`},
-		{"rope scaling factor", func(t *tiny) { t.set("qwen2.rope.scaling.factor", float32(-2)) }, `qwen2: rope.scaling.factor -2 is not a non-negative number`},
-		{"rope orig ctx type", func(t *tiny) { t.set("qwen2.rope.scaling.original_context_length", "long") },
+		{"missing key", func(t *tiny) { t.Del("qwen2.embedding_length") }, `qwen2: metadata key "qwen2.embedding_length": missing`},
+		{"missing eps", func(t *tiny) { t.Del("qwen2.attention.layer_norm_rms_epsilon") }, `"qwen2.attention.layer_norm_rms_epsilon": missing`},
+		{"wrong key type", func(t *tiny) { t.Set("qwen2.block_count", "two") }, `qwen2: metadata key "qwen2.block_count" has type string, want an integer`},
+		{"freq base type", func(t *tiny) { t.Set("qwen2.rope.freq_base", "1e6") }, `qwen2: metadata key "qwen2.rope.freq_base" has type string`},
+		{"freq base zero", func(t *tiny) { t.Set("qwen2.rope.freq_base", float32(0)) }, `qwen2: rope.freq_base 0 is not a positive number`},
+		{"rope scaling type", func(t *tiny) { t.Set("qwen2.rope.scaling.type", "dynamic") }, `qwen2: rope.scaling.type "dynamic" is not supported`},
+		{"rope scaling factor", func(t *tiny) { t.Set("qwen2.rope.scaling.factor", float32(-2)) }, `qwen2: rope.scaling.factor -2 is not a non-negative number`},
+		{"rope orig ctx type", func(t *tiny) { t.Set("qwen2.rope.scaling.original_context_length", "long") },
 			`qwen2: metadata key "qwen2.rope.scaling.original_context_length" has type string`},
-		{"heads do not divide", func(t *tiny) { t.set("qwen2.attention.head_count", uint32(7)) },
+		{"heads do not divide", func(t *tiny) { t.Set("qwen2.attention.head_count", uint32(7)) },
 			`qwen2: head_count_kv 2 does not divide head_count 7`},
 		{"head_count vs embedding", func(t *tiny) {
-			t.set("qwen2.attention.head_count", uint32(7))
-			t.set("qwen2.attention.head_count_kv", uint32(7))
+			t.Set("qwen2.attention.head_count", uint32(7))
+			t.Set("qwen2.attention.head_count_kv", uint32(7))
 		}, `qwen2: head_count 7 does not divide embedding_length 16`},
-		{"key length", func(t *tiny) { t.set("qwen2.attention.key_length", uint32(8)) },
+		{"key length", func(t *tiny) { t.Set("qwen2.attention.key_length", uint32(8)) },
 			`qwen2: key_length 8 differs from embedding_length/head_count 4`},
-		{"rope dims", func(t *tiny) { t.set("qwen2.rope.dimension_count", uint32(2)) },
+		{"rope dims", func(t *tiny) { t.Set("qwen2.rope.dimension_count", uint32(2)) },
 			`qwen2: rope.dimension_count 2 differs from the head dimension 4`},
-		{"moe", func(t *tiny) { t.set("qwen2.expert_count", uint32(8)) }, `qwen2: mixture-of-experts models (expert_count 8) are not supported`},
-		{"vocab size", func(t *tiny) { t.set("qwen2.vocab_size", uint32(41)) }, `qwen2: vocab_size 41 differs from token_embd's 40 rows`},
-		{"missing tensor", func(t *tiny) { t.delTensor("blk.1.attn_q.weight") }, `qwen2: missing tensor "blk.1.attn_q.weight"`},
+		{"moe", func(t *tiny) { t.Set("qwen2.expert_count", uint32(8)) }, `qwen2: mixture-of-experts models (expert_count 8) are not supported`},
+		{"vocab size", func(t *tiny) { t.Set("qwen2.vocab_size", uint32(41)) }, `qwen2: vocab_size 41 differs from token_embd's 40 rows`},
+		{"missing tensor", func(t *tiny) { t.DelTensor("blk.1.attn_q.weight") }, `qwen2: missing tensor "blk.1.attn_q.weight"`},
 		{"wrong shape", func(t *tiny) {
-			t.addTensor("blk.0.attn_k.weight", make([]float32, 16*16), 16, 16)
+			t.AddTensor("blk.0.attn_k.weight", make([]float32, 16*16), 16, 16)
 		}, `qwen2: tensor "blk.0.attn_k.weight" has shape [16 16], want [16 8]`},
 		{"wrong bias shape", func(t *tiny) {
-			t.addTensor("blk.1.attn_v.bias", make([]float32, 16), 16)
+			t.AddTensor("blk.1.attn_v.bias", make([]float32, 16), 16)
 		}, `qwen2: tensor "blk.1.attn_v.bias" has shape [16], want [8]`},
 		{"wrong fused shape", func(t *tiny) {
 			t.fuseQKV()
-			t.addTensor("blk.0.attn_qkv.weight", make([]float32, 16*24), 16, 24)
+			t.AddTensor("blk.0.attn_qkv.weight", make([]float32, 16*24), 16, 24)
 		}, `qwen2: tensor "blk.0.attn_qkv.weight" has shape [16 24], want [16 32]`},
-		{"huge block_count", func(t *tiny) { t.set("qwen2.block_count", uint32(1<<30)) }, `qwen2: missing tensor "blk.2.attn_norm.weight"`},
+		{"huge block_count", func(t *tiny) { t.Set("qwen2.block_count", uint32(1<<30)) }, `qwen2: missing tensor "blk.2.attn_norm.weight"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -441,7 +390,7 @@ func TestLoadErrors(t *testing.T) {
 // over float32 and fp16 caches.
 func TestBatchAgreement(t *testing.T) {
 	tm := newTiny(3, 4, 2)
-	f, err := gguf.Open(tm.write(t))
+	f, err := gguf.Open(tm.Write(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,28 +2,22 @@ package qwen3_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/internal/tinygguf"
 	"github.com/ondo-ai/ondo/model"
 	_ "github.com/ondo-ai/ondo/model/qwen3"
-	"github.com/ondo-ai/ondo/tensor"
 )
 
 // tiny is a small random Qwen3 model built in the test: metadata, float32
 // weights, and a plain float64 forward pass to check the engine against.
 type tiny struct {
-	kv      map[string]any
-	order   []string
-	weights map[string][]float32
-	shapes  map[string][]int64
-	names   []string
+	*tinygguf.Model
 
 	dim, heads, kvHeads, hd, ffn, layers, vocab int
 }
@@ -31,25 +25,25 @@ type tiny struct {
 // newTiny makes a model of the given heads of size hd (0: dim/heads, and
 // attention.key_length absent).
 func newTiny(seed uint64, heads, kvHeads, hd int) *tiny {
-	t := &tiny{kv: map[string]any{}, weights: map[string][]float32{}, shapes: map[string][]int64{}}
+	t := &tiny{Model: tinygguf.New()}
 	t.dim, t.heads, t.kvHeads, t.ffn, t.layers, t.vocab = 16, heads, kvHeads, 24, 2, 40
 	t.hd = t.dim / heads
 	if hd != 0 {
 		t.hd = hd
 	}
-	t.set("general.architecture", "qwen3")
-	t.set("qwen3.context_length", uint32(64))
-	t.set("qwen3.embedding_length", uint32(t.dim))
-	t.set("qwen3.feed_forward_length", uint32(t.ffn))
-	t.set("qwen3.block_count", uint32(t.layers))
-	t.set("qwen3.attention.head_count", uint32(heads))
-	t.set("qwen3.attention.head_count_kv", uint32(kvHeads))
+	t.Set("general.architecture", "qwen3")
+	t.Set("qwen3.context_length", uint32(64))
+	t.Set("qwen3.embedding_length", uint32(t.dim))
+	t.Set("qwen3.feed_forward_length", uint32(t.ffn))
+	t.Set("qwen3.block_count", uint32(t.layers))
+	t.Set("qwen3.attention.head_count", uint32(heads))
+	t.Set("qwen3.attention.head_count_kv", uint32(kvHeads))
 	if hd != 0 {
-		t.set("qwen3.attention.key_length", uint32(hd))
-		t.set("qwen3.attention.value_length", uint32(hd))
+		t.Set("qwen3.attention.key_length", uint32(hd))
+		t.Set("qwen3.attention.value_length", uint32(hd))
 	}
-	t.set("qwen3.rope.freq_base", float32(10000))
-	t.set("qwen3.attention.layer_norm_rms_epsilon", float32(1e-6))
+	t.Set("qwen3.rope.freq_base", float32(10000))
+	t.Set("qwen3.attention.layer_norm_rms_epsilon", float32(1e-6))
 	r := rand.New(rand.NewPCG(seed, 2))
 	add := func(name string, scale float64, shape ...int64) {
 		n := int64(1)
@@ -60,12 +54,12 @@ func newTiny(seed uint64, heads, kvHeads, hd int) *tiny {
 		for i := range w {
 			w[i] = float32(r.NormFloat64() * scale)
 		}
-		t.addTensor(name, w, shape...)
+		t.AddTensor(name, w, shape...)
 	}
 	norm := func(name string, n int) {
 		add(name, 0.1, int64(n))
-		for i := range t.weights[name] {
-			t.weights[name][i] += 1
+		for i := range t.Weights[name] {
+			t.Weights[name][i] += 1
 		}
 	}
 	d, q, kv := int64(t.dim), int64(heads*t.hd), int64(kvHeads*t.hd)
@@ -89,24 +83,6 @@ func newTiny(seed uint64, heads, kvHeads, hd int) *tiny {
 	return t
 }
 
-func (t *tiny) set(key string, v any) {
-	if _, ok := t.kv[key]; !ok {
-		t.order = append(t.order, key)
-	}
-	t.kv[key] = v
-}
-
-func (t *tiny) del(key string) { delete(t.kv, key) }
-
-func (t *tiny) delTensor(name string) { delete(t.weights, name) }
-
-func (t *tiny) addTensor(name string, w []float32, shape ...int64) {
-	if _, ok := t.weights[name]; !ok {
-		t.names = append(t.names, name)
-	}
-	t.weights[name], t.shapes[name] = w, shape
-}
-
 // fuseQKV replaces the q, k and v projections of every layer by one
 // attn_qkv tensor (and bias, when they have biases) with their rows
 // stacked.
@@ -114,53 +90,26 @@ func (t *tiny) fuseQKV() {
 	for l := 0; l < t.layers; l++ {
 		p := fmt.Sprintf("blk.%d.", l)
 		for _, suffix := range []string{".weight", ".bias"} {
-			if _, ok := t.weights[p+"attn_q"+suffix]; !ok {
+			if _, ok := t.Weights[p+"attn_q"+suffix]; !ok {
 				continue
 			}
 			var fused []float32
 			for _, n := range []string{"attn_q", "attn_k", "attn_v"} {
-				fused = append(fused, t.weights[p+n+suffix]...)
-				t.delTensor(p + n + suffix)
+				fused = append(fused, t.Weights[p+n+suffix]...)
+				t.DelTensor(p + n + suffix)
 			}
 			if suffix == ".weight" {
-				t.addTensor(p+"attn_qkv"+suffix, fused, int64(t.dim), int64(len(fused)/t.dim))
+				t.AddTensor(p+"attn_qkv"+suffix, fused, int64(t.dim), int64(len(fused)/t.dim))
 			} else {
-				t.addTensor(p+"attn_qkv"+suffix, fused, int64(len(fused)))
+				t.AddTensor(p+"attn_qkv"+suffix, fused, int64(len(fused)))
 			}
 		}
 	}
-}
-
-func (t *tiny) write(tb testing.TB) string {
-	tb.Helper()
-	var kvs []gguf.KV
-	for _, k := range t.order {
-		if v, ok := t.kv[k]; ok {
-			kvs = append(kvs, gguf.NewKV(k, v))
-		}
-	}
-	var specs []gguf.TensorSpec
-	for _, name := range t.names {
-		w, ok := t.weights[name]
-		if !ok {
-			continue
-		}
-		b := make([]byte, 4*len(w))
-		for i, v := range w {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-		specs = append(specs, gguf.TensorSpec{Name: name, Type: tensor.F32, Shape: t.shapes[name], Data: b})
-	}
-	path := filepath.Join(tb.TempDir(), "tiny.gguf")
-	if err := gguf.WriteFile(path, kvs, specs); err != nil {
-		tb.Fatal(err)
-	}
-	return path
 }
 
 func (t *tiny) open(tb testing.TB) (model.Model, error) {
 	tb.Helper()
-	f, err := gguf.Open(t.write(tb))
+	f, err := gguf.Open(t.Write(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -202,17 +151,17 @@ func (r ropeRef) angle(pos, i, dims int) (theta, mag float64) {
 // returns the logits of every position. It reads the separate q/k/v
 // tensors, so a test that fuses them must compute the reference first.
 func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
-	w := func(name string) []float32 { return t.weights[name] }
+	w := func(name string) []float32 { return t.Weights[name] }
 	matvec := func(name string, x []float64) []float64 {
 		m := w(name)
-		cols := int(t.shapes[name][0])
+		cols := int(t.Shapes[name][0])
 		out := make([]float64, len(m)/cols)
 		for r := range out {
 			for c := 0; c < cols; c++ {
 				out[r] += float64(m[r*cols+c]) * x[c]
 			}
 		}
-		if b, ok := t.weights[strings.TrimSuffix(name, ".weight")+".bias"]; ok {
+		if b, ok := t.Weights[strings.TrimSuffix(name, ".weight")+".bias"]; ok {
 			for r := range out {
 				out[r] += float64(b[r])
 			}
@@ -304,7 +253,7 @@ func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
 			}
 		}
 		head := "output.weight"
-		if _, ok := t.weights[head]; !ok {
+		if _, ok := t.Weights[head]; !ok {
 			head = "token_embd.weight"
 		}
 		out = append(out, matvec(head, rms(x, "output_norm.weight")))
@@ -333,28 +282,28 @@ func TestTinyReference(t *testing.T) {
 		// Qwen3-0.6B-like: the heads are wider than the stream.
 		{"key_length 8 over dim 16/4", 4, 2, 8, nil, false},
 		{"key_length 6 over dim 16/2", 2, 1, 6, nil, false},
-		{"tied output", 4, 2, 0, func(t *tiny, _ *ropeRef) { t.delTensor("output.weight") }, false},
+		{"tied output", 4, 2, 0, func(t *tiny, _ *ropeRef) { t.DelTensor("output.weight") }, false},
 		{"freq base 1e6", 4, 2, 8, func(t *tiny, r *ropeRef) {
-			t.set("qwen3.rope.freq_base", float32(1e6))
+			t.Set("qwen3.rope.freq_base", float32(1e6))
 			r.base = 1e6
 		}, false},
 		{"yarn scaling", 2, 1, 0, func(t *tiny, r *ropeRef) {
-			t.set("qwen3.rope.freq_base", float32(100))
-			t.set("qwen3.rope.scaling.type", "yarn")
-			t.set("qwen3.rope.scaling.factor", float32(4))
-			t.set("qwen3.rope.scaling.original_context_length", uint32(16))
+			t.Set("qwen3.rope.freq_base", float32(100))
+			t.Set("qwen3.rope.scaling.type", "yarn")
+			t.Set("qwen3.rope.scaling.factor", float32(4))
+			t.Set("qwen3.rope.scaling.original_context_length", uint32(16))
 			r.base, r.scale, r.yarn, r.origCtx = 100, 4, true, 16
 		}, false},
 		{"biases", 4, 2, 8, func(t *tiny, _ *ropeRef) {
 			for l := 0; l < t.layers; l++ {
 				for _, n := range []string{"attn_q", "attn_k", "attn_v"} {
 					name := fmt.Sprintf("blk.%d.%s", l, n)
-					rows := t.shapes[name+".weight"][1]
+					rows := t.Shapes[name+".weight"][1]
 					b := make([]float32, rows)
 					for i := range b {
 						b[i] = float32(i%5)*0.2 - 0.4
 					}
-					t.addTensor(name+".bias", b, rows)
+					t.AddTensor(name+".bias", b, rows)
 				}
 			}
 		}, false},
@@ -412,43 +361,43 @@ func TestLoadErrors(t *testing.T) {
 		edit func(*tiny)
 		want string
 	}{
-		{"missing key", func(t *tiny) { t.del("qwen3.embedding_length") }, `qwen3: metadata key "qwen3.embedding_length": missing`},
-		{"missing eps", func(t *tiny) { t.del("qwen3.attention.layer_norm_rms_epsilon") }, `"qwen3.attention.layer_norm_rms_epsilon": missing`},
-		{"wrong key type", func(t *tiny) { t.set("qwen3.block_count", "two") }, `qwen3: metadata key "qwen3.block_count" has type string, want an integer`},
-		{"key_length type", func(t *tiny) { t.set("qwen3.attention.key_length", float32(8)) },
+		{"missing key", func(t *tiny) { t.Del("qwen3.embedding_length") }, `qwen3: metadata key "qwen3.embedding_length": missing`},
+		{"missing eps", func(t *tiny) { t.Del("qwen3.attention.layer_norm_rms_epsilon") }, `"qwen3.attention.layer_norm_rms_epsilon": missing`},
+		{"wrong key type", func(t *tiny) { t.Set("qwen3.block_count", "two") }, `qwen3: metadata key "qwen3.block_count" has type string, want an integer`},
+		{"key_length type", func(t *tiny) { t.Set("qwen3.attention.key_length", float32(8)) },
 			`qwen3: metadata key "qwen3.attention.key_length" has type float32, want an integer`},
-		{"key_length negative", func(t *tiny) { t.set("qwen3.attention.key_length", int32(-8)) }, `qwen3: key_length -8 is negative`},
+		{"key_length negative", func(t *tiny) { t.Set("qwen3.attention.key_length", int32(-8)) }, `qwen3: key_length -8 is negative`},
 		{"value_length", func(t *tiny) {
-			t.set("qwen3.attention.key_length", uint32(4))
-			t.set("qwen3.attention.value_length", uint32(8))
+			t.Set("qwen3.attention.key_length", uint32(4))
+			t.Set("qwen3.attention.value_length", uint32(8))
 		}, `qwen3: value_length 8 differs from key_length 4`},
-		{"key_length vs tensors", func(t *tiny) { t.set("qwen3.attention.key_length", uint32(8)) },
+		{"key_length vs tensors", func(t *tiny) { t.Set("qwen3.attention.key_length", uint32(8)) },
 			`qwen3: tensor "blk.0.attn_q.weight" has shape [16 16], want [16 32]`},
-		{"rope dims", func(t *tiny) { t.set("qwen3.rope.dimension_count", uint32(2)) },
+		{"rope dims", func(t *tiny) { t.Set("qwen3.rope.dimension_count", uint32(2)) },
 			`qwen3: rope.dimension_count 2 differs from the head dimension 4`},
-		{"freq base type", func(t *tiny) { t.set("qwen3.rope.freq_base", "1e6") }, `qwen3: metadata key "qwen3.rope.freq_base" has type string`},
-		{"rope scaling type", func(t *tiny) { t.set("qwen3.rope.scaling.type", "dynamic") }, `qwen3: rope.scaling.type "dynamic" is not supported`},
-		{"heads do not divide", func(t *tiny) { t.set("qwen3.attention.head_count", uint32(7)) },
+		{"freq base type", func(t *tiny) { t.Set("qwen3.rope.freq_base", "1e6") }, `qwen3: metadata key "qwen3.rope.freq_base" has type string`},
+		{"rope scaling type", func(t *tiny) { t.Set("qwen3.rope.scaling.type", "dynamic") }, `qwen3: rope.scaling.type "dynamic" is not supported`},
+		{"heads do not divide", func(t *tiny) { t.Set("qwen3.attention.head_count", uint32(7)) },
 			`qwen3: head_count_kv 2 does not divide head_count 7`},
 		{"head_count vs embedding", func(t *tiny) {
-			t.set("qwen3.attention.head_count", uint32(7))
-			t.set("qwen3.attention.head_count_kv", uint32(7))
+			t.Set("qwen3.attention.head_count", uint32(7))
+			t.Set("qwen3.attention.head_count_kv", uint32(7))
 		}, `qwen3: head_count 7 does not divide embedding_length 16 (and key_length is absent)`},
-		{"moe", func(t *tiny) { t.set("qwen3.expert_count", uint32(8)) }, `qwen3: mixture-of-experts models (expert_count 8) are not supported`},
-		{"vocab size", func(t *tiny) { t.set("qwen3.vocab_size", uint32(41)) }, `qwen3: vocab_size 41 differs from token_embd's 40 rows`},
-		{"missing q norm", func(t *tiny) { t.delTensor("blk.1.attn_q_norm.weight") }, `qwen3: missing tensor "blk.1.attn_q_norm.weight"`},
+		{"moe", func(t *tiny) { t.Set("qwen3.expert_count", uint32(8)) }, `qwen3: mixture-of-experts models (expert_count 8) are not supported`},
+		{"vocab size", func(t *tiny) { t.Set("qwen3.vocab_size", uint32(41)) }, `qwen3: vocab_size 41 differs from token_embd's 40 rows`},
+		{"missing q norm", func(t *tiny) { t.DelTensor("blk.1.attn_q_norm.weight") }, `qwen3: missing tensor "blk.1.attn_q_norm.weight"`},
 		{"wrong k norm shape", func(t *tiny) {
-			t.addTensor("blk.0.attn_k_norm.weight", make([]float32, 16), 16)
+			t.AddTensor("blk.0.attn_k_norm.weight", make([]float32, 16), 16)
 		}, `qwen3: tensor "blk.0.attn_k_norm.weight" has shape [16], want [4]`},
-		{"missing tensor", func(t *tiny) { t.delTensor("blk.1.attn_q.weight") }, `qwen3: missing tensor "blk.1.attn_q.weight"`},
+		{"missing tensor", func(t *tiny) { t.DelTensor("blk.1.attn_q.weight") }, `qwen3: missing tensor "blk.1.attn_q.weight"`},
 		{"wrong shape", func(t *tiny) {
-			t.addTensor("blk.0.attn_k.weight", make([]float32, 16*16), 16, 16)
+			t.AddTensor("blk.0.attn_k.weight", make([]float32, 16*16), 16, 16)
 		}, `qwen3: tensor "blk.0.attn_k.weight" has shape [16 16], want [16 8]`},
 		{"wrong fused shape", func(t *tiny) {
 			t.fuseQKV()
-			t.addTensor("blk.0.attn_qkv.weight", make([]float32, 16*24), 16, 24)
+			t.AddTensor("blk.0.attn_qkv.weight", make([]float32, 16*24), 16, 24)
 		}, `qwen3: tensor "blk.0.attn_qkv.weight" has shape [16 24], want [16 32]`},
-		{"huge block_count", func(t *tiny) { t.set("qwen3.block_count", uint32(1<<30)) }, `qwen3: missing tensor "blk.2.attn_norm.weight"`},
+		{"huge block_count", func(t *tiny) { t.Set("qwen3.block_count", uint32(1<<30)) }, `qwen3: missing tensor "blk.2.attn_norm.weight"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -471,7 +420,7 @@ func TestLoadErrors(t *testing.T) {
 // over float32 and fp16 caches.
 func TestBatchAgreement(t *testing.T) {
 	tm := newTiny(3, 4, 2, 8)
-	f, err := gguf.Open(tm.write(t))
+	f, err := gguf.Open(tm.Write(t))
 	if err != nil {
 		t.Fatal(err)
 	}
