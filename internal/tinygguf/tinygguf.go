@@ -19,7 +19,7 @@ type Model struct {
 	Order   []string // metadata keys in first-set order
 	Weights map[string][]float32
 	Shapes  map[string][]int64
-	Names   []string              // tensor names in first-added order
+	Names   []string               // tensor names in first-added order
 	Raw     map[string]tensor.Type // tensors written with another type id (the same bytes)
 }
 
