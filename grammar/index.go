@@ -1,0 +1,143 @@
+package grammar
+
+import (
+	"bytes"
+	"slices"
+	"sync"
+
+	"github.com/ondo-ai/ondo/tokenizer"
+)
+
+// Index is a vocabulary as the matcher sees it: the text tokens in a byte
+// trie (so that a mask visits each shared prefix once), the end-of-
+// generation tokens, and every token's text for looking up <name>
+// references. Build one per vocabulary and share it: building it for
+// 128,256 tokens takes tens of milliseconds.
+//
+// Text tokens are the normal and byte tokens. Control, user-defined,
+// unknown and unused tokens are left out of the trie: a grammar produces
+// them only by naming them.
+type Index struct {
+	n       int
+	text    [][]byte // each token's bytes when it is a text token, else nil
+	eog     []int32
+	isEOG   []bool
+	edgeOff []int32 // node i's edges: edges[edgeOff[i]:edgeOff[i+1]]
+	edges   []trieEdge
+	tokOff  []int32 // the tokens that end at node i: toks[tokOff[i]:tokOff[i+1]]
+	toks    []int32
+	pieces  func(id int32) string
+
+	nameOnce sync.Once
+	byName   map[string]int32
+}
+
+type trieEdge struct {
+	b     byte
+	child int32
+}
+
+// NewIndex builds the index of a tokenizer's vocabulary.
+func NewIndex(tok *tokenizer.Tokenizer) *Index {
+	n := tok.VocabSize()
+	text := make([][]byte, n)
+	for id := range int32(n) {
+		switch tok.TokenType(id) {
+		case tokenizer.TypeControl, tokenizer.TypeUserDefined, tokenizer.TypeUnknown, tokenizer.TypeUnused:
+			continue
+		}
+		if tok.IsControl(id) || tok.IsEOG(id) {
+			continue
+		}
+		text[id] = tok.Bytes(id)
+	}
+	return newIndex(text, tok.EOGs(), tok.Piece)
+}
+
+// newIndex builds an index from each token's text (nil: not a text token).
+func newIndex(text [][]byte, eog []int32, pieces func(int32) string) *Index {
+	ix := &Index{n: len(text), text: text, isEOG: make([]bool, len(text)), pieces: pieces}
+	for _, id := range eog {
+		if id >= 0 && int(id) < len(text) {
+			ix.eog = append(ix.eog, id)
+			ix.isEOG[id] = true
+			text[id] = nil
+		}
+	}
+	var ids []int32
+	for id, t := range text {
+		if len(t) > 0 {
+			ids = append(ids, int32(id))
+		} else {
+			text[id] = nil
+		}
+	}
+	slices.SortFunc(ids, func(a, b int32) int {
+		if c := bytes.Compare(text[a], text[b]); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	ix.edgeOff = []int32{0}
+	ix.tokOff = []int32{0}
+	ix.build(ids, 0)
+	return ix
+}
+
+// build lays out the trie node for ids (sorted, all sharing their first
+// depth bytes) and, after it, its subtrees, depth first. It returns the node.
+func (ix *Index) build(ids []int32, depth int) int32 {
+	node := int32(len(ix.edgeOff) - 1)
+	i := 0
+	for i < len(ids) && len(ix.text[ids[i]]) == depth {
+		ix.toks = append(ix.toks, ids[i])
+		i++
+	}
+	// Reserve this node's slots: edges are filled in once the children exist.
+	var groups [][]int32
+	for j := i; j < len(ids); {
+		b := ix.text[ids[j]][depth]
+		k := j + 1
+		for k < len(ids) && ix.text[ids[k]][depth] == b {
+			k++
+		}
+		groups = append(groups, ids[j:k])
+		j = k
+	}
+	first := int32(len(ix.edges))
+	for _, grp := range groups {
+		ix.edges = append(ix.edges, trieEdge{b: ix.text[grp[0]][depth]})
+	}
+	ix.edgeOff = append(ix.edgeOff, int32(len(ix.edges)))
+	ix.tokOff = append(ix.tokOff, int32(len(ix.toks)))
+	for gi, grp := range groups {
+		// A node's edge and token ranges end where the next node's begin,
+		// so nodes are numbered in the order their ranges are appended.
+		ix.edges[first+int32(gi)].child = ix.build(grp, depth+1)
+	}
+	return node
+}
+
+// VocabSize returns the number of tokens the index was built for.
+func (ix *Index) VocabSize() int { return ix.n }
+
+// lookup returns the token whose vocabulary text is name, or -1.
+func (ix *Index) lookup(name string) int32 {
+	ix.nameOnce.Do(func() {
+		ix.byName = map[string]int32{}
+		if ix.pieces == nil {
+			return
+		}
+		for id := range int32(ix.n) {
+			if p := ix.pieces(id); p != "" {
+				if _, dup := ix.byName[p]; !dup {
+					ix.byName[p] = id
+				}
+			}
+		}
+	})
+	if id, ok := ix.byName[name]; ok {
+		return id
+	}
+	return -1
+}

@@ -1,0 +1,283 @@
+package grammar
+
+import (
+	"fmt"
+	"math/bits"
+)
+
+// maskBudget bounds the bytes of cached masks per Constraint; past it the
+// cache is emptied and refilled as states come back.
+const maskBudget = 64 << 20
+
+// Constraint is a Grammar bound to a vocabulary: its token references
+// resolved, and the token mask of each parser state cached as it is met.
+// It is safe for concurrent use; each generated sequence takes its own
+// Matcher.
+type Constraint struct {
+	g     *Grammar
+	ix    *Index
+	ids   []int32 // the token of each of g.tokens
+	masks map[int32]*mask
+	bytes int
+}
+
+type mask struct {
+	bits  []uint64
+	count int
+	only  int32 // the token to emit when forced
+	// forced: one token allowed, or only end-of-generation tokens
+	forced bool
+}
+
+// Bind resolves the grammar's token references in ix's vocabulary. Binding
+// the same grammar to the same index again returns the same Constraint, so
+// its cached masks serve every request that uses the grammar.
+func (g *Grammar) Bind(ix *Index) (*Constraint, error) {
+	g.bindMu.Lock()
+	defer g.bindMu.Unlock()
+	if c, ok := g.bound[ix]; ok {
+		return c, nil
+	}
+	c := &Constraint{g: g, ix: ix, masks: map[int32]*mask{}}
+	for _, t := range g.tokens {
+		id := t.id
+		if id < 0 {
+			if id = ix.lookup(t.text); id < 0 {
+				return nil, &SyntaxError{t.pos.line, t.pos.col, fmt.Sprintf("token %s is not in the vocabulary", t.text)}
+			}
+		} else if int(id) >= ix.n {
+			return nil, &SyntaxError{t.pos.line, t.pos.col, fmt.Sprintf("token <[%d]> is beyond the vocabulary of %d tokens", id, ix.n)}
+		}
+		c.ids = append(c.ids, id)
+	}
+	if g.bound == nil {
+		g.bound = map[*Index]*Constraint{}
+	}
+	g.bound[ix] = c
+	return c, nil
+}
+
+// Grammar returns the grammar the constraint was made from.
+func (c *Constraint) Grammar() *Grammar { return c.g }
+
+// NewMatcher returns a matcher at the start of the grammar.
+func (c *Constraint) NewMatcher() *Matcher {
+	return &Matcher{c: c, state: c.g.a.start}
+}
+
+// Matcher follows one generated sequence through the grammar. It is not
+// safe for concurrent use (its Constraint is).
+type Matcher struct {
+	c     *Constraint
+	state int32 // deadState once an end-of-generation token is accepted
+	ended bool
+	err   error
+}
+
+// Reset goes back to the start of the grammar.
+func (m *Matcher) Reset() {
+	m.state, m.ended, m.err = m.c.g.a.start, false, nil
+}
+
+// Err returns the error that stopped the matcher (ErrTooComplex), if any.
+func (m *Matcher) Err() error { return m.err }
+
+// Complete reports whether the tokens accepted so far form a whole sentence
+// of the grammar, so that generation may end here.
+func (m *Matcher) Complete() bool {
+	if m.ended {
+		return true
+	}
+	a := &m.c.g.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return m.err == nil && a.states[m.state].accept
+}
+
+// next returns the state after token id, or deadState. The lock is held.
+func (c *Constraint) next(state, id int32) int32 {
+	g := c.g
+	if id < 0 || int(id) >= c.ix.n {
+		return deadState
+	}
+	n := int32(deadState)
+	if t := c.ix.text[id]; t != nil {
+		n = g.stepBytes(state, t)
+	}
+	if g.a.states[state].tokens {
+		n = g.union(n, g.stepToken(state, id, c.ids))
+	}
+	return n
+}
+
+// Allows reports whether token id may come next.
+func (m *Matcher) Allows(id int32) bool {
+	if m.ended || m.err != nil {
+		return false
+	}
+	a := &m.c.g.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if id >= 0 && int(id) < m.c.ix.n && m.c.ix.isEOG[id] {
+		return a.states[m.state].accept
+	}
+	return m.c.next(m.state, id) != deadState
+}
+
+// Accept moves past token id. It fails, leaving the matcher as it was,
+// when the grammar does not allow the token.
+func (m *Matcher) Accept(id int32) error {
+	if m.err != nil {
+		return m.err
+	}
+	if m.ended {
+		return fmt.Errorf("grammar: token %d after the end of generation", id)
+	}
+	a := &m.c.g.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if id >= 0 && int(id) < m.c.ix.n && m.c.ix.isEOG[id] {
+		if !a.states[m.state].accept {
+			return fmt.Errorf("grammar: end of generation (token %d) before the grammar is complete", id)
+		}
+		m.ended = true
+		return nil
+	}
+	n := m.c.next(m.state, id)
+	if a.err != nil {
+		m.err = a.err
+		return m.err
+	}
+	if n == deadState {
+		return fmt.Errorf("grammar: token %d is not allowed here", id)
+	}
+	m.state = n
+	return nil
+}
+
+// Mask returns the set of tokens that may come next, as a bit per token
+// id (bit id%64 of word id/64), and how many there are. The slice is shared
+// by every Matcher in the same state and must not be modified.
+func (m *Matcher) Mask() ([]uint64, int) {
+	mk := m.mask()
+	return mk.bits, mk.count
+}
+
+// Forced returns the only token that may come next, when there is exactly
+// one. It builds the mask only when that is cheap: when the grammar allows
+// a single next byte and no named token, or the mask is already cached.
+func (m *Matcher) Forced() (int32, bool) {
+	if m.ended || m.err != nil {
+		return -1, false
+	}
+	a := &m.c.g.a
+	a.mu.Lock()
+	st := &a.states[m.state]
+	_, cached := m.c.masks[m.state]
+	cheap := cached || !st.tokens && (bits.OnesCount64(st.first[0])+bits.OnesCount64(st.first[1])+
+		bits.OnesCount64(st.first[2])+bits.OnesCount64(st.first[3])) <= 1
+	a.mu.Unlock()
+	if !cheap {
+		return -1, false
+	}
+	if mk := m.mask(); mk.forced {
+		return mk.only, true
+	}
+	return -1, false
+}
+
+var emptyMask = &mask{only: -1}
+
+func (m *Matcher) mask() *mask {
+	if m.ended || m.err != nil {
+		return emptyMask
+	}
+	c := m.c
+	a := &c.g.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if mk, ok := c.masks[m.state]; ok {
+		return mk
+	}
+	mk := c.build(m.state)
+	if a.err != nil {
+		m.err = a.err
+		return emptyMask
+	}
+	if c.bytes+len(mk.bits)*8 > maskBudget {
+		clear(c.masks)
+		c.bytes = 0
+	}
+	c.masks[m.state] = mk
+	c.bytes += len(mk.bits) * 8
+	return mk
+}
+
+// build computes the mask of a state by walking the vocabulary's trie
+// alongside the automaton, pruning every branch the grammar rejects.
+func (c *Constraint) build(state int32) *mask {
+	g, ix := c.g, c.ix
+	mk := &mask{bits: make([]uint64, (ix.n+63)/64), only: -1}
+	set := func(id int32) {
+		w, b := id>>6, uint64(1)<<(id&63)
+		if mk.bits[w]&b == 0 {
+			mk.bits[w] |= b
+			mk.count++
+			mk.only = id
+		}
+	}
+	type visit struct{ node, state int32 }
+	stack := []visit{{0, state}}
+	for len(stack) > 0 && g.a.err == nil {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, e := range ix.edges[ix.edgeOff[v.node]:ix.edgeOff[v.node+1]] {
+			ns := g.step(v.state, e.b)
+			if ns == deadState {
+				continue
+			}
+			for _, id := range ix.toks[ix.tokOff[e.child]:ix.tokOff[e.child+1]] {
+				set(id)
+			}
+			if ix.edgeOff[e.child] < ix.edgeOff[e.child+1] {
+				stack = append(stack, visit{e.child, ns})
+			}
+		}
+	}
+	st := &g.a.states[state]
+	if st.tokens {
+		for _, sid := range st.stacks {
+			if sid == accepting {
+				continue
+			}
+			e := g.elems[g.a.frames[sid].pos]
+			switch e.kind {
+			case eToken:
+				set(c.ids[e.arg])
+			case eNotToken:
+				for id := range int32(ix.n) {
+					if id != c.ids[e.arg] && !ix.isEOG[id] {
+						set(id)
+					}
+				}
+			}
+		}
+	}
+	other := mk.count
+	if g.a.states[state].accept {
+		for _, id := range ix.eog {
+			set(id)
+		}
+	}
+	switch {
+	case other == 0 && mk.count > 0:
+		// Only the end of generation is left: any end token will do.
+		mk.only = ix.eog[0]
+		mk.forced = true
+	case mk.count == 1:
+		mk.forced = true
+	default:
+		mk.only = -1
+	}
+	return mk
+}
