@@ -29,15 +29,15 @@ type (
 	seq  []item
 	item struct {
 		kind     itemKind
-		text     string    // itemLit: the bytes; itemRef: the rule; itemToken: the token's text
-		ranges   []rRange  // itemClass
-		negate   bool      // itemClass, itemToken
-		id       int32     // itemToken: the id, or -1 when named by text
-		group    expr      // itemGroup
-		min, max int       // repetition; max < 0: unbounded
-		pos      srcPos    // where the item starts, for errors
-		opPos    srcPos    // where its repetition operator is
-		repeated bool      // a repetition operator was given
+		text     string   // itemLit: the bytes; itemRef: the rule; itemToken: the token's text
+		ranges   []rRange // itemClass
+		negate   bool     // itemClass, itemToken
+		id       int32    // itemToken: the id, or -1 when named by text
+		group    expr     // itemGroup
+		min, max int      // repetition; max < 0: unbounded
+		pos      srcPos   // where the item starts, for errors
+		opPos    srcPos   // where its repetition operator is
+		repeated bool     // a repetition operator was given
 	}
 	itemKind uint8
 	rRange   struct{ lo, hi rune }
