@@ -26,6 +26,7 @@ package engine
 import (
 	"time"
 
+	"github.com/ondo-ai/ondo/grammar"
 	"github.com/ondo-ai/ondo/sample"
 )
 
@@ -51,6 +52,12 @@ type Request struct {
 	// Truncate, when the prompt does not fit the context, keeps its end
 	// instead of failing with ErrPromptTooLong.
 	Truncate bool
+	// Grammar, when set, constrains the generated text (not the prompt)
+	// to the grammar's language: only tokens it allows are sampled, and
+	// an end-of-generation token only once the text is complete. Submit
+	// binds it to the model's vocabulary; a token reference the vocabulary
+	// lacks is an ErrBadRequest.
+	Grammar *grammar.Grammar
 }
 
 // TokenLogprob is a token with its log-probability under the model's raw

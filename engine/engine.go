@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ondo-ai/ondo/grammar"
 	"github.com/ondo-ai/ondo/kvcache"
 	"github.com/ondo-ai/ondo/model"
 	"github.com/ondo-ai/ondo/tokenizer"
@@ -57,6 +58,9 @@ const (
 	ObserveTimeToFirst = "ttft"  // submission to the first generated token
 	ObserveToken       = "token" // between two tokens of one sequence
 	ObserveStep        = "step"  // one forward step, all sequences
+	// ObserveConstraint is the time one generated token of a sequence with
+	// a Grammar spent in the grammar: forcing, checking, building masks.
+	ObserveConstraint = "constraint"
 )
 
 // Errors returned by Submit. Validation errors wrap ErrBadRequest.
@@ -112,6 +116,9 @@ type Engine struct {
 	clock    uint64 // steps taken, for least-recently-used slot choice
 
 	stats counters
+
+	indexOnce sync.Once
+	index     *grammar.Index // the vocabulary for grammars, built on first use
 }
 
 // slot is a key/value cache with the tokens it holds; it outlives requests
@@ -223,7 +230,13 @@ func (e *Engine) Submit(ctx context.Context, req Request) (<-chan Event, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s := e.newSequence(ctx, req, prompt)
+	var con *grammar.Constraint
+	if req.Grammar != nil {
+		if con, err = e.bind(req.Grammar); err != nil {
+			return nil, err
+		}
+	}
+	s := e.newSequence(ctx, req, prompt, con)
 	e.mu.Lock()
 	switch {
 	case e.closed:

@@ -270,7 +270,11 @@ func (e *Engine) step() {
 		row := e.logits[i*e.vocab : (i+1)*e.vocab]
 		id := s.sampler.Sample(row)
 		if id < 0 {
-			e.finish(s, errAllBanned)
+			err := errAllBanned
+			if cerr := s.sampler.Err(); cerr != nil {
+				err = fmt.Errorf("engine: grammar: %w", cerr)
+			}
+			e.finish(s, err)
 			continue
 		}
 		if e.accept(s, id, row, now) {

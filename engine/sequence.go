@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ondo-ai/ondo/grammar"
 	"github.com/ondo-ai/ondo/sample"
 	"github.com/ondo-ai/ondo/tokenizer"
 )
@@ -21,6 +22,7 @@ type sequence struct {
 	unwatch func() bool
 
 	sampler *sample.Sampler
+	matcher *timedMatcher // the grammar's state, when the request has one
 	dec     *tokenizer.Decoder
 	stop    *sample.StopMatcher
 
@@ -35,7 +37,7 @@ type sequence struct {
 
 // newSequence prepares a request: its sampler and decoder are primed with
 // the prompt here, on the caller's goroutine, not the scheduler's.
-func (e *Engine) newSequence(ctx context.Context, req Request, prompt []int32) *sequence {
+func (e *Engine) newSequence(ctx context.Context, req Request, prompt []int32, con *grammar.Constraint) *sequence {
 	s := &sequence{
 		ctx:       ctx,
 		req:       req,
@@ -46,11 +48,15 @@ func (e *Engine) newSequence(ctx context.Context, req Request, prompt []int32) *
 		stop:      sample.NewStopMatcher(req.Stop...),
 		submitted: time.Now(),
 	}
+	if con != nil {
+		s.matcher = &timedMatcher{Matcher: con.NewMatcher()}
+		s.sampler.Constrain(s.matcher)
+	}
 	// As Session.Generate does: the prompt counts for the penalties, and
 	// runs through the decoder so that the first generated piece is
 	// spaced as it would be in the whole text.
 	for _, id := range prompt {
-		s.sampler.Accept(id)
+		s.sampler.AcceptPrompt(id)
 		s.dec.Add(id) // ids were checked, Add cannot fail
 	}
 	s.dec.Flush()
@@ -113,6 +119,9 @@ func (s *sequence) abort(err error) {
 // the slot's context size.
 func (e *Engine) accept(s *sequence, id int32, logits []float32, now time.Time) (done bool) {
 	s.sampler.Accept(id)
+	if s.matcher != nil {
+		e.observe(ObserveConstraint, s.matcher.take())
+	}
 	e.stats.generated.Add(1)
 	if s.first.IsZero() {
 		s.first = now

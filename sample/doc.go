@@ -6,7 +6,8 @@
 // A [Sampler] runs a fixed chain of [Step]s over the candidate logits of one position, then a
 // final chooser picks a token. Built from a [Config], the chain is, in order:
 //
-//  1. constraints: the extra steps passed to [New] (grammar masks, tool-call forcing; none yet)
+//  1. constraints: the [Constraint] set with [Sampler.Constrain] (a grammar), then the extra
+//     steps passed to [New]
 //  2. [LogitBias]: adds a per-token bias; -Inf bans a token
 //  3. [Penalties]: repetition, frequency and presence penalties over the last RepeatLastN
 //     accepted tokens

@@ -16,6 +16,10 @@ type Sampler struct {
 	seed   int64
 	rng    rand.PCG
 	cand   Candidates
+
+	con    Constraint
+	conErr error
+	stats  ConstraintStats
 }
 
 // New returns a sampler for cfg. The optional constraints run first, before the logit bias, in
@@ -81,16 +85,30 @@ func (s *Sampler) Chain() []Step { return append([]Step(nil), s.steps...) }
 
 // Sample runs the chain over logits (one per vocabulary token; read, never written) and returns
 // the chosen token id. A greedy sampler returns the highest logit, the lowest id on ties, and
-// draws no random number; otherwise Sample draws exactly one. It returns -1 when logits is empty
-// or every token is banned. After the first call it does not allocate.
+// draws no random number; otherwise Sample draws exactly one, or with a Constraint none (a
+// forced token), one (an allowed draw) or two (a rejected draw and one from the masked
+// candidates). It returns -1 when logits is empty, every token is banned, or the constraint
+// failed (see Err). Unconstrained, after the first call it does not allocate.
 //
 // Sample does not record the token: call Accept with the token actually used.
 func (s *Sampler) Sample(logits []float32) int32 {
 	if len(logits) == 0 {
 		return -1
 	}
+	if s.con != nil {
+		return s.sampleConstrained(logits)
+	}
+	return s.sampleSteps(logits, nil, 0)
+}
+
+// sampleSteps runs the chain, after banning the tokens outside allowed
+// when it is not nil, and chooses.
+func (s *Sampler) sampleSteps(logits []float32, allowed []uint64, count int) int32 {
 	c := &s.cand
 	c.Reset(logits)
+	if allowed != nil {
+		c.restrict(allowed, count)
+	}
 	for _, st := range s.steps {
 		st.Apply(c)
 	}
@@ -109,9 +127,19 @@ func (s *Sampler) uniform() float64 {
 	return float64(s.rng.Uint64()>>11) * 0x1p-53
 }
 
-// Accept records a generated (or prompt) token for the penalties and any Stateful constraint.
-// Feed prompt tokens too if they should count as repetitions, as llama.cpp's server does.
+// Accept records a generated token: for the penalties and any Stateful step, and for the
+// Constraint, which moves past it (a token the constraint does not allow stops it: see Err).
 func (s *Sampler) Accept(id int32) {
+	s.AcceptPrompt(id)
+	if s.con != nil && s.conErr == nil {
+		s.conErr = s.con.Accept(id)
+	}
+}
+
+// AcceptPrompt records a prompt token for the penalties and any Stateful step, as llama.cpp's
+// server counts prompt tokens as repetitions. The Constraint does not see it: constraints
+// apply to generated text only.
+func (s *Sampler) AcceptPrompt(id int32) {
 	for _, st := range s.state {
 		st.Accept(id)
 	}
@@ -122,6 +150,10 @@ func (s *Sampler) Accept(id int32) {
 func (s *Sampler) Reset() {
 	for _, st := range s.state {
 		st.Reset()
+	}
+	if s.con != nil {
+		s.con.Reset()
+		s.conErr = nil
 	}
 	s.seedRNG()
 }
