@@ -29,6 +29,9 @@ type EncodeOptions struct {
 	// "<|eot_id|>", into those tokens. Without it they are ordinary text.
 	// User-defined tokens are matched either way.
 	ParseSpecial bool
+	// Continue encodes text that continues earlier text, as generated text
+	// does: SentencePiece's space prefix is not added at its start.
+	Continue bool
 }
 
 // Encode returns the token ids of text.
@@ -56,7 +59,7 @@ func (t *Tokenizer) AppendEncode(dst []int32, text string, opts EncodeOptions) [
 		s := text[fr.start:fr.end]
 		switch t.model {
 		case modelSPM:
-			dst = t.encodeSPM(st, dst, s, t.addSpacePrefix && prevSpecial)
+			dst = t.encodeSPM(st, dst, s, t.addSpacePrefix && prevSpecial && !opts.Continue)
 		case modelBPE:
 			st.out = dst
 			t.pretok.each(s, &st.scratch, st.word)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ondo-ai/ondo/internal/peer"
 	"github.com/ondo-ai/ondo/internal/testdata"
+	"github.com/ondo-ai/ondo/internal/testvocab"
 )
 
 // TestPeer compares Encode and Decode with llama.cpp's own tokenizer,
@@ -44,7 +45,7 @@ func TestPeer(t *testing.T) {
 			tk := load(t, name)
 			var path string
 			if name == "llama-bpe" {
-				path = buildLlama3(t)
+				path = testvocab.Llama3(t)
 			} else {
 				path = testdata.Path(t, "tokenizer", "ggml-vocab-"+name+".gguf")
 			}

@@ -1,11 +1,7 @@
 package tokenizer
 
 import (
-	"bufio"
-	"encoding/json"
-	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +10,7 @@ import (
 
 	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/internal/testdata"
+	"github.com/ondo-ai/ondo/internal/testvocab"
 )
 
 // vocabs are the shared vocabularies with llama.cpp's test vectors.
@@ -35,7 +32,7 @@ func load(tb testing.TB, name string) *Tokenizer {
 	}
 	var path string
 	if name == "llama-bpe" {
-		path = buildLlama3(tb)
+		path = testvocab.Llama3(tb)
 	} else {
 		path = testdata.Path(tb, "tokenizer", "ggml-vocab-"+name+".gguf")
 	}
@@ -50,87 +47,6 @@ func load(tb testing.TB, name string) *Tokenizer {
 	}
 	loaded[name] = tk
 	return tk
-}
-
-// llama3Specials are the 256 control tokens that follow Llama 3's 128000
-// byte-level tokens.
-func llama3Specials() []string {
-	s := []string{
-		"<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>",
-		"<|reserved_special_token_1|>", "<|finetune_right_pad_id|>",
-		"<|reserved_special_token_2|>", "<|start_header_id|>", "<|end_header_id|>",
-		"<|eom_id|>", "<|eot_id|>", "<|python_tag|>",
-	}
-	for i := 3; len(s) < 256; i++ {
-		s = append(s, fmt.Sprintf("<|reserved_special_token_%d|>", i))
-	}
-	return s
-}
-
-// buildLlama3 writes a vocab-only GGUF for Llama 3.2 into a temporary
-// folder, the way llama.cpp's converter would: the byte-level tokens of
-// encoder.json, the control tokens after them, the merges of vocab.bpe.
-func buildLlama3(tb testing.TB) string {
-	tb.Helper()
-	dir := testdata.Path(tb, "tokenizer", "llama3.2")
-	raw, err := os.ReadFile(filepath.Join(dir, "encoder.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var enc map[string]int
-	if err := json.Unmarshal(raw, &enc); err != nil {
-		tb.Fatal(err)
-	}
-	tokens := make([]string, len(enc))
-	for s, id := range enc {
-		if id < 0 || id >= len(tokens) || tokens[id] != "" {
-			tb.Fatalf("encoder.json: bad or repeated id %d", id)
-		}
-		tokens[id] = s
-	}
-	types := make([]int32, len(tokens), len(tokens)+256)
-	for i := range types {
-		types[i] = int32(TypeNormal)
-	}
-	for _, s := range llama3Specials() {
-		tokens = append(tokens, s)
-		types = append(types, int32(TypeControl))
-	}
-	mf, err := os.Open(filepath.Join(dir, "vocab.bpe"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer mf.Close()
-	var merges []string
-	sc := bufio.NewScanner(mf)
-	sc.Buffer(make([]byte, 1<<16), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#version") {
-			continue
-		}
-		merges = append(merges, line)
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	kvs := []gguf.KV{
-		gguf.NewKV("general.architecture", "llama"),
-		gguf.NewKV("general.name", "Llama 3.2 tokenizer (test)"),
-		gguf.NewKV("tokenizer.ggml.model", "gpt2"),
-		gguf.NewKV("tokenizer.ggml.pre", "llama-bpe"),
-		gguf.NewKV("tokenizer.ggml.tokens", tokens),
-		gguf.NewKV("tokenizer.ggml.token_type", types),
-		gguf.NewKV("tokenizer.ggml.merges", merges),
-		gguf.NewKV("tokenizer.ggml.bos_token_id", uint32(128000)),
-		gguf.NewKV("tokenizer.ggml.eos_token_id", uint32(128009)),
-		gguf.NewKV("tokenizer.ggml.add_bos_token", true),
-	}
-	path := filepath.Join(tb.TempDir(), "llama3.2-vocab.gguf")
-	if err := gguf.WriteFile(path, kvs, nil); err != nil {
-		tb.Fatal(err)
-	}
-	return path
 }
 
 // readVectors reads NAME.gguf.inp and NAME.gguf.out.

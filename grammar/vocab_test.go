@@ -1,0 +1,245 @@
+package grammar_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/grammar"
+	"github.com/ondo-ai/ondo/internal/testdata"
+	"github.com/ondo-ai/ondo/internal/testvocab"
+	"github.com/ondo-ai/ondo/tokenizer"
+)
+
+// jsonGBNF is JSON as RFC 8259 writes it, with whitespace bounded.
+const jsonGBNF = `root   ::= value
+value  ::= object | array | string | number | ("true" | "false" | "null")
+object ::= "{" ws ( string ws ":" ws value ws ( "," ws string ws ":" ws value ws )* )? "}"
+array  ::= "[" ws ( value ws ( "," ws value ws )* )? "]"
+string ::= "\"" ( [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""
+number ::= "-"? ( "0" | [1-9] [0-9]* ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?
+ws     ::= | " " | "\n" [ \t]{0,20}
+`
+
+var (
+	vocabMu sync.Mutex
+	vocabs  = map[string]*tokenizer.Tokenizer{}
+	indexes = map[string]*grammar.Index{}
+)
+
+// vocab loads a shared vocabulary: "llama3" (128,256 tokens, byte-level
+// BPE) or "llama-spm" (32,000, SentencePiece with byte fallback).
+func vocab(tb testing.TB, name string) (*tokenizer.Tokenizer, *grammar.Index) {
+	tb.Helper()
+	vocabMu.Lock()
+	defer vocabMu.Unlock()
+	if tk, ok := vocabs[name]; ok {
+		return tk, indexes[name]
+	}
+	var path string
+	if name == "llama3" {
+		path = testvocab.Llama3(tb)
+	} else {
+		path = testdata.Path(tb, "tokenizer", "ggml-vocab-"+name+".gguf")
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	tk, err := tokenizer.FromGGUF(f, tokenizer.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	vocabs[name], indexes[name] = tk, grammar.NewIndex(tk)
+	return tk, indexes[name]
+}
+
+// force feeds text token by token through a matcher, checking at each step
+// that the token is allowed both by Allows and by the mask; it reports
+// whether every token was accepted and the text ended complete.
+func force(tb testing.TB, tk *tokenizer.Tokenizer, c *grammar.Constraint, text string, checkMask bool) bool {
+	tb.Helper()
+	ids := tk.Encode(text, tokenizer.EncodeOptions{Continue: true})
+	var got []byte
+	for _, id := range ids {
+		got = append(got, tk.Bytes(id)...)
+	}
+	if !bytes.Equal(got, []byte(text)) {
+		tb.Fatalf("tokens of %q give %q", text, got)
+	}
+	m := c.NewMatcher()
+	for _, id := range ids {
+		ok := m.Allows(id)
+		if checkMask {
+			bits, _ := m.Mask()
+			if inMask := bits[id>>6]&(1<<(id&63)) != 0; inMask != ok {
+				tb.Fatalf("%q: token %d: Allows %v, mask %v", text, id, ok, inMask)
+			}
+		}
+		if !ok {
+			return false
+		}
+		if err := m.Accept(id); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return m.Complete() && m.Allows(tk.EOS())
+}
+
+var jsonTexts = []struct {
+	text  string
+	valid bool
+}{
+	{`{"name": "김민준", "age": 31, "tags": ["개발자", "서울"], "ok": true}`, true},
+	{`{"a":[1,2.5,-3e10,{"b":null}],"c":"\"\\\/\b\f\n\r\t\u00e9"}`, true},
+	{"[\n  {\"x\": 1},\n  {\"y\": [false, true]}\n]", true},
+	{`"한국어 문장입니다. 😀"`, true},
+	{`-0.0e+5`, true},
+	{`{"a": 1,}`, false},
+	{`{"a" 1}`, false},
+	{`[01]`, false},
+	{`"tab	inside"`, false},
+	{`{"a": 1}}`, false},
+	{`"\x"`, false},
+	{`{"a":        1}`, false}, // more spaces than ws allows
+}
+
+func TestRealVocabularies(t *testing.T) {
+	g, err := grammar.Parse(jsonGBNF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"llama3", "llama-spm"} {
+		tk, ix := vocab(t, name)
+		c, err := g.Bind(ix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range jsonTexts {
+			if got := force(t, tk, c, x.text, true); got != x.valid {
+				t.Errorf("%s: %q: accepted %v, want %v", name, x.text, got, x.valid)
+			}
+		}
+	}
+}
+
+// randomWalk generates text by drawing uniformly among the allowed tokens
+// until the end of generation (or n tokens), as a random-weight model at
+// high temperature would.
+func randomWalk(tk *tokenizer.Tokenizer, c *grammar.Constraint, rng *rand.Rand, n int) ([]byte, bool) {
+	m := c.NewMatcher()
+	var out []byte
+	for range n {
+		bits, count := m.Mask()
+		if count == 0 {
+			return out, false
+		}
+		k := rng.IntN(count)
+		id := int32(-1)
+		for w, word := range bits {
+			if c := popcount(word); k >= c {
+				k -= c
+				continue
+			}
+			for b := range 64 {
+				if word&(1<<b) != 0 {
+					if k == 0 {
+						id = int32(w*64 + b)
+						break
+					}
+					k--
+				}
+			}
+			break
+		}
+		if tk.IsEOG(id) {
+			return out, true
+		}
+		if err := m.Accept(id); err != nil {
+			return out, false
+		}
+		out = append(out, tk.Bytes(id)...)
+	}
+	return out, false
+}
+
+func popcount(x uint64) int {
+	n := 0
+	for ; x != 0; x &= x - 1 {
+		n++
+	}
+	return n
+}
+
+// walkJSON runs random walks and reports the first problem: output that is
+// not valid UTF-8 (where complete) or, once finished, not valid JSON.
+func walkJSON(tb testing.TB, g *grammar.Grammar, walks int) string {
+	tk, ix := vocab(tb, "llama3")
+	c, err := g.Bind(ix)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	finished := 0
+	for range walks {
+		out, done := randomWalk(tk, c, rng, 300)
+		if !done {
+			// The text may stop inside a character: check what is complete.
+			for i := len(out) - 1; i >= 0 && i >= len(out)-3; i-- {
+				if utf8.RuneStart(out[i]) {
+					if !utf8.FullRune(out[i:]) {
+						out = out[:i]
+					}
+					break
+				}
+			}
+		}
+		if !utf8.Valid(out) {
+			return fmt.Sprintf("invalid UTF-8: %q", out)
+		}
+		if done {
+			finished++
+			if !json.Valid(out) {
+				return fmt.Sprintf("invalid JSON: %q", out)
+			}
+		}
+	}
+	if finished == 0 {
+		return "no walk finished"
+	}
+	return ""
+}
+
+func TestRandomWalksStayValid(t *testing.T) {
+	if msg := walkJSON(t, mustParse(t, jsonGBNF), 60); msg != "" {
+		t.Fatal(msg)
+	}
+}
+
+// TestRandomWalksCanFail shows the check above catching a mask that lets a
+// byte of a multi-byte character through too early.
+func TestRandomWalksCanFail(t *testing.T) {
+	g := mustParse(t, jsonGBNF)
+	if n := grammar.BreakContinuationBytes(g, 'a'); n == 0 {
+		t.Fatal("no continuation byte set to break")
+	}
+	if msg := walkJSON(t, g, 60); !strings.HasPrefix(msg, "invalid UTF-8") {
+		t.Fatalf("the broken grammar went unnoticed (%q)", msg)
+	}
+}
+
+func mustParse(tb testing.TB, src string) *grammar.Grammar {
+	tb.Helper()
+	g, err := grammar.Parse(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
