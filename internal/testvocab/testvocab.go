@@ -102,4 +102,3 @@ func Llama3(tb testing.TB) string {
 	}
 	return path
 }
-
