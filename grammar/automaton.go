@@ -37,15 +37,26 @@ var ErrTooComplex = errors.New("grammar: the grammar needs too many parser state
 // accepting is the empty stack: the parse is complete.
 const accepting = -1
 
+// Masks are built per stack, cut below its innermost frame in a rule of
+// the source (see Constraint): the frames above the cut decide most
+// tokens, whatever lies below. The cut-off part is replaced by the hole
+// frame, and a stack that returns into the hole becomes the popped marker:
+// "the rest of the stack takes over here".
+const (
+	holeFrame = 0
+	popped    = -2
+)
+
 // Transition table entries: 0 not computed yet, dead, or state+1.
 const deadState = -1
 
 type frame struct{ pos, parent int32 }
 
 type stateInfo struct {
-	stacks []int32 // terminal-topped stacks, ascending; accepting (-1) first if present
+	stacks []int32 // terminal-topped stacks, ascending; popped (-2) and accepting (-1) first
 	next   *[256]int32
 	accept bool
+	popped bool // holds the popped marker (only in states of cut stacks)
 	tokens bool // some stack waits for a token (eToken, eNotToken)
 	first  byteSet
 }
@@ -55,6 +66,9 @@ type automaton struct {
 	frames   []frame
 	frameIdx map[frame]int32
 	expanded map[frame][]int32
+	cuts     map[int32]cut    // each stack cut below its innermost source-rule frame
+	below    map[int32]int32  // the state of each frame below a cut
+	sigs     map[int32]string // the signature of each cut stack (see signature)
 	states   []stateInfo
 	stateIdx map[string]int32
 	start    int32
@@ -68,6 +82,10 @@ func (g *Grammar) initAutomaton() {
 	a.frameIdx = map[frame]int32{}
 	a.expanded = map[frame][]int32{}
 	a.stateIdx = map[string]int32{}
+	a.cuts = map[int32]cut{}
+	a.below = map[int32]int32{}
+	a.sigs = map[int32]string{}
+	g.frame(-1, -1) // holeFrame
 	var s []int32
 	for _, alt := range g.rules[g.root] {
 		s = g.expand(s, alt, accepting)
@@ -101,9 +119,12 @@ func (g *Grammar) expand(dst []int32, pos, parent int32) []int32 {
 	var r []int32
 	switch e := g.elems[pos]; e.kind {
 	case eEnd:
-		if parent == accepting {
+		switch parent {
+		case accepting:
 			r = []int32{accepting}
-		} else {
+		case holeFrame:
+			r = []int32{popped}
+		default:
 			pf := a.frames[parent]
 			r = g.expand(nil, pf.pos, pf.parent)
 		}
@@ -140,8 +161,12 @@ func (g *Grammar) intern(stacks []int32) int32 {
 	}
 	st := stateInfo{stacks: slices.Clone(stacks)}
 	for _, s := range st.stacks {
-		if s == accepting {
+		switch s {
+		case accepting:
 			st.accept = true
+			continue
+		case popped:
+			st.popped = true
 			continue
 		}
 		switch e := g.elems[a.frames[s].pos]; e.kind {
@@ -177,7 +202,7 @@ func (g *Grammar) step(s int32, c byte) int32 {
 	out := a.scratch[:0]
 	if st.first.has(c) {
 		for _, id := range st.stacks {
-			if id == accepting {
+			if id < 0 {
 				continue
 			}
 			f := a.frames[id]
@@ -220,7 +245,7 @@ func (g *Grammar) stepToken(s int32, id int32, ids []int32) int32 {
 	}
 	out := a.scratch[:0]
 	for _, sid := range st.stacks {
-		if sid == accepting {
+		if sid < 0 {
 			continue
 		}
 		f := a.frames[sid]
@@ -261,4 +286,126 @@ func (g *Grammar) MatchString(s string) bool {
 		}
 	}
 	return g.a.states[st].accept
+}
+
+// cut is a stack cut below its innermost frame in a source rule: local is
+// the stack with the part below replaced by the hole, rest the frame below
+// (accepting at the bottom). When no frame is in a source rule, local is
+// the stack itself and rest is unused (noRest).
+type cut struct{ local, rest int32 }
+
+const noRest = -3
+
+// cutStack returns the cut of terminal-topped stack s.
+func (g *Grammar) cutStack(s int32) cut {
+	a := &g.a
+	if c, ok := a.cuts[s]; ok {
+		return c
+	}
+	var chain []int32 // positions from the top down to the cut frame
+	c := cut{local: s, rest: noRest}
+	for f := s; f != accepting; f = a.frames[f].parent {
+		fr := a.frames[f]
+		chain = append(chain, fr.pos)
+		if g.ruleOf[fr.pos] < int32(g.userRules) {
+			c.rest = fr.parent
+			l := int32(holeFrame)
+			for i := len(chain) - 1; i >= 0; i-- {
+				l = g.frame(chain[i], l)
+			}
+			c.local = l
+			break
+		}
+	}
+	a.cuts[s] = c
+	return c
+}
+
+// belowState returns the state that frame f (or accepting) stands for.
+func (g *Grammar) belowState(f int32) int32 {
+	a := &g.a
+	if s, ok := a.below[f]; ok {
+		return s
+	}
+	var st []int32
+	if f == accepting {
+		st = []int32{accepting}
+	} else {
+		fr := a.frames[f]
+		st = g.expand(nil, fr.pos, fr.parent)
+	}
+	s := g.intern(st)
+	a.below[f] = s
+	return s
+}
+
+// signature describes the automaton a cut stack runs until it falls into
+// the hole: its frames' places within their rules and every rule they can
+// reach, with rules numbered in the order they are met. Cut stacks with
+// the same signature take the same tokens, whatever grammar they are in,
+// so their local masks are shared through the Index (every JSON grammar's
+// strings are walked once per vocabulary). A stack that can meet a token
+// reference, whose meaning depends on the binding, gets no signature ("").
+func (g *Grammar) signature(l int32) string {
+	a := &g.a
+	if s, ok := a.sigs[l]; ok {
+		return s
+	}
+	canon := map[int32]int{}
+	var order []int32
+	var visit func(r int32)
+	visit = func(r int32) {
+		if _, ok := canon[r]; ok {
+			return
+		}
+		canon[r] = len(order)
+		order = append(order, r)
+		for _, start := range g.rules[r] {
+			for p := start; g.elems[p].kind != eEnd; p++ {
+				if e := g.elems[p]; e.kind == eRef {
+					visit(e.arg)
+				}
+			}
+		}
+	}
+	var chain []int32
+	f := l
+	for ; f != holeFrame && f != accepting; f = a.frames[f].parent {
+		chain = append(chain, a.frames[f].pos)
+		visit(g.ruleOf[a.frames[f].pos])
+	}
+	var b []byte
+	put := func(v int) { b = append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24)) }
+	for _, r := range order {
+		put(-1)
+		for _, start := range g.rules[r] {
+			put(-2)
+			for p := start; g.elems[p].kind != eEnd; p++ {
+				switch e := g.elems[p]; e.kind {
+				case eRef:
+					put(1)
+					put(canon[e.arg])
+				case eBytes:
+					put(2)
+					for _, w := range g.sets[e.arg] {
+						put(int(uint32(w)))
+						put(int(w >> 32))
+					}
+				default:
+					a.sigs[l] = ""
+					return ""
+				}
+			}
+		}
+	}
+	put(-3)
+	for _, pos := range chain {
+		r := g.ruleOf[pos]
+		put(canon[r])
+		put(int(pos - g.rules[r][0]))
+	}
+	put(int(f)) // the bottom: the hole or accepting
+	s := string(b)
+	a.sigs[l] = s
+	return s
 }

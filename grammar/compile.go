@@ -52,13 +52,12 @@ type tokenRef struct {
 }
 
 type compiler struct {
-	g       *Grammar
-	index   map[string]int32 // rule name → rule
-	defined []srcPos         // where each named rule is defined
-	setIdx  map[byteSet]int32
-	memo    map[string]int32 // generated rules by content, shared
-	alts    [][][]elem       // the rules' alternatives while compiling
-	origin  []srcPos         // where each rule comes from
+	g      *Grammar
+	index  map[string]int32 // rule name → rule
+	setIdx map[byteSet]int32
+	memo   map[string]int32 // generated rules by content, shared
+	alts   [][][]elem       // the rules' alternatives while compiling
+	origin []srcPos         // where each rule comes from
 }
 
 // compile lowers parsed rules into g.
@@ -73,6 +72,7 @@ func compile(defs []ruleDef, root string) (*Grammar, error) {
 		}
 		c.newRule(d.name, d.pos)
 	}
+	g.userRules = len(defs)
 	r, ok := c.index[root]
 	if !ok {
 		return nil, fmt.Errorf("grammar: no rule named %q (the start rule)", root)
@@ -342,6 +342,9 @@ func (c *compiler) finish() {
 			g.rules[r] = append(g.rules[r], int32(len(g.elems)))
 			g.elems = append(g.elems, a...)
 			g.elems = append(g.elems, elem{kind: eEnd})
+			for range len(a) + 1 {
+				g.ruleOf = append(g.ruleOf, int32(r))
+			}
 		}
 	}
 }

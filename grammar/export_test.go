@@ -15,3 +15,9 @@ func BreakContinuationBytes(g *Grammar, b byte) int {
 	}
 	return n
 }
+
+// TrieSize returns the index's node and edge counts.
+func TrieSize(ix *Index) (nodes, edges int) { return len(ix.edgeOff) - 1, len(ix.edges) }
+
+// DropMasks forgets a constraint's cached masks.
+func DropMasks(c *Constraint) { clear(c.masks); clear(c.locals) }

@@ -42,15 +42,19 @@ import (
 // Grammar is a compiled grammar. It is safe for concurrent use; its
 // parser tables grow as it is used and are shared by all its Matchers.
 type Grammar struct {
-	elems    []elem
-	rules    [][]int32 // each rule's alternatives: positions in elems
-	sets     []byteSet
-	tokens   []tokenRef
-	names    []string // rule names; generated rules are named after their kind
-	loops    []int32  // rules made for unbounded repetitions
-	nullable []bool
-	root     int32
-	src      string
+	elems  []elem
+	rules  [][]int32 // each rule's alternatives: positions in elems
+	sets   []byteSet
+	tokens []tokenRef
+	names  []string // rule names; generated rules are named after their kind
+	loops  []int32  // rules made for unbounded repetitions
+	ruleOf []int32  // the rule of each element
+	// userRules is the number of rules the source defines; they come
+	// first, the generated ones (classes, repetitions, groups) after.
+	userRules int
+	nullable  []bool
+	root      int32
+	src       string
 
 	a automaton
 

@@ -30,6 +30,34 @@ type Index struct {
 
 	nameOnce sync.Once
 	byName   map[string]int32
+
+	// Local masks shared by every grammar bound to this index, by the
+	// signature of their cut stacks (see Grammar.signature).
+	sharedMu    sync.Mutex
+	shared      map[string]*localMask
+	sharedBytes int
+}
+
+// sharedBudget bounds the bytes of local masks an Index keeps for all
+// grammars; past it the cache is emptied.
+const sharedBudget = 128 << 20
+
+func (ix *Index) sharedLocal(sig string) *localMask {
+	ix.sharedMu.Lock()
+	defer ix.sharedMu.Unlock()
+	return ix.shared[sig]
+}
+
+func (ix *Index) shareLocal(sig string, lm *localMask) {
+	ix.sharedMu.Lock()
+	defer ix.sharedMu.Unlock()
+	size := len(lm.bits)*8 + len(lm.pending)*8 + len(sig)
+	if ix.shared == nil || ix.sharedBytes+size > sharedBudget {
+		ix.shared = map[string]*localMask{}
+		ix.sharedBytes = 0
+	}
+	ix.shared[sig] = lm
+	ix.sharedBytes += size
 }
 
 type trieEdge struct {

@@ -14,11 +14,13 @@ const maskBudget = 64 << 20
 // It is safe for concurrent use; each generated sequence takes its own
 // Matcher.
 type Constraint struct {
-	g     *Grammar
-	ix    *Index
-	ids   []int32 // the token of each of g.tokens
-	masks map[int32]*mask
-	bytes int
+	g       *Grammar
+	ix      *Index
+	ids     []int32 // the token of each of g.tokens
+	masks   map[int32]*mask
+	locals  map[int32]*localMask // by cut stack
+	bytes   int                  // held by masks and locals
+	walkBuf []visit
 }
 
 type mask struct {
@@ -38,7 +40,7 @@ func (g *Grammar) Bind(ix *Index) (*Constraint, error) {
 	if c, ok := g.bound[ix]; ok {
 		return c, nil
 	}
-	c := &Constraint{g: g, ix: ix, masks: map[int32]*mask{}}
+	c := &Constraint{g: g, ix: ix, masks: map[int32]*mask{}, locals: map[int32]*localMask{}}
 	for _, t := range g.tokens {
 		id := t.id
 		if id < 0 {
@@ -206,6 +208,7 @@ func (m *Matcher) mask() *mask {
 	}
 	if c.bytes+len(mk.bits)*8 > maskBudget {
 		clear(c.masks)
+		clear(c.locals)
 		c.bytes = 0
 	}
 	c.masks[m.state] = mk
@@ -213,71 +216,159 @@ func (m *Matcher) mask() *mask {
 	return mk
 }
 
-// build computes the mask of a state by walking the vocabulary's trie
-// alongside the automaton, pruning every branch the grammar rejects.
+// build computes the mask of a state: the union of its stacks' masks. A
+// stack's mask splits in two (see Grammar.cutStack): the tokens its frames
+// above the cut decide alone, which depend on those frames only and are
+// cached per cut stack (the inside of a JSON string is walked once, not
+// once per place a string appears), and the tokens that run past the end of
+// the cut frame's rule, found by walking on from each trie node where that
+// happens with the state of the frames below.
 func (c *Constraint) build(state int32) *mask {
 	g, ix := c.g, c.ix
 	mk := &mask{bits: make([]uint64, (ix.n+63)/64), only: -1}
-	set := func(id int32) {
-		w, b := id>>6, uint64(1)<<(id&63)
-		if mk.bits[w]&b == 0 {
-			mk.bits[w] |= b
-			mk.count++
-			mk.only = id
+	st := g.a.states[state]
+	for _, s := range st.stacks {
+		if s < 0 {
+			continue
+		}
+		switch e := g.elems[g.a.frames[s].pos]; e.kind {
+		case eToken:
+			setBit(mk.bits, c.ids[e.arg])
+			continue
+		case eNotToken:
+			for id := range int32(ix.n) {
+				if id != c.ids[e.arg] && !ix.isEOG[id] {
+					setBit(mk.bits, id)
+				}
+			}
+			continue
+		}
+		ct := g.cutStack(s)
+		lr := c.local(ct.local)
+		for i, w := range lr.bits {
+			mk.bits[i] |= w
+		}
+		if len(lr.pending) == 0 {
+			continue
+		}
+		below := g.belowState(ct.rest)
+		if below == deadState {
+			continue
+		}
+		for _, p := range lr.pending {
+			if p.popOnly {
+				for _, id := range ix.toks[ix.tokOff[p.node]:ix.tokOff[p.node+1]] {
+					setBit(mk.bits, id)
+				}
+			}
+			c.walk(p.node, below, mk.bits, nil)
 		}
 	}
-	type visit struct{ node, state int32 }
-	stack := []visit{{0, state}}
-	for len(stack) > 0 && g.a.err == nil {
+	other := 0
+	for _, w := range mk.bits {
+		other += bits.OnesCount64(w)
+	}
+	mk.count = other
+	if st.accept {
+		for _, id := range ix.eog {
+			if mk.bits[id>>6]&(1<<(id&63)) == 0 {
+				setBit(mk.bits, id)
+				mk.count++
+			}
+		}
+	}
+	switch {
+	case other == 0 && mk.count > 0:
+		// Only the end of generation is left: any end token will do.
+		mk.only, mk.forced = ix.eog[0], true
+	case mk.count == 1:
+		for i, w := range mk.bits {
+			if w != 0 {
+				mk.only = int32(i*64 + bits.TrailingZeros64(w))
+			}
+		}
+		mk.forced = true
+	}
+	return mk
+}
+
+func setBit(b []uint64, id int32) { b[id>>6] |= 1 << (id & 63) }
+
+// localMask is what the frames above a cut decide: the tokens they take
+// whole, and the trie nodes where a token runs into the hole (popOnly when
+// nothing above the cut is left there, so the tokens ending at that node
+// depend on the frames below too).
+type localMask struct {
+	bits    []uint64
+	pending []pending
+}
+
+type pending struct {
+	node    int32
+	popOnly bool
+}
+
+func (c *Constraint) local(l int32) *localMask {
+	if lm, ok := c.locals[l]; ok {
+		return lm
+	}
+	sig := c.g.signature(l)
+	lm := c.ix.sharedLocal(sig)
+	if sig == "" || lm == nil {
+		lm = &localMask{bits: make([]uint64, (c.ix.n+63)/64)}
+		c.walk(0, c.g.intern([]int32{l}), lm.bits, &lm.pending)
+		if sig != "" && c.g.a.err == nil {
+			c.ix.shareLocal(sig, lm)
+		}
+	}
+	if c.bytes+len(lm.bits)*8 > maskBudget {
+		clear(c.locals)
+		clear(c.masks)
+		c.bytes = 0
+	}
+	c.locals[l] = lm
+	c.bytes += len(lm.bits)*8 + len(lm.pending)*8
+	return lm
+}
+
+type visit struct{ node, state int32 }
+
+// walk visits the trie below node from state, setting the bit of every
+// token the state takes whole. States holding the popped marker are
+// recorded in pend (only cut stacks reach them).
+func (c *Constraint) walk(node, state int32, out []uint64, pend *[]pending) {
+	g, ix := c.g, c.ix
+	a := &g.a
+	stack := append(c.walkBuf[:0], visit{node, state})
+	for len(stack) > 0 && a.err == nil {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		next := a.states[v.state].next
 		for _, e := range ix.edges[ix.edgeOff[v.node]:ix.edgeOff[v.node+1]] {
-			ns := g.step(v.state, e.b)
-			if ns == deadState {
+			var ns int32
+			if next != nil && next[e.b] != 0 {
+				ns = next[e.b] - 1
+			} else {
+				ns = g.step(v.state, e.b)
+				next = a.states[v.state].next
+			}
+			if ns < 0 {
 				continue
 			}
+			if st := &a.states[ns]; st.popped {
+				popOnly := len(st.stacks) == 1
+				*pend = append(*pend, pending{e.child, popOnly})
+				if popOnly {
+					continue
+				}
+			}
 			for _, id := range ix.toks[ix.tokOff[e.child]:ix.tokOff[e.child+1]] {
-				set(id)
+				out[id>>6] |= 1 << (id & 63)
 			}
 			if ix.edgeOff[e.child] < ix.edgeOff[e.child+1] {
 				stack = append(stack, visit{e.child, ns})
 			}
 		}
 	}
-	st := &g.a.states[state]
-	if st.tokens {
-		for _, sid := range st.stacks {
-			if sid == accepting {
-				continue
-			}
-			e := g.elems[g.a.frames[sid].pos]
-			switch e.kind {
-			case eToken:
-				set(c.ids[e.arg])
-			case eNotToken:
-				for id := range int32(ix.n) {
-					if id != c.ids[e.arg] && !ix.isEOG[id] {
-						set(id)
-					}
-				}
-			}
-		}
-	}
-	other := mk.count
-	if g.a.states[state].accept {
-		for _, id := range ix.eog {
-			set(id)
-		}
-	}
-	switch {
-	case other == 0 && mk.count > 0:
-		// Only the end of generation is left: any end token will do.
-		mk.only = ix.eog[0]
-		mk.forced = true
-	case mk.count == 1:
-		mk.forced = true
-	default:
-		mk.only = -1
-	}
-	return mk
+	c.walkBuf = stack[:0]
 }
