@@ -28,6 +28,9 @@ import (
 const (
 	maxFrames = 4 << 20
 	maxStates = 1 << 20
+	// maxStacks bounds the parses alive at once: an ambiguous grammar such
+	// as ("a"{0,99}){0,99} keeps thousands of ways to split its input.
+	maxStacks = 4096
 )
 
 // ErrTooComplex is returned when a grammar needs more parser states than
@@ -152,6 +155,10 @@ func (g *Grammar) intern(stacks []int32) int32 {
 	a := &g.a
 	slices.Sort(stacks)
 	stacks = slices.Compact(stacks)
+	if len(stacks) > maxStacks {
+		a.err = ErrTooComplex
+		return deadState
+	}
 	key := unsafe.Slice((*byte)(unsafe.Pointer(&stacks[0])), len(stacks)*4)
 	if i, ok := a.stateIdx[string(key)]; ok {
 		return i
@@ -281,7 +288,7 @@ func (g *Grammar) MatchString(s string) bool {
 	defer g.a.mu.Unlock()
 	st := g.a.start
 	for i := 0; i < len(s); i++ {
-		if st = g.step(st, s[i]); st == deadState {
+		if st = g.step(st, s[i]); st == deadState || g.a.err != nil {
 			return false
 		}
 	}

@@ -3,7 +3,7 @@ package grammar
 import (
 	"fmt"
 	"slices"
-	"strings"
+
 	"unicode/utf8"
 )
 
@@ -58,7 +58,12 @@ type compiler struct {
 	memo   map[string]int32 // generated rules by content, shared
 	alts   [][][]elem       // the rules' alternatives while compiling
 	origin []srcPos         // where each rule comes from
+	size   int              // elements made by repetitions so far
 }
+
+// maxElements bounds the size of a compiled grammar: nested counted
+// repetitions multiply, and {2000} inside {2000} would be four million.
+const maxElements = 1 << 18
 
 // compile lowers parsed rules into g.
 func compile(defs []ruleDef, root string) (*Grammar, error) {
@@ -106,19 +111,19 @@ func (c *compiler) newRule(name string, pos srcPos) int32 {
 // generated returns a rule with the given alternatives, shared with any
 // earlier generated rule that has the same ones.
 func (c *compiler) generated(base string, pos srcPos, alts [][]elem) int32 {
-	var key strings.Builder
+	var key []byte
 	for _, a := range alts {
 		for _, e := range a {
-			fmt.Fprintf(&key, "%d.%d ", e.kind, e.arg)
+			key = append(key, byte(e.kind), byte(e.arg), byte(e.arg>>8), byte(e.arg>>16), byte(e.arg>>24))
 		}
-		key.WriteByte('|')
+		key = append(key, 0xff)
 	}
-	if r, ok := c.memo[key.String()]; ok {
+	if r, ok := c.memo[string(key)]; ok {
 		return r
 	}
 	r := c.newRule(fmt.Sprintf("%s-%d", base, len(c.alts)), pos)
 	c.alts[r] = alts
-	c.memo[key.String()] = r
+	c.memo[string(key)] = r
 	return r
 }
 
@@ -156,6 +161,13 @@ func (c *compiler) item(it item) ([]elem, error) {
 	}
 	if !it.repeated {
 		return unit, nil
+	}
+	copies := it.min + 1
+	if it.max > it.min {
+		copies = it.max
+	}
+	if c.size += len(unit) * copies; c.size > maxElements {
+		return nil, &SyntaxError{it.opPos.line, it.opPos.col, fmt.Sprintf("the repetitions make the grammar larger than %d elements", maxElements)}
 	}
 	var out []elem
 	for range it.min {

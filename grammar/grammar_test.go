@@ -2,6 +2,7 @@ package grammar
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -76,6 +77,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"root ::= [z-a]", "backwards"},
 		{"root ::= \"a\"{3,2}", "the maximum is below the minimum"},
 		{"root ::= \"a\"{5000}", "above the limit"},
+		{"root ::= ((\"ab\"{1000}){1000}){1000}", "larger than"},
 		{"root ::= \"a\"**", "a second repetition operator"},
 		{"root ::= \"a\"?*", "a second repetition operator"},
 		{"root ::= (\"a\"?)*", "can match the empty string"},
@@ -269,13 +271,24 @@ func TestMaskMatchesAllows(t *testing.T) {
 	texts := []string{"{", "}", "\"", "\":", ",", " ", "  ", "\n", "a", "ab", "b\"", "1", "12", "true", "tr", "ue",
 		"한", "국", "\xed", "\x95", "\x9c", "\xed\x95", "[", "]", "[]", "{\"", "\"}", "null", "\\", "\\n", "é", ":"}
 	ix := testIndex(texts...)
-	g := mustParse(t, `root ::= value
+	// Several grammars share the index, and with it the local masks of
+	// their strings (same rules in other places and other grammars).
+	for gi, src := range []string{`root ::= value
 value ::= obj | arr | str | num | "true" | "null"
 obj ::= "{" ws ( str ws ":" ws value ( "," ws str ws ":" ws value )* )? ws "}"
 arr ::= "[" ws ( value ( "," ws value )* )? ws "]"
 str ::= "\"" ( [^"\\] | "\\" ["\\n] ){0,6} "\""
 num ::= [0-9]{1,3}
-ws ::= [ \n]{0,2}`)
+ws ::= [ \n]{0,2}`, `root ::= "[" ws ( item ( "," ws item )* )? "]"
+item ::= str | "{" ws str ws ":" ws str ws "}"
+str ::= "\"" ( [^"\\] | "\\" ["\\n] ){0,6} "\""
+ws ::= [ \n]{0,2}`, `root ::= str ":" str | "[" str "]" str
+str ::= "\"" ( [^"\\] | "\\" ["\\n] ){0,6} "\""`} {
+		t.Run(fmt.Sprint(gi), func(t *testing.T) { checkMaskMatchesAllows(t, ix, mustParse(t, src), len(texts)) })
+	}
+}
+
+func checkMaskMatchesAllows(t *testing.T, ix *Index, g *Grammar, eos int) {
 	c, err := g.Bind(ix)
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +298,7 @@ ws ::= [ \n]{0,2}`)
 		m := c.NewMatcher()
 		for step := 0; step < 40; step++ {
 			ok := allowed(m)
-			for id := range int32(len(texts) + 1) {
+			for id := range int32(eos + 1) {
 				if m.Allows(id) != contains(ok, id) {
 					t.Fatalf("walk %d step %d: Allows(%d) = %v but mask says %v", walk, step, id, !contains(ok, id), contains(ok, id))
 				}
@@ -294,7 +307,7 @@ ws ::= [ \n]{0,2}`)
 				t.Fatalf("walk %d step %d: no token allowed", walk, step)
 			}
 			id := ok[rng.IntN(len(ok))]
-			if int(id) == len(texts) {
+			if int(id) == eos {
 				break
 			}
 			if err := m.Accept(id); err != nil {
@@ -329,4 +342,37 @@ func contains(s []int32, x int32) bool {
 		}
 	}
 	return false
+}
+
+// FuzzParse checks that no source makes the parser or the matcher panic,
+// and that a parsed grammar can run on text and tokens.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`root ::= "a" [b-c]* | ( "d" ){2,3}`, "root ::= x\nx ::= \"\\u00e9\" . <[1]>", `root ::= [^"\\]+ "한"?`, "root ::= (\n\"a\"\n)*"} {
+		f.Add(s, "a한bc")
+	}
+	ix := testIndex("a", "b", "\xed", "\x95\x9c", "한", "c", "d")
+	f.Fuzz(func(t *testing.T, src, text string) {
+		g, err := Parse(src)
+		if err != nil {
+			return
+		}
+		g.MatchString(text)
+		c, err := g.Bind(ix)
+		if err != nil {
+			return
+		}
+		m := c.NewMatcher()
+		for range 8 {
+			ids := allowed(m)
+			if len(ids) == 0 || m.Err() != nil {
+				return
+			}
+			if err := m.Accept(ids[len(ids)/2]); err != nil {
+				if int(ids[len(ids)/2]) == 7 { // the end token
+					return
+				}
+				t.Fatalf("an allowed token was refused: %v", err)
+			}
+		}
+	})
 }
