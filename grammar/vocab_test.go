@@ -243,3 +243,27 @@ func mustParse(tb testing.TB, src string) *grammar.Grammar {
 	}
 	return g
 }
+
+// TestConcurrentMatchers runs matchers of one grammar on several
+// goroutines at once, sharing the grammar's tables, the constraint's masks
+// and the index's local masks (run it with -race).
+func TestConcurrentMatchers(t *testing.T) {
+	tk, ix := vocab(t, "llama3")
+	g := mustParse(t, jsonGBNF)
+	c, err := g.Bind(ix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range jsonTexts {
+				x := jsonTexts[(i+w)%len(jsonTexts)]
+				if got := force(t, tk, c, x.text, w%2 == 0); got != x.valid {
+					t.Errorf("%q: accepted %v, want %v", x.text, got, x.valid)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
