@@ -18,9 +18,11 @@ package ondo
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/grammar"
 	"github.com/ondo-ai/ondo/model"
 	_ "github.com/ondo-ai/ondo/model/all" // the architectures ondo runs
 	"github.com/ondo-ai/ondo/tokenizer"
@@ -46,6 +48,9 @@ type Model struct {
 	tok      *tokenizer.Tokenizer
 	path     string
 	loadTime time.Duration
+
+	indexOnce sync.Once
+	index     *grammar.Index // the vocabulary as grammars see it, built on first use
 }
 
 // Load memory-maps the GGUF file at path and prepares the model in it.
@@ -94,6 +99,14 @@ func (m *Model) File() *gguf.File { return m.file }
 
 // LoadDuration is how long Load took.
 func (m *Model) LoadDuration() time.Duration { return m.loadTime }
+
+// grammarIndex returns the vocabulary's grammar.Index, built on first use
+// (tens of milliseconds for a large vocabulary) and shared by every
+// session, so that a grammar's cached token masks serve them all.
+func (m *Model) grammarIndex() *grammar.Index {
+	m.indexOnce.Do(func() { m.index = grammar.NewIndex(m.tok) })
+	return m.index
+}
 
 // Tokenize encodes text, adding BOS/EOS as the model's metadata asks when
 // addSpecial is true. Control tokens written in the text stay ordinary

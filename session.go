@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ondo-ai/ondo/grammar"
 	"github.com/ondo-ai/ondo/kvcache"
 	"github.com/ondo-ai/ondo/model"
 	"github.com/ondo-ai/ondo/sample"
@@ -75,6 +76,13 @@ type GenerateOptions struct {
 	// the prompt positions first (those not reused from the cache), then
 	// each generated token fed back. The slice is reused between calls.
 	Logits func(logits []float32) error
+	// Grammar, when set, constrains the generated text (not the prompt)
+	// to the grammar's language: only tokens it allows are sampled, and
+	// generation ends at an end-of-generation token only once the text is
+	// whole. grammar.Parse compiles GBNF; jsonschema.Compile turns a JSON
+	// schema into GBNF. A Grammar may serve many generations at once and
+	// keeps the token masks it builds, so compile it once and reuse it.
+	Grammar *grammar.Grammar
 }
 
 // Finish reasons.
@@ -118,6 +126,14 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, opts GenerateOpt
 			return nil, fmt.Errorf("ondo: prompt token %d at index %d out of range [0, %d)", id, i, vocab)
 		}
 	}
+	sampler := sample.New(opts.Sampling)
+	if opts.Grammar != nil {
+		c, err := opts.Grammar.Bind(s.m.grammarIndex())
+		if err != nil {
+			return nil, fmt.Errorf("ondo: %w", err)
+		}
+		sampler.Constrain(c.NewMatcher())
+	}
 	res := &Result{PromptTokens: len(prompt)}
 
 	// Reuse the longest common prefix, but evaluate at least the last
@@ -154,9 +170,10 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, opts GenerateOpt
 	}
 	dec.Flush()
 	stop := sample.NewStopMatcher(opts.Stop...)
-	sampler := sample.New(opts.Sampling)
 	for _, id := range prompt {
-		sampler.Accept(id)
+		// The prompt counts for the penalties; the grammar only sees
+		// what is generated.
+		sampler.AcceptPrompt(id)
 	}
 	start = time.Now()
 	defer func() { res.GenDuration = time.Since(start) }()
@@ -166,6 +183,12 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, opts GenerateOpt
 		}
 		id := sampler.Sample(s.logits)
 		if id < 0 {
+			if err := sampler.Err(); err != nil {
+				return res, fmt.Errorf("ondo: %w", err)
+			}
+			if opts.Grammar != nil {
+				return res, errors.New("ondo: the grammar allows no token that the sampling settings leave")
+			}
 			return res, errors.New("ondo: every token is banned by the sampling settings")
 		}
 		sampler.Accept(id)

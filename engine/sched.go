@@ -272,7 +272,7 @@ func (e *Engine) step() {
 		if id < 0 {
 			err := errAllBanned
 			if cerr := s.sampler.Err(); cerr != nil {
-				err = fmt.Errorf("engine: grammar: %w", cerr)
+				err = fmt.Errorf("%w: grammar: %w", ErrBadRequest, cerr)
 			}
 			e.finish(s, err)
 			continue

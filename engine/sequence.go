@@ -2,7 +2,7 @@ package engine
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ondo-ai/ondo/grammar"
@@ -64,8 +64,9 @@ func (e *Engine) newSequence(ctx context.Context, req Request, prompt []int32, c
 	return s
 }
 
-// errAllBanned ends a sequence whose sampling settings leave no token.
-var errAllBanned = errors.New("engine: every token is banned by the sampling settings")
+// errAllBanned ends a sequence whose sampling settings (and grammar) leave
+// no token: the request's own doing, so an ErrBadRequest.
+var errAllBanned = fmt.Errorf("%w: every token is banned by the sampling settings", ErrBadRequest)
 
 // emit queues ev for the reader without ever blocking: it goes straight
 // into the channel when nothing is waiting before it and a place other

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -373,5 +374,93 @@ func TestEmbeddingsMatchLibrary(t *testing.T) {
 				t.Fatalf("text %d differs at %d: %v, library %v", i, j, emb.Embeddings[i][j], v)
 			}
 		}
+	}
+}
+
+// Structured output through the real clients: go-openai's json_schema
+// response_format and ollama/api's Format, streamed and not, give JSON
+// that validates against the schema.
+func TestClientsStructuredOutput(t *testing.T) {
+	ts := start(t, Config{})
+	ctx := context.Background()
+	schema := json.RawMessage(personSchema)
+	msgs := []openai.ChatCompletionMessage{{Role: "user", Content: "Tell me about a person as JSON."}}
+
+	oc := openaiClient(ts, "unused")
+	zero := float32(0)
+	for _, strict := range []bool{false, true} {
+		req := openai.ChatCompletionRequest{
+			Model: "stories", Messages: msgs, MaxTokens: 200, Temperature: zero,
+			ResponseFormat: &openai.ChatCompletionResponseFormat{
+				Type:       openai.ChatCompletionResponseFormatTypeJSONSchema,
+				JSONSchema: &openai.ChatCompletionResponseFormatJSONSchema{Name: "person", Schema: schema, Strict: strict},
+			},
+		}
+		resp, err := oc.CreateChatCompletion(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		validateJSON(t, personSchema, resp.Choices[0].Message.Content)
+		if resp.Choices[0].FinishReason != openai.FinishReasonStop {
+			t.Errorf("finish_reason %q, want stop", resp.Choices[0].FinishReason)
+		}
+		req.Stream = true
+		stream, err := oc.CreateChatCompletionStream(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sb strings.Builder
+		for {
+			chunk, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ch := range chunk.Choices {
+				sb.WriteString(ch.Delta.Content)
+			}
+		}
+		stream.Close()
+		validateJSON(t, personSchema, sb.String())
+	}
+	// A schema the server cannot use is an APIError naming the field.
+	_, err := oc.CreateChatCompletion(ctx, openai.ChatCompletionRequest{Model: "stories", Messages: msgs,
+		ResponseFormat: &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONSchema,
+			JSONSchema: &openai.ChatCompletionResponseFormatJSONSchema{Name: "x", Schema: json.RawMessage(`{"type":"array","uniqueItems":true}`)}}})
+	var apiErr *openai.APIError
+	if !errors.As(err, &apiErr) || apiErr.HTTPStatusCode != 400 || apiErr.Param == nil || *apiErr.Param != "response_format.json_schema.schema" || !strings.Contains(apiErr.Message, "uniqueItems") {
+		t.Errorf("unsupported schema: %v", err)
+	}
+
+	c := ollamaClient(t, ts, "")
+	greedy := map[string]any{"temperature": 0, "num_predict": 200}
+	for _, stream := range []bool{false, true} {
+		var sb strings.Builder
+		err := c.Chat(ctx, &ollama.ChatRequest{Model: "stories", Messages: []ollama.Message{{Role: "user", Content: "Tell me about a person as JSON."}},
+			Format: schema, Options: greedy, Stream: &stream}, func(r ollama.ChatResponse) error {
+			sb.WriteString(r.Message.Content)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		validateJSON(t, personSchema, sb.String())
+		sb.Reset()
+		err = c.Generate(ctx, &ollama.GenerateRequest{Model: "stories", Prompt: "Once upon a time", Raw: true,
+			Format: schema, Options: greedy, Stream: &stream}, func(r ollama.GenerateResponse) error {
+			sb.WriteString(r.Response)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		validateJSON(t, personSchema, sb.String())
+	}
+	err = c.Generate(ctx, &ollama.GenerateRequest{Model: "stories", Prompt: "x", Format: json.RawMessage(`"yaml"`)}, func(ollama.GenerateResponse) error { return nil })
+	var se ollama.StatusError
+	if !errors.As(err, &se) || se.StatusCode != 400 || !strings.Contains(se.ErrorMessage, "yaml") {
+		t.Errorf("format yaml: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ondo-ai/ondo/chat"
 	"github.com/ondo-ai/ondo/engine"
+	"github.com/ondo-ai/ondo/grammar"
 	"github.com/ondo-ai/ondo/sample"
 	"github.com/ondo-ai/ondo/tokenizer"
 )
@@ -62,6 +63,9 @@ func (s *Server) submitError(r *runner, promptLen int, err error) error {
 	case errors.Is(err, engine.ErrPromptTooLong):
 		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "context_length_exceeded", Param: "messages",
 			Msg: fmt.Sprintf("the prompt has %d tokens, more than the context of %d tokens of model %q: shorten it, load the model with a larger num_ctx (or --context), or ask to truncate (Ollama's \"truncate\": true)", promptLen, r.context, r.name)}
+	case errors.Is(err, grammar.ErrTooComplex):
+		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest,
+			Msg: "the output constraint needs more parser states than ondo allows: simplify the grammar or schema (fewer nested optional parts, smaller repetition counts)"}
 	case errors.Is(err, engine.ErrBadRequest):
 		msg := strings.TrimPrefix(err.Error(), engine.ErrBadRequest.Error()+": ")
 		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Msg: msg}

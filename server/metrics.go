@@ -23,9 +23,15 @@ type metrics struct {
 	tokenLatency    *prometheus.HistogramVec // model
 	queueWait       *prometheus.HistogramVec // model
 	step            *prometheus.HistogramVec // model
+	grammar         *prometheus.HistogramVec // model
 	loads           *prometheus.CounterVec   // model, result
 	evictions       *prometheus.CounterVec   // model, reason
 }
+
+// grammarBuckets span a token checked against a cached state (a
+// microsecond) to a large vocabulary's mask built from scratch (tens of
+// milliseconds) and a pathological grammar (a second).
+var grammarBuckets = prometheus.ExponentialBucketsRange(1e-6, 1, 19)
 
 // latencyBuckets span a fast token (0.5 ms) to a slow first token (a minute).
 var latencyBuckets = prometheus.ExponentialBucketsRange(0.0005, 60, 20)
@@ -64,6 +70,10 @@ func newMetrics(models func() []modelStats) *metrics {
 		Name: "ondo_forward_step_seconds", Help: "Duration of one batched forward step, all sequences together.",
 		Buckets: latencyBuckets,
 	}, []string{"model"})
+	m.grammar = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "ondo_grammar_seconds", Help: "Time per constrained token spent in the grammar (forcing, checking, masks), for requests with structured output.",
+		Buckets: grammarBuckets,
+	}, []string{"model"})
 	m.loads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ondo_model_loads_total", Help: "Model loads, by result (ok, error, too_large).",
 	}, []string{"model", "result"})
@@ -71,7 +81,7 @@ func newMetrics(models func() []modelStats) *metrics {
 		Name: "ondo_model_unloads_total", Help: "Model unloads, by reason (keep_alive, lru, memory, delete, shutdown).",
 	}, []string{"model", "reason"})
 	m.reg.MustRegister(m.requests, m.requestDuration, m.promptTokens, m.cachedTokens, m.genTokens,
-		m.ttft, m.tokenLatency, m.queueWait, m.step, m.loads, m.evictions,
+		m.ttft, m.tokenLatency, m.queueWait, m.step, m.grammar, m.loads, m.evictions,
 		&stateCollector{models: models},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -83,6 +93,7 @@ func (m *metrics) observer(model string) func(kind string, d time.Duration) {
 	tok := m.tokenLatency.WithLabelValues(model)
 	queue := m.queueWait.WithLabelValues(model)
 	step := m.step.WithLabelValues(model)
+	gram := m.grammar.WithLabelValues(model)
 	return func(kind string, d time.Duration) {
 		switch kind {
 		case engine.ObserveTimeToFirst:
@@ -93,6 +104,8 @@ func (m *metrics) observer(model string) func(kind string, d time.Duration) {
 			queue.Observe(d.Seconds())
 		case engine.ObserveStep:
 			step.Observe(d.Seconds())
+		case engine.ObserveConstraint:
+			gram.Observe(d.Seconds())
 		}
 	}
 }

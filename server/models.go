@@ -14,6 +14,7 @@ import (
 	"github.com/ondo-ai/ondo/chat"
 	"github.com/ondo-ai/ondo/engine"
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/grammar"
 	"github.com/ondo-ai/ondo/model"
 	_ "github.com/ondo-ai/ondo/model/all" // the architectures the server runs
 	"github.com/ondo-ai/ondo/tokenizer"
@@ -25,6 +26,8 @@ type generator interface {
 	Submit(ctx context.Context, req engine.Request) (<-chan engine.Event, error)
 	Stats() engine.Stats
 	MemoryBytes() int64
+	// Index is the model's vocabulary as grammars see it.
+	Index() *grammar.Index
 	Close() error
 }
 

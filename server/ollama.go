@@ -109,9 +109,6 @@ func (c *ollamaCommon) loadOptions() loadOptions {
 // check refuses what ondo cannot do yet, with a message that says so,
 // rather than answering something else.
 func (c *ollamaCommon) check() error {
-	if f := strings.TrimSpace(string(c.Format)); f != "" && f != "null" && f != `""` {
-		return badRequest("format", "format (JSON mode and JSON schemas) is not supported yet: it needs grammar-constrained sampling")
-	}
 	if t := strings.TrimSpace(string(c.Think)); t != "" && t != "null" && t != "false" {
 		return badRequest("think", "thinking is not supported: leave \"think\" out or set it to false")
 	}
@@ -280,12 +277,19 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	con, err := s.ollamaConstraint(req.Format)
+	if err != nil {
+		return err
+	}
 	m, err := s.acquireFor(r, req.Model, req.loadOptions())
 	if err != nil {
 		return err
 	}
 	defer s.models.release(m)
 	loadDur := time.Since(start)
+	if err := con.apply(m, &ereq); err != nil {
+		return err
+	}
 
 	var prompt []int32
 	for i, id := range req.Context {
@@ -427,12 +431,19 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	con, err := s.ollamaConstraint(req.Format)
+	if err != nil {
+		return err
+	}
 	m, err := s.acquireFor(r, req.Model, req.loadOptions())
 	if err != nil {
 		return err
 	}
 	defer s.models.release(m)
 	loadDur := time.Since(start)
+	if err := con.apply(m, &ereq); err != nil {
+		return err
+	}
 	var tools []any
 	for _, t := range req.Tools {
 		tools = append(tools, t)

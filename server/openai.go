@@ -47,13 +47,11 @@ type oaiChatRequest struct {
 	Logprobs            *bool             `json:"logprobs"`
 	TopLogprobs         *int              `json:"top_logprobs"`
 	Tools               []json.RawMessage `json:"tools"`
-	ResponseFormat      *struct {
-		Type string `json:"type"`
-	} `json:"response_format"`
 	// ChatTemplateKwargs are extra template variables (llama.cpp's and
 	// vLLM's extension), such as enable_thinking.
 	ChatTemplateKwargs map[string]any `json:"chat_template_kwargs"`
 	oaiSampling
+	oaiConstraints
 }
 
 type oaiCompletionRequest struct {
@@ -65,6 +63,7 @@ type oaiCompletionRequest struct {
 	Suffix   string          `json:"suffix"`
 	BestOf   *int            `json:"best_of"`
 	oaiSampling
+	oaiConstraints
 }
 
 // request validates the shared fields and builds the engine request's
@@ -233,9 +232,6 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) e
 	if len(req.Messages) == 0 {
 		return badRequest("messages", "\"messages\" must hold at least one message")
 	}
-	if rf := req.ResponseFormat; rf != nil && rf.Type != "" && rf.Type != "text" {
-		return badRequest("response_format", "response_format %q is not supported yet (structured output needs grammar-constrained sampling)", rf.Type)
-	}
 	top := 0
 	if req.TopLogprobs != nil {
 		top = *req.TopLogprobs
@@ -252,12 +248,19 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
+	con, err := s.oaiConstraint(&req.oaiConstraints)
+	if err != nil {
+		return err
+	}
 	m, err := s.acquireFor(r, req.Model, loadOptions{})
 	if err != nil {
 		return err
 	}
 	defer s.models.release(m)
 	if ereq.Sampling.LogitBias, err = m.logitBias(req.LogitBias); err != nil {
+		return err
+	}
+	if err := con.apply(m, &ereq); err != nil {
 		return err
 	}
 	normalizeToolCalls(req.Messages)
@@ -459,12 +462,19 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	con, err := s.oaiConstraint(&req.oaiConstraints)
+	if err != nil {
+		return err
+	}
 	m, err := s.acquireFor(r, req.Model, loadOptions{})
 	if err != nil {
 		return err
 	}
 	defer s.models.release(m)
 	if ereq.Sampling.LogitBias, err = m.logitBias(req.LogitBias); err != nil {
+		return err
+	}
+	if err := con.apply(m, &ereq); err != nil {
 		return err
 	}
 	prompt, promptText, err := m.completionPrompt(req.Prompt)

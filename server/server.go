@@ -46,8 +46,21 @@
 // starting from llama.cpp's defaults (sample.DefaultConfig: temperature 0.8,
 // top-k 40, top-p 0.95, min-p 0.05, no penalties, random seed), so that a
 // field a client leaves out means the same thing in both APIs. OpenAI's
-// logit_bias of -100 bans a token. Grammar and tool-call constraints will
-// plug into the same pipeline (sample.New's constraints).
+// logit_bias of -100 bans a token.
+//
+// # Structured output
+//
+// OpenAI's response_format (json_object, json_schema with strict),
+// llama.cpp's grammar (GBNF) and json_schema fields, and Ollama's format
+// ("json" or a schema) all become one grammar.Grammar (constraint.go):
+// schemas through package grammar/jsonschema, any JSON object through
+// jsonschema.JSONObject. Compiled grammars are kept by their GBNF text, so
+// a schema sent with every request is compiled once and its parser tables
+// and token masks serve the requests after it. A schema or grammar that
+// cannot be used is a 400 naming the field and the reason (the keyword
+// and JSON pointer, or the GBNF line and column); two constraints at once
+// are a 400 too. The time each constrained token spends in the grammar is
+// the ondo_grammar_seconds histogram of /metrics.
 //
 // # Limits
 //
@@ -152,6 +165,8 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	handler http.Handler
+	// grammars are the compiled constraints of recent requests.
+	grammars *grammarCache
 
 	// base is the parent of every request's context; Shutdown cancels it
 	// when its grace period ends, which ends the streams still running.
@@ -209,7 +224,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, grammars: newGrammarCache(grammarCacheSize)}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	var mgr *manager
 	s.met = newMetrics(func() []modelStats { return mgr.stats() })

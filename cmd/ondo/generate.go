@@ -3,16 +3,20 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ondo-ai/ondo"
+	"github.com/ondo-ai/ondo/grammar"
+	"github.com/ondo-ai/ondo/grammar/jsonschema"
 	"github.com/ondo-ai/ondo/sample"
 	"github.com/ondo-ai/ondo/tokenizer"
 )
@@ -20,6 +24,7 @@ import (
 func init() {
 	var (
 		modelPath, prompt, logitsOut string
+		grammarFile, schemaFile      string
 		n, threads, ctxSize          int
 		noBOS, special, verbose      bool
 		allowUnknownPre, f32Cache    bool
@@ -30,7 +35,12 @@ func init() {
 		Short: "Generate text from a prompt and print only the generated text",
 		Long: `Generate text from a prompt (from --prompt, or read whole from standard
 input when it is not a terminal) and print only the generated text to standard
-output as it is produced. Sampling is greedy unless --temperature is above 0.`,
+output as it is produced. Sampling is greedy unless --temperature is above 0.
+
+--grammar FILE constrains the generated text to a GBNF grammar (llama.cpp's
+syntax, start rule root); --json-schema FILE to the JSON texts that validate
+against a JSON schema. Generation then ends when the text is whole (or at -n,
+which may cut it short).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if modelPath == "" {
@@ -46,6 +56,10 @@ output as it is produced. Sampling is greedy unless --temperature is above 0.`,
 				return fmt.Errorf("--ctx %d is negative", ctxSize)
 			}
 			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			g, err := loadConstraint(grammarFile, schemaFile)
+			if err != nil {
 				return err
 			}
 			if !cmd.Flags().Changed("prompt") {
@@ -78,7 +92,7 @@ output as it is produced. Sampling is greedy unless --temperature is above 0.`,
 			if len(ids) > s.Context() {
 				return fmt.Errorf("the prompt has %d tokens, more than the context of %d (raise --ctx)", len(ids), s.Context())
 			}
-			gen := ondo.GenerateOptions{MaxTokens: n, Sampling: cfg, Special: special}
+			gen := ondo.GenerateOptions{MaxTokens: n, Sampling: cfg, Special: special, Grammar: g}
 			if logitsOut != "" {
 				f, err := os.Create(logitsOut)
 				if err != nil {
@@ -99,6 +113,12 @@ output as it is produced. Sampling is greedy unless --temperature is above 0.`,
 				return out.Flush()
 			})
 			out.Flush()
+			var se *grammar.SyntaxError
+			if errors.As(err, &se) && grammarFile != "" {
+				// A token the grammar names that the vocabulary lacks:
+				// said as parse errors are.
+				return fmt.Errorf("%s:%d:%d: %s", grammarFile, se.Line, se.Col, se.Msg)
+			}
 			if err != nil && ctx.Err() == nil {
 				return err
 			}
@@ -127,10 +147,69 @@ output as it is produced. Sampling is greedy unless --temperature is above 0.`,
 	f.BoolVar(&noBOS, "no-bos", false, "do not add the BOS token")
 	f.BoolVar(&special, "special", false, "parse control tokens in the prompt and print them in the output")
 	f.BoolVar(&f32Cache, "f32-cache", false, "store the KV cache as float32 instead of fp16")
+	f.StringVar(&grammarFile, "grammar", "", "constrain the output to the GBNF grammar in FILE")
+	f.StringVar(&schemaFile, "json-schema", "", "constrain the output to JSON that validates against the JSON schema in FILE")
 	f.StringVar(&logitsOut, "logits-out", "", "write every evaluated position's logits (little-endian float32 rows) to FILE")
 	f.BoolVar(&verbose, "verbose", false, "print load time and prompt and generation speed to standard error")
 	f.BoolVar(&allowUnknownPre, "allow-unknown-pre", false, "use GPT-2 pre-tokenizer rules for an unknown tokenizer.ggml.pre")
 	register(cmd)
+}
+
+// loadConstraint compiles the grammar of --grammar or --json-schema (at
+// most one of them), or returns nil. Errors name the file, and for GBNF
+// the line and column, as FILE:LINE:COLUMN.
+func loadConstraint(grammarFile, schemaFile string) (*grammar.Grammar, error) {
+	switch {
+	case grammarFile != "" && schemaFile != "":
+		return nil, errors.New("--grammar and --json-schema both constrain the output: give only one")
+	case grammarFile != "":
+		src, err := os.ReadFile(grammarFile)
+		if err != nil {
+			return nil, fmt.Errorf("--grammar: %w", err)
+		}
+		return parseGrammar(grammarFile, string(src))
+	case schemaFile != "":
+		schema, err := os.ReadFile(schemaFile)
+		if err != nil {
+			return nil, fmt.Errorf("--json-schema: %w", err)
+		}
+		return compileSchema(schemaFile, schema)
+	}
+	return nil, nil
+}
+
+// parseGrammar compiles GBNF read from file.
+func parseGrammar(file, src string) (*grammar.Grammar, error) {
+	g, err := grammar.Parse(src)
+	var se *grammar.SyntaxError
+	if errors.As(err, &se) {
+		return nil, fmt.Errorf("%s:%d:%d: %s", file, se.Line, se.Col, se.Msg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "grammar: "))
+	}
+	return g, nil
+}
+
+// compileSchema compiles the JSON schema read from file into a grammar.
+func compileSchema(file string, schema []byte) (*grammar.Grammar, error) {
+	src, err := jsonschema.Compile(schema, jsonschema.Options{})
+	var je *jsonschema.Error
+	if errors.As(err, &je) {
+		where := ""
+		if je.Pointer != "" {
+			where = " at " + je.Pointer
+		}
+		return nil, fmt.Errorf("%s: JSON schema%s: %s", file, where, je.Msg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	g, err := grammar.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the grammar made from the schema does not compile (a bug in ondo): %v", file, err)
+	}
+	return g, nil
 }
 
 // stdinText reads standard input verbatim when it is not a terminal.

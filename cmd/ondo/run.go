@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,8 @@ import (
 	"github.com/ondo-ai/ondo"
 	"github.com/ondo-ai/ondo/chat"
 	"github.com/ondo-ai/ondo/engine"
+	"github.com/ondo-ai/ondo/grammar"
+	"github.com/ondo-ai/ondo/grammar/jsonschema"
 	"github.com/ondo-ai/ondo/sample"
 	"github.com/ondo-ai/ondo/server"
 	"github.com/ondo-ai/ondo/store"
@@ -75,10 +78,12 @@ When an ondo server answers at ONDO_HOST (default ` + server.DefaultAddr + `), t
 there (its /api/chat), and a pull goes through its /api/pull into its store;
 otherwise ondo loads the model itself, from the store in --models-dir.
 
---format json asks the model for JSON but cannot force it: ondo has no
-grammar-constrained sampling yet. It adds "Respond using JSON." to the prompt
-and checks the answer: one that is not valid JSON is an error (exit status 1
-for a prompt given on the command line or standard input).
+--format json constrains the answer to a JSON object, and --format FILE.json to
+JSON that validates against the JSON schema in the file (Ollama's "format"). It
+also adds "Respond using JSON." to the prompt, which small models need to
+answer sensibly within the constraint. An answer cut short (num_predict, a full
+context) is not valid JSON: that is an error (exit status 1 for a prompt given
+on the command line or standard input).
 
 --verbose prints timings after each answer to standard error, as ollama does:
 total duration, load duration, prompt eval count, duration and rate, eval
@@ -99,7 +104,7 @@ Environment:
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.yes, "yes", "y", false, "pull a missing Hugging Face model without asking")
-	f.StringVar(&o.format, "format", "", `"json": ask for a JSON answer and check it (not constrained: see above)`)
+	f.StringVar(&o.format, "format", "", `"json" for a JSON object, or a JSON schema file the answer must validate against`)
 	f.BoolVar(&o.verbose, "verbose", false, "print timings after each answer to standard error")
 	f.StringVar(&o.keepAlive, "keepalive", "", "how long the server keeps the model loaded after the request (a duration, or seconds; negative: for good)")
 	f.StringArrayVarP(&o.set, "parameter", "p", nil, "set a parameter as /set parameter does, NAME=VALUE (repeatable; stop adds up)")
@@ -112,7 +117,8 @@ Environment:
 type runOptions struct {
 	dir       string
 	yes       bool
-	format    string
+	format    string          // --format: "json" or a schema file
+	formatArg json.RawMessage // Ollama's format: "json", a schema, or nil
 	verbose   bool
 	keepAlive string
 	threads   int
@@ -128,8 +134,19 @@ type runOptions struct {
 
 // runModel is ondo run.
 func runModel(ctx context.Context, o *runOptions, model string, promptArgs []string) error {
-	if o.format != "" && o.format != "json" {
-		return fmt.Errorf("--format %q: only json is supported", o.format)
+	switch o.format {
+	case "":
+	case "json":
+		o.formatArg = json.RawMessage(`"json"`)
+	default:
+		schema, err := os.ReadFile(o.format)
+		if err != nil {
+			return fmt.Errorf("--format %q is neither json nor a JSON schema file: %v", o.format, errors.Unwrap(err))
+		}
+		if !json.Valid(schema) {
+			return fmt.Errorf("--format %s: the file is not valid JSON", o.format)
+		}
+		o.formatArg = json.RawMessage(bytes.TrimSpace(schema))
 	}
 	if o.threads < 0 {
 		return fmt.Errorf("--threads %d is negative", o.threads)
@@ -206,8 +223,8 @@ func runModel(ctx context.Context, o *runOptions, model string, promptArgs []str
 	if o.verbose {
 		stats.print(o.stderr)
 	}
-	if o.format == "json" {
-		if err := checkJSON(answer); err != nil {
+	if o.formatArg != nil {
+		if err := checkJSON(answer, stats.finish); err != nil {
 			return err
 		}
 	}
@@ -216,11 +233,11 @@ func runModel(ctx context.Context, o *runOptions, model string, promptArgs []str
 
 // answer streams the model's answer to msgs to standard output.
 func answer(ctx context.Context, o *runOptions, b backend, msgs []chat.Message, p params) (string, runStats, error) {
-	if o.format == "json" {
+	if o.formatArg != nil {
 		msgs = withJSONInstruction(msgs)
 	}
 	var sb strings.Builder
-	stats, err := b.chat(ctx, msgs, p, func(text string) error {
+	stats, err := b.chat(ctx, msgs, p, o.formatArg, func(text string) error {
 		if err := ctx.Err(); err != nil {
 			// Stopped (Ctrl-C): what the model decided after that
 			// is neither shown nor kept.
@@ -233,7 +250,9 @@ func answer(ctx context.Context, o *runOptions, b backend, msgs []chat.Message, 
 	return sb.String(), stats, err
 }
 
-// jsonInstruction is added to the last user message with --format json.
+// jsonInstruction is added to the last user message with --format: the
+// grammar forces JSON, but a small model needs to be asked for it to fill
+// it with something sensible.
 const jsonInstruction = "\n\nRespond using JSON."
 
 func withJSONInstruction(msgs []chat.Message) []chat.Message {
@@ -247,16 +266,23 @@ func withJSONInstruction(msgs []chat.Message) []chat.Message {
 	return out
 }
 
-// checkJSON checks an answer given with --format json: one JSON value,
-// possibly in a ```json fence.
-func checkJSON(answer string) error {
+// checkJSON checks an answer given with --format: one JSON value,
+// possibly in a ```json fence (a server that ignores format may answer so).
+// finish is the finish reason, for the message.
+func checkJSON(answer, finish string) error {
 	s := strings.TrimSpace(answer)
 	if rest, ok := strings.CutPrefix(s, "```"); ok {
 		rest = strings.TrimPrefix(rest, "json")
 		s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "```"))
 	}
 	if s == "" || !json.Valid([]byte(s)) {
-		return errors.New("the answer is not valid JSON (--format json asks the model for JSON but cannot force it yet: ondo has no grammar-constrained sampling)")
+		switch finish {
+		case "length":
+			return errors.New("the answer is not valid JSON: it was cut short (num_predict, or the context) before the JSON was complete")
+		case "context":
+			return errors.New("the answer is not valid JSON: the context filled up before the JSON was complete")
+		}
+		return errors.New("the answer is not valid JSON")
 	}
 	return nil
 }
@@ -264,8 +290,9 @@ func checkJSON(answer string) error {
 // backend runs the model: a running server, or this process.
 type backend interface {
 	// chat answers the conversation, calling emit with each piece of the
-	// answer as it is generated.
-	chat(ctx context.Context, msgs []chat.Message, p params, emit func(string) error) (runStats, error)
+	// answer as it is generated. format is Ollama's: "json", a JSON
+	// schema, or nil for free text.
+	chat(ctx context.Context, msgs []chat.Message, p params, format json.RawMessage, emit func(string) error) (runStats, error)
 	// info describes the model for /show.
 	info(ctx context.Context) (modelInfo, error)
 	// load loads the model without answering anything.
@@ -498,6 +525,9 @@ type localBackend struct {
 	sess     *ondo.Session
 	ctxSize  int // the session's context
 	reported bool
+
+	format  string           // the format grammar was compiled from
+	grammar *grammar.Grammar // the last format's grammar
 }
 
 // openLocal resolves model in the store (pulling a missing Hugging Face
@@ -631,10 +661,36 @@ func (b *localBackend) prompt(msgs []chat.Message, size int) ([]int32, error) {
 	}
 }
 
-func (b *localBackend) chat(ctx context.Context, msgs []chat.Message, p params, emit func(string) error) (runStats, error) {
+// constraint returns the grammar of an Ollama format, compiled once.
+func (b *localBackend) constraint(format json.RawMessage) (*grammar.Grammar, error) {
+	if format == nil {
+		return nil, nil
+	}
+	if b.grammar != nil && b.format == string(format) {
+		return b.grammar, nil
+	}
+	var g *grammar.Grammar
+	var err error
+	if string(format) == `"json"` {
+		g, err = grammar.Parse(jsonschema.JSONObject())
+	} else {
+		g, err = compileSchema("--format", format)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.format, b.grammar = string(format), g
+	return g, nil
+}
+
+func (b *localBackend) chat(ctx context.Context, msgs []chat.Message, p params, format json.RawMessage, emit func(string) error) (runStats, error) {
 	start := time.Now()
 	var st runStats
 	cfg, err := p.sampling()
+	if err != nil {
+		return st, err
+	}
+	g, err := b.constraint(format)
 	if err != nil {
 		return st, err
 	}
@@ -646,7 +702,7 @@ func (b *localBackend) chat(ctx context.Context, msgs []chat.Message, p params, 
 	if err != nil {
 		return st, err
 	}
-	gen := ondo.GenerateOptions{Sampling: cfg, Stop: p.Stop}
+	gen := ondo.GenerateOptions{Sampling: cfg, Stop: p.Stop, Grammar: g}
 	if p.NumPredict != nil && *p.NumPredict > 0 {
 		gen.MaxTokens = *p.NumPredict
 	}
@@ -802,7 +858,7 @@ func (b *remoteBackend) info(ctx context.Context) (modelInfo, error) {
 		context: num("context_length"), embedding: num("embedding_length"), template: r.Template}, nil
 }
 
-func (b *remoteBackend) chat(ctx context.Context, msgs []chat.Message, p params, emit func(string) error) (runStats, error) {
+func (b *remoteBackend) chat(ctx context.Context, msgs []chat.Message, p params, format json.RawMessage, emit func(string) error) (runStats, error) {
 	var st runStats
 	type message struct {
 		Role    string `json:"role"`
@@ -814,6 +870,9 @@ func (b *remoteBackend) chat(ctx context.Context, msgs []chat.Message, p params,
 		ms[i] = message{m.Role, m.Content}
 	}
 	body["messages"] = ms
+	if format != nil {
+		body["format"] = format
+	}
 	if k := b.keepAlive(); k != nil {
 		body["keep_alive"] = k
 	}
@@ -1022,8 +1081,8 @@ func (c *chatState) send(ctx context.Context, text string) {
 			st.print(c.o.stderr)
 			fmt.Fprintln(c.o.stderr)
 		}
-		if c.o.format == "json" {
-			if err := checkJSON(ans); err != nil {
+		if c.o.formatArg != nil {
+			if err := checkJSON(ans, st.finish); err != nil {
 				fmt.Fprintf(c.out, "error: %v\n\n", err)
 			}
 		}
@@ -1084,10 +1143,10 @@ func (c *chatState) command(ctx context.Context, text string) bool {
 				fmt.Fprintln(w, "Invalid or missing format. For 'json' mode use '/set format json'")
 				break
 			}
-			c.o.format = "json"
-			fmt.Fprintln(w, "Set format to 'json' mode (asked for in the prompt and checked, not enforced).")
+			c.o.format, c.o.formatArg = "json", json.RawMessage(`"json"`)
+			fmt.Fprintln(w, "Set format to 'json' mode.")
 		case "noformat":
-			c.o.format = ""
+			c.o.format, c.o.formatArg = "", nil
 			fmt.Fprintln(w, "Disabled format.")
 		default:
 			fmt.Fprintf(w, "Unknown command '/set %s'. Type /? for help\n", args[1])
@@ -1181,7 +1240,7 @@ func usageSet(w io.Writer) {
 	fmt.Fprint(w, `Available Commands:
   /set parameter ...     Set a parameter
   /set system <string>   Set system message
-  /set format json       Ask for JSON answers (checked, not enforced)
+  /set format json       Constrain answers to a JSON object
   /set noformat          Disable formatting
   /set verbose           Show LLM stats
   /set quiet             Disable LLM stats

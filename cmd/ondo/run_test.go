@@ -240,12 +240,12 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"nope", "x"}, `model "nope" not found in`},
 		{[]string{"a/b/c/d", "x"}, `invalid model name "a/b/c/d"`},
 		{[]string{"../nowhere.gguf", "x"}, "no GGUF file at ../nowhere.gguf"},
-		{[]string{"tiny", "--format", "yaml", "x"}, `--format "yaml": only json is supported`},
+		{[]string{"tiny", "--format", "yaml", "x"}, `--format "yaml" is neither json nor a JSON schema file`},
 		{[]string{"tiny", "-p", "temperature=hot", "x"}, `temperature: "hot" is not a number`},
 		{[]string{"tiny", "-p", "nope=1", "x"}, `unknown parameter "nope"`},
 		{[]string{"tiny", "-p", "top_k", "x"}, "want NAME=VALUE"},
 		{[]string{"tiny", "--keepalive", "soon", "x"}, "--keepalive"},
-		{[]string{"tiny", "--format", "json", "-p", "num_predict=4", "Once upon a time"}, "not valid JSON"},
+		{[]string{"tiny", "--format", "json", "-p", "num_predict=4", "Once upon a time"}, "not valid JSON: it was cut short"},
 	} {
 		msg := checkFailure(t, runOndo(t, append([]string{"run", "--models-dir", dir}, c.args...)...), strings.Join(c.args, " "))
 		if !strings.Contains(msg, c.want) {
@@ -260,7 +260,7 @@ func TestCheckJSON(t *testing.T) {
 		`{"a": 1}`: true, " [1, 2]\n": true, "```json\n{\"a\": \"한\"}\n```": true, "```\n1\n```": true,
 		"": false, "{": false, "Sure! {\"a\": 1}": false, "```json\n{\n```": false,
 	} {
-		if err := checkJSON(s); (err == nil) != ok {
+		if err := checkJSON(s, ""); (err == nil) != ok {
 			t.Errorf("checkJSON(%q) = %v", s, err)
 		}
 	}

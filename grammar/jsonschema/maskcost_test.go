@@ -1,0 +1,143 @@
+package jsonschema_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/grammar"
+	"github.com/ondo-ai/ondo/grammar/jsonschema"
+	"github.com/ondo-ai/ondo/internal/testdata"
+	"github.com/ondo-ai/ondo/internal/testvocab"
+	"github.com/ondo-ai/ondo/tokenizer"
+)
+
+// TestMaskCost measures what structured output costs per generated token
+// on the Llama 3 vocabulary (128,256 tokens), one goroutine, over every
+// draft-7 test-suite schema that compiles and every valid instance of it:
+// the time to compile each schema (to GBNF, then to a grammar), and for
+// each token of each instance the time of a full mask (MaskBench's
+// measure: the mask at every token, as if the sampled token were always
+// rejected), and of the sample-then-verify check the sampler runs first.
+// Each schema's grammar is new (its tables start empty); the vocabulary's
+// index and the local masks shared through it are built once, as in a
+// server that has the model loaded. It prints the table the issue asks
+// for; it asserts nothing about speed (set ONDO_MASKCOST=1 to run it).
+func TestMaskCost(t *testing.T) {
+	if os.Getenv("ONDO_MASKCOST") == "" {
+		t.Skip("set ONDO_MASKCOST=1 to measure mask costs")
+	}
+	tk := loadLlama3(t)
+	start := time.Now()
+	ix := grammar.NewIndex(tk)
+	t.Logf("index of %d tokens built in %v", tk.VocabSize(), time.Since(start))
+
+	var compile, mask, verify []time.Duration
+	var firstMask time.Duration
+	schemas, instances := 0, 0
+	files, _ := filepath.Glob(filepath.Join(testdata.Dir(t), "jsonschema", "draft7", "*.json"))
+	files = append(files, filepath.Join("testdata", "realistic.json"))
+	for _, file := range files {
+		var groups []struct {
+			Schema json.RawMessage `json:"schema"`
+			Tests  []struct {
+				Data  json.RawMessage `json:"data"`
+				Valid bool            `json:"valid"`
+			} `json:"tests"`
+		}
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &groups); err != nil {
+			t.Fatal(err)
+		}
+		for _, grp := range groups {
+			t0 := time.Now()
+			src, err := jsonschema.Compile(grp.Schema, jsonschema.Options{})
+			if err != nil {
+				continue // refused keyword
+			}
+			g, err := grammar.Parse(src)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			compile = append(compile, time.Since(t0))
+			c, err := g.Bind(ix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			schemas++
+			for _, tc := range grp.Tests {
+				if !tc.Valid {
+					continue
+				}
+				var buf bytes.Buffer
+				if err := json.Compact(&buf, tc.Data); err != nil {
+					t.Fatal(err)
+				}
+				instances++
+				m := c.NewMatcher()
+				for _, id := range tk.Encode(buf.String(), tokenizer.EncodeOptions{Continue: true}) {
+					t1 := time.Now()
+					m.Mask()
+					d := time.Since(t1)
+					if firstMask == 0 {
+						firstMask = d
+					}
+					mask = append(mask, d)
+					t2 := time.Now()
+					ok := m.Allows(id)
+					verify = append(verify, time.Since(t2))
+					if !ok || m.Accept(id) != nil {
+						break // key order differs from the grammar's: stop here
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d schemas, %d valid instances; the very first mask (shared local masks still empty): %v", schemas, instances, firstMask)
+	fmt.Println("| measure | count | mean | p50 | p99 | max |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, row := range []struct {
+		name string
+		d    []time.Duration
+	}{{"schema compile (JSON Schema → GBNF → grammar)", compile}, {"full mask per token", mask}, {"sample-then-verify check per token", verify}} {
+		fmt.Println(stats(row.name, row.d))
+	}
+}
+
+func stats(name string, d []time.Duration) string {
+	if len(d) == 0 {
+		return "| " + name + " | 0 | | | | |"
+	}
+	s := slices.Clone(d)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	var sum time.Duration
+	for _, x := range s {
+		sum += x
+	}
+	q := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	return fmt.Sprintf("| %s | %d | %v | %v | %v | %v |", name, len(s), sum/time.Duration(len(s)), q(0.5), q(0.99), s[len(s)-1])
+}
+
+func loadLlama3(tb testing.TB) *tokenizer.Tokenizer {
+	tb.Helper()
+	f, err := gguf.Open(testvocab.Llama3(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	tk, err := tokenizer.FromGGUF(f, tokenizer.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tk
+}
