@@ -35,8 +35,12 @@
 //     properties wherever some keys are declared or have patterns.
 //     Other strings take any JSON spelling.
 //   - Numbers of const and enum values are written as the schema writes
-//     them; integers are written without an exponent (1.0 is an integer,
-//     1e0 is not accepted).
+//     them. Other numbers have at most 16 digits before the point and 16
+//     after it (an exponent at most 3), so that a model cannot write
+//     digits forever; integers are written plainly, 12, never 12.0 or
+//     1.2e1, so that they decode into integer types. (Where multipleOf
+//     leaves an integer's side open and 16 digits would make the grammar
+//     too large, that side stays open.)
 //   - Additional properties may repeat a key among themselves; a grammar
 //     cannot rule that out. Declared keys never repeat.
 //   - A minLength, minItems or minProperties above 100000 is refused, and a
@@ -155,8 +159,8 @@ var commonRules = map[string]string{
 	"array":   `"[" ws ( value ws ( "," ws value ws )* )? "]"`,
 	"string":  `"\"" jchar* "\""`,
 	"jchar":   `[^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )`,
-	"number":  `"-"? ( "0" | [1-9] [0-9]* ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?`,
-	"integer": `"-"? ( "0" | [1-9] [0-9]* ) ( "." "0"+ )?`,
+	"number":  fullNumber,
+	"integer": fullInteger,
 	"boolean": `"true" | "false"`,
 	"null":    `"null"`,
 	// char is one character of a string counted as JSON Schema counts:

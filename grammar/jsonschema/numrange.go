@@ -44,28 +44,51 @@ const maxMultipleOf = 1000
 // maxAutomaton bounds the states of a multipleOf automaton.
 const maxAutomaton = 1 << 18
 
+// maxDigits16 is the most digits a generated number has in its integer
+// part and in its fraction (as in llama.cpp's grammars): a model must not be
+// able to write digits forever, and 16 digits are as many as a float64
+// tells apart. Integers are written canonically, without a fraction, so
+// that they decode into an integer type (1.0 would not, in Go or Rust).
+const maxDigits16 = 16
+
 var (
 	anyDigit = setRx(digitSet)
-	// anyFrac is an optional fraction: ("." [0-9]+)?
-	anyFrac = optRx(catRx(runeRx('.'), plusRx(anyDigit)))
-	// zeroFrac lets an integer be written 1.0 or 1.00.
-	zeroFrac = optRx(catRx(runeRx('.'), plusRx(runeRx('0'))))
+	// anyFrac is an optional fraction: ("." [0-9]{1,16})?
+	anyFrac = optRx(catRx(runeRx('.'), repRx(anyDigit, 1, maxDigits16)))
+	// maxMagnitude bounds the integer part of generated numbers: < 10^16.
+	maxMagnitude = new(big.Int).Exp(big.NewInt(10), big.NewInt(maxDigits16), nil)
 )
 
-// fullNumber is RFC 8259's number.
-const fullNumber = `"-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]+)?`
+// fullNumber is RFC 8259's number, with its digit runs bounded.
+const fullNumber = `"-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?`
+
+// fullInteger is an integer of at most 16 digits.
+const fullInteger = `"-"? ("0" | [1-9] [0-9]{0,15})`
 
 // numberGBNF returns a GBNF expression, without rule references, for the
 // JSON text of every number x with lo ≤ x ≤ hi (< and > where Exclusive).
 // Without bounds it is RFC 8259's whole number syntax; with a bound, only
 // plain decimals -?int(.frac)? are produced — no exponents — since their
 // values can be compared digit by digit. Fractions may have trailing zeros.
+// Either way integer parts and fractions have at most 16 digits (an open
+// side stops below ±10^16): see maxDigits16.
 func numberGBNF(lo, hi *bound) (string, error) {
 	if lo == nil && hi == nil {
 		return fullNumber, nil
 	}
 	if err := checkBounds(lo, hi, "number"); err != nil {
 		return "", err
+	}
+	limit := new(big.Rat).SetInt(maxMagnitude)
+	if hi == nil {
+		// Below 10^16, or one digit more than a larger minimum.
+		hi = &bound{Value: limit, Exclusive: true}
+		if lo.Value.Cmp(limit) >= 0 {
+			hi = &bound{Value: new(big.Rat).Mul(lo.Value, big.NewRat(10, 1)), Exclusive: true}
+		}
+	}
+	if lo == nil && hi.Value.Cmp(new(big.Rat).Neg(limit)) > 0 {
+		lo = &bound{Value: new(big.Rat).Neg(limit), Exclusive: true}
 	}
 	pos, neg, err := splitSigns(lo, hi)
 	if err != nil {
@@ -98,6 +121,20 @@ func numberGBNF(lo, hi *bound) (string, error) {
 // is in range. A multipleOf above maxMultipleOf is refused unless the range
 // holds few enough multiples to list them.
 func integerGBNF(lo, hi *bound, multipleOf *big.Int) (string, error) {
+	s, err := integerLanguage(lo, hi, multipleOf, true)
+	if err != nil && multipleOf != nil && (lo == nil || hi == nil) {
+		// The 16-digit limit makes the multiples' automaton acyclic, and its
+		// expression can grow past the limits (multipleOf 3, say): then the
+		// open side stays open, as the remainder automaton's loops allow.
+		if s2, err2 := integerLanguage(lo, hi, multipleOf, false); err2 == nil {
+			return s2, nil
+		}
+	}
+	return s, err
+}
+
+// integerLanguage is integerGBNF; clamp stops open sides at 16 digits.
+func integerLanguage(lo, hi *bound, multipleOf *big.Int, clamp bool) (string, error) {
 	if err := checkBounds(lo, hi, "integer"); err != nil {
 		return "", err
 	}
@@ -125,6 +162,20 @@ func integerGBNF(lo, hi *bound, multipleOf *big.Int) (string, error) {
 	}
 	if a != nil && b != nil && a.Cmp(b) > 0 {
 		return "", fmt.Errorf("no integer satisfies %s", boundsPhrase(lo, hi))
+	}
+	// An open side stops at 16 digits (see maxDigits16).
+	top := new(big.Int).Sub(maxMagnitude, big.NewInt(1))
+	if b == nil && clamp {
+		b = top
+		if a != nil && a.Cmp(b) > 0 {
+			b = a
+		}
+	}
+	if a == nil && clamp {
+		a = new(big.Int).Neg(top)
+		if b != nil && a.Cmp(b) > 0 {
+			a = b
+		}
 	}
 	// Magnitude ranges of the non-negative and the negative texts.
 	var parts [2]*intRange
@@ -173,7 +224,7 @@ func integerGBNF(lo, hi *bound, multipleOf *big.Int) (string, error) {
 	if x.op == opNone {
 		return "", fmt.Errorf("no multiple of %s satisfies %s", multipleOf, boundsPhrase(lo, hi))
 	}
-	s := catRx(x, zeroFrac).gbnf()
+	s := x.gbnf()
 	if len(s) > maxGBNF {
 		return "", fmt.Errorf("multipleOf %s with %s gives a grammar of %d bytes (limit %d)", multipleOf, boundsPhrase(lo, hi), len(s), maxGBNF)
 	}
@@ -446,6 +497,9 @@ func (w *magWalk) walk(pos int, lo, hi bool) *rx {
 	if lo {
 		end = rxNone
 	}
+	if !w.integer && pos-w.L >= maxDigits16 {
+		return end // no room for another fraction digit
+	}
 	switch {
 	case !lo && !hi:
 		return w.free(pos)
@@ -474,20 +528,28 @@ func (w *magWalk) free(pos int) *rx {
 	case pos == w.L:
 		return anyFrac
 	}
-	return starRx(anyDigit)
+	return repRx(anyDigit, 0, w.room(pos))
 }
+
+// room is how many fraction digits may still come at position pos ≥ L.
+func (w *magWalk) room(pos int) int { return max(maxDigits16-(pos-w.L), 0) }
 
 // digit is one digit at pos and the rest of the text.
 func (w *magWalk) digit(pos int, lo, hi bool) *rx {
 	if pos >= w.L && (!lo || zeroTail(w.t1, pos)) && (!hi || zeroTail(w.t2, pos)) {
 		// Past the bounds' last digits: the same choice forever.
+		r := w.room(pos)
 		switch {
-		case lo && hi: // equal to both, the lower exclusive
+		case lo && hi || r == 0: // equal to both, the lower exclusive; or no room
 			return rxNone
-		case lo: // something non-zero must come
-			return catRx(starRx(runeRx('0')), digitRange(1, 9), starRx(anyDigit))
+		case lo: // something non-zero must come, within r digits
+			var alts []*rx
+			for k := range r {
+				alts = append(alts, catRx(repRx(runeRx('0'), k, k), digitRange(1, 9), repRx(anyDigit, 0, r-k-1)))
+			}
+			return altRx(alts...)
 		default: // only zeros may come
-			return plusRx(runeRx('0'))
+			return repRx(runeRx('0'), 1, r)
 		}
 	}
 	dlo, dhi := 0, 9

@@ -41,9 +41,14 @@ func decString(r *big.Rat) string {
 }
 
 var (
-	plainNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
-	fullNumberR = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
-	intNumber   = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.0+)?$`)
+	// Generated numbers have at most 16 digits before and after the point
+	// (maxDigits16), and integers no fraction.
+	plainNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,15})(\.[0-9]{1,16})?$`)
+	fullNumberR = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,15})(\.[0-9]{1,16})?([eE][-+]?[0-9]{1,3})?$`)
+	intNumber   = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,15})$`)
+	// anyInteger is the syntax where multipleOf keeps an open side open
+	// (see integerGBNF).
+	anyInteger = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
 )
 
 func inBounds(x *big.Rat, lo, hi *bound) bool {
@@ -167,9 +172,9 @@ func TestNumberGBNF(t *testing.T) {
 
 func TestNumberGBNFExamples(t *testing.T) {
 	for _, c := range []struct{ lo, hi, want string }{
-		{"x0", "", `"0." "0"* [1-9] [0-9]* | [1-9] [0-9]* ("." [0-9]+)?`},
-		{"-5", "5", `"-"? ("5" ("." "0"+)? | [0-4] ("." [0-9]+)?)`},
-		{"", "-0.5", `"-" ("0." [5-9] [0-9]* | [1-9] [0-9]* ("." [0-9]+)?)`},
+		{"x0", "", `"0." ([1-9] [0-9]{0,15} | "0" [1-9] [0-9]{0,14} | "0"{2} [1-9] [0-9]{0,13} | "0"{3} [1-9] [0-9]{0,12} | "0"{4} [1-9] [0-9]{0,11} | "0"{5} [1-9] [0-9]{0,10} | "0"{6} [1-9] [0-9]{0,9} | "0"{7} [1-9] [0-9]{0,8} | "0"{8} [1-9] [0-9]{0,7} | "0"{9} [1-9] [0-9]{0,6} | "0"{10} [1-9] [0-9]{0,5} | "0"{11} [1-9] [0-9]{0,4} | "0"{12} [1-9] [0-9]{0,3} | "0"{13} [1-9] [0-9]{0,2} | "0"{14} [1-9] [0-9]? | "0"{15} [1-9]) | [1-9] [0-9]{0,15} ("." [0-9]{1,16})?`},
+		{"-5", "5", `"-"? ("5" ("." "0"{1,16})? | [0-4] ("." [0-9]{1,16})?)`},
+		{"", "-0.5", `"-" ("0." [5-9] [0-9]{0,15} | [1-9] [0-9]{0,15} ("." [0-9]{1,16})?)`},
 	} {
 		got, err := numberGBNF(bnd(t, c.lo), bnd(t, c.hi))
 		if err != nil || got != c.want {
@@ -187,7 +192,9 @@ func TestNumberGBNFHugeBounds(t *testing.T) {
 	g := textGrammar(t, expr)
 	for s, want := range map[string]bool{
 		big1: true, big1 + ".000": true, big1 + ".001": false, "9" + strings.Repeat("9", 307) + ".5": true,
-		big1 + "0": false, "2" + strings.Repeat("0", 308): false, "-" + big1 + "0": true,
+		big1 + "0": false, "2" + strings.Repeat("0", 308): false,
+		// The open negative side stops at 16 digits (maxDigits16).
+		"-" + big1 + "0": false, "-9999999999999999.5": true, "-10000000000000000": false,
 	} {
 		if got := g.MatchString(s); got != want {
 			t.Errorf("maximum 1e308 on %.20q…: got %v, want %v", s, got, want)
@@ -248,8 +255,12 @@ func TestIntegerGBNF(t *testing.T) {
 				}
 			}
 		}
+		syntax := intNumber
+		if strings.ContainsAny(expr, "*+") {
+			syntax = anyInteger
+		}
 		for _, s := range samples {
-			want := intNumber.MatchString(s)
+			want := syntax.MatchString(s)
 			if want {
 				x := ratOf(t, s)
 				want = inBounds(x, lo, hi) && (m == nil || new(big.Int).Rem(x.Num(), m).Sign() == 0)
