@@ -376,3 +376,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLengthsAndBytes(t *testing.T) {
+	for _, c := range []struct {
+		src      string
+		min, max int
+		bytes    string
+	}{
+		{`root ::= "ab" | "c"`, 1, 2, "abc"},
+		{`root ::= [0-9]{3,5} "-"?`, 3, 6, "-0123456789"},
+		{`root ::= "x" [a-b]*`, 1, -1, "abx"},
+		{"root ::= \"(\" root? \")\"", 2, -1, "()"},
+		{`root ::= "é" | ""`, 0, 2, "\xa9\xc3"},
+	} {
+		g := mustParse(t, c.src)
+		if lo, hi := g.Lengths(); lo != c.min || hi != c.max {
+			t.Errorf("%s: Lengths = %d, %d; want %d, %d", c.src, lo, hi, c.min, c.max)
+		}
+		if b := string(g.Bytes()); b != c.bytes {
+			t.Errorf("%s: Bytes = %q, want %q", c.src, b, c.bytes)
+		}
+	}
+}

@@ -23,13 +23,14 @@ const (
 		` | "02-" ` + gDay28 + `) | ` + gLeap + ` "-02-29"`
 )
 
-// Times (RFC 3339 full-time, with the offset JSON Schema requires). Second
-// 60 is allowed at any minute: a leap second is 23:59:60 in UTC, which the
-// local time and offset do not reveal without arithmetic across them.
+// Times (RFC 3339 full-time, with the offset JSON Schema requires). A leap
+// second, second 60, is 23:59:60 in UTC: it is allowed at the local time
+// that is 23:59 UTC under its offset, for offsets in whole quarter hours
+// (leapSeconds lists them; other offsets get no leap second).
 const (
 	gHour    = `([01] [0-9] | "2" [0-3])`
 	gMinute  = `[0-5] [0-9]`
-	gTime    = gHour + ` ":" ` + gMinute + ` ":" ([0-5] [0-9] | "60") ("." [0-9]+)? ([Zz] | [+\-] ` + gHour + ` ":" ` + gMinute + `)`
+	gFrac    = `("." [0-9]{1,9})?`
 	gHex     = `[0-9a-fA-F]`
 	gDecByte = `("25" [0-5] | "2" [0-4] [0-9] | "1" [0-9]{2} | [1-9]? [0-9])`
 	gIPv4    = gDecByte + ` "." ` + gDecByte + ` "." ` + gDecByte + ` "." ` + gDecByte
@@ -40,27 +41,31 @@ const (
 const (
 	gPct       = `"%" ` + gHex + `{2}`
 	gPChar     = `([A-Za-z0-9\-._~!$&'()*+,;=:@] | ` + gPct + `)`
-	gSegment   = gPChar + `*`
-	gSegmentNZ = gPChar + `+`
-	gIPFuture  = `"v" ` + gHex + `+ "." [A-Za-z0-9\-._~!$&'()*+,;=:]+`
-	gRegName   = `([A-Za-z0-9\-._~!$&'()*+,;=] | ` + gPct + `)*`
-	gUserInfo  = `([A-Za-z0-9\-._~!$&'()*+,;=:] | ` + gPct + `)*`
-	gQuery     = `([A-Za-z0-9\-._~!$&'()*+,;=:@/?] | ` + gPct + `)*`
+	gSegment   = gPChar + `{0,64}`
+	gSegmentNZ = gPChar + `{1,64}`
+	gIPFuture  = `"v" ` + gHex + `{1,4} "." [A-Za-z0-9\-._~!$&'()*+,;=:]{1,64}`
+	gRegName   = `([A-Za-z0-9\-._~!$&'()*+,;=] | ` + gPct + `){0,253}`
+	gUserInfo  = `([A-Za-z0-9\-._~!$&'()*+,;=:] | ` + gPct + `){0,64}`
+	gQuery     = `([A-Za-z0-9\-._~!$&'()*+,;=:@/?] | ` + gPct + `){0,256}`
 )
 
 // Email: a practical subset of RFC 5321: a dot-atom local part, then a
 // domain of dot-separated labels, or an address literal [1.2.3.4] or
 // [IPv6:…]. Quoted local parts are left out.
 const (
-	gAtext  = `[A-Za-z0-9!#$%&'*+/=?\^_` + "`" + `{|}~\-]+`
-	gLabel  = `[A-Za-z0-9] ([A-Za-z0-9\-]* [A-Za-z0-9])?`
-	gDomain = gLabel + ` ("." ` + gLabel + `)*`
+	gAtextC = `[A-Za-z0-9!#$%&'*+/=?\^_` + "`" + `{|}~\-]`
+	// At most 63 characters, dots only between atoms (RFC 5321: 64).
+	gLocal  = gAtextC + ` (` + gAtextC + ` | "." ` + gAtextC + `){0,31}`
+	gLabel  = `[A-Za-z0-9] ([A-Za-z0-9\-]{0,34} [A-Za-z0-9])?`
+	// At most five labels of up to 36 characters: with the local part the
+	// address stays within RFC 5321's 254.
+	gDomain = gLabel + ` ("." ` + gLabel + `){0,4}`
 )
 
 var (
 	gIPv6  = ipv6Expr()
-	gURI   = `[A-Za-z] [A-Za-z0-9+\-.]* ":" ("//" (` + gUserInfo + ` "@")? ("[" (` + gIPv6 + ` | ` + gIPFuture + `) "]" | ` + gRegName + `) (":" [0-9]*)? ("/" ` + gSegment + `)* | "/" (` + gSegmentNZ + ` ("/" ` + gSegment + `)*)? | ` + gSegmentNZ + ` ("/" ` + gSegment + `)*)? ("?" ` + gQuery + `)? ("#" ` + gQuery + `)?`
-	gEmail = gAtext + ` ("." ` + gAtext + `)* "@" (` + gDomain + ` | "[" ` + gIPv4 + ` "]" | "[IPv6:" (` + gIPv6 + `) "]")`
+	gURI   = `[A-Za-z] [A-Za-z0-9+\-.]{0,31} ":" ("//" (` + gUserInfo + ` "@")? ("[" (` + gIPv6 + ` | ` + gIPFuture + `) "]" | ` + gRegName + `) (":" [0-9]{0,5})? ("/" ` + gSegment + `){0,16} | "/" (` + gSegmentNZ + ` ("/" ` + gSegment + `){0,16})? | ` + gSegmentNZ + ` ("/" ` + gSegment + `){0,16})? ("?" ` + gQuery + `)? ("#" ` + gQuery + `)?`
+	gEmail = gLocal + ` "@" (` + gDomain + ` | "[" ` + gIPv4 + ` "]" | "[IPv6:" (` + gIPv6 + `) "]")`
 
 	formatExprs = map[string]string{
 		"date":      gFullDay,
@@ -79,6 +84,32 @@ var (
 // groups with "::" standing for one or more zero groups — at most seven
 // groups written around it. The expression walks the groups left to
 // right, so that at each point the count written so far is known.
+// leapSeconds is every local time of a leap second with its offset:
+// 23:59:60 with Z or ±00:00, and for each offset of whole quarter hours the
+// local time that is then 23:59 UTC.
+var gTime = `(` + gHour + ` ":" ` + gMinute + ` ":" [0-5] [0-9] ` + gFrac + ` ([Zz] | [+\-] ` + gHour + ` ":" ` + gMinute + `) | ` + leapSeconds + `)`
+
+var leapSeconds = func() string {
+	alts := []string{`"23:59:60" ` + gFrac + ` ([Zz] | [+\-] "00:00")`}
+	for _, sign := range []int{1, -1} {
+		for h := 0; h < 24; h++ {
+			for _, m := range []int{0, 15, 30, 45} {
+				off := sign * (h*60 + m)
+				if off == 0 {
+					continue
+				}
+				local := ((23*60+59+off)%1440 + 1440) % 1440
+				sc := "+"
+				if sign < 0 {
+					sc = "-"
+				}
+				alts = append(alts, fmt.Sprintf(`"%02d:%02d:60" %s "%s%02d:%02d"`, local/60, local%60, gFrac, sc, h, m))
+			}
+		}
+	}
+	return strings.Join(alts, " | ")
+}()
+
 func ipv6Expr() string {
 	h16 := gHex + `{1,4}`
 	// tail(n): one to n groups after "::", the last two of which may be

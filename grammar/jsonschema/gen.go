@@ -2,6 +2,7 @@ package jsonschema
 
 import (
 	"fmt"
+	"github.com/ondo-ai/ondo/grammar"
 	"math/big"
 	"strconv"
 	"strings"
@@ -438,9 +439,23 @@ func (c *compiler) genString(r *schemaNode) (string, bool, error) {
 	case len(r.patterns) == 1 && len(r.formats) == 1:
 		return "", false, unsupported(r.patterns[0].ptr, "pattern", `"pattern" and "format" together cannot be intersected`)
 	case len(r.patterns) == 1 && lengths:
-		return "", false, unsupported(r.patterns[0].ptr, "pattern", fmt.Sprintf("%q and %q together cannot be intersected", "pattern", lenKw))
+		e, err := c.patternExpr(r.patterns[0].val, r.patterns[0].ptr, "pattern")
+		if err != nil {
+			return "", false, err
+		}
+		if why := impliedLengths(e, r.minLen, r.maxLen); why != "" {
+			return "", false, unsupported(r.patterns[0].ptr, "pattern", fmt.Sprintf("%q and %q together cannot be intersected: %s", "pattern", lenKw, why))
+		}
+		return seq(`"\""`, group(e), `"\""`), true, nil
 	case len(r.formats) == 1 && lengths:
-		return "", false, unsupported(r.formats[0].ptr, "format", fmt.Sprintf("%q and %q together cannot be intersected", "format", lenKw))
+		e, err := c.formatExpr(r.formats[0].val, r.formats[0].ptr)
+		if err != nil {
+			return "", false, err
+		}
+		if why := impliedLengths(e, r.minLen, r.maxLen); why != "" {
+			return "", false, unsupported(r.formats[0].ptr, "format", fmt.Sprintf("%q and %q together cannot be intersected: %s", "format", lenKw, why))
+		}
+		return seq(`"\""`, group(e), `"\""`), true, nil
 	case len(r.patterns) == 1:
 		e, err := c.patternExpr(r.patterns[0].val, r.patterns[0].ptr, "pattern")
 		if err != nil {
@@ -703,4 +718,30 @@ func repeat(x string, lo, hi int) string {
 
 func tooLarge(r *schemaNode, kw string, n int) error {
 	return unsupported(r.at[kw], kw, fmt.Sprintf("%d is above the largest count a grammar is made for (%d)", n, maxCountLimit))
+}
+
+// impliedLengths says why minLength and maxLength (-1: none) are not
+// already implied by the string content expr, or "" when every string it
+// matches has a length in range (then the keywords need no grammar of
+// their own). Lengths are counted in bytes, which are characters when the
+// content is printable ASCII without escapes, as formats and most
+// patterns of fixed shape are.
+func impliedLengths(expr string, minLen, maxLen int) string {
+	g, err := grammar.Parse("root ::= " + expr)
+	if err != nil {
+		return err.Error()
+	}
+	for _, b := range g.Bytes() {
+		if b < 0x20 || b > 0x7e || b == '"' || b == '\\' {
+			return "it may hold characters other than printable ASCII, whose lengths the grammar cannot count"
+		}
+	}
+	lo, hi := g.Lengths()
+	switch {
+	case hi < 0 && maxLen >= 0:
+		return fmt.Sprintf("it allows strings of any length from %d characters", lo)
+	case lo < minLen || maxLen >= 0 && hi > maxLen:
+		return fmt.Sprintf("it allows lengths from %d to %d characters", lo, hi)
+	}
+	return ""
 }
