@@ -55,8 +55,8 @@ const (
 const (
 	gAtextC = `[A-Za-z0-9!#$%&'*+/=?\^_` + "`" + `{|}~\-]`
 	// At most 63 characters, dots only between atoms (RFC 5321: 64).
-	gLocal  = gAtextC + ` (` + gAtextC + ` | "." ` + gAtextC + `){0,31}`
-	gLabel  = `[A-Za-z0-9] ([A-Za-z0-9\-]{0,34} [A-Za-z0-9])?`
+	gLocal = gAtextC + ` (` + gAtextC + ` | "." ` + gAtextC + `){0,31}`
+	gLabel = `[A-Za-z0-9] ([A-Za-z0-9\-]{0,34} [A-Za-z0-9])?`
 	// At most five labels of up to 36 characters: with the local part the
 	// address stays within RFC 5321's 254.
 	gDomain = gLabel + ` ("." ` + gLabel + `){0,4}`
