@@ -3,6 +3,7 @@ package grammar
 import (
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -199,7 +200,7 @@ func (g *Grammar) step(s int32, c byte) int32 {
 	if st.next != nil {
 		if n := st.next[c]; n != 0 {
 			if n > 0 {
-				return n - 1
+				return n&^poppedBit - 1
 			}
 			return deadState
 		}
@@ -224,13 +225,20 @@ func (g *Grammar) step(s int32, c byte) int32 {
 	if st.next == nil {
 		st.next = new([256]int32)
 	}
-	if n == deadState {
+	switch {
+	case n == deadState:
 		st.next[c] = deadState
-	} else {
+	case a.states[n].popped:
+		st.next[c] = (n + 1) | poppedBit
+	default:
 		st.next[c] = n + 1
 	}
 	return n
 }
+
+// poppedBit marks a transition table entry whose state holds the popped
+// marker, so that the mask walk need not look the state up.
+const poppedBit = 1 << 30
 
 // stepBytes runs b from state s.
 func (g *Grammar) stepBytes(s int32, b []byte) int32 {
@@ -346,6 +354,9 @@ func (g *Grammar) belowState(f int32) int32 {
 	return s
 }
 
+// maxSignature is the most elements a signature describes.
+const maxSignature = 2048
+
 // signature describes the automaton a cut stack runs until it falls into
 // the hole: its frames' places within their rules and every rule they can
 // reach, with rules numbered in the order they are met. Cut stacks with
@@ -360,15 +371,17 @@ func (g *Grammar) signature(l int32) string {
 	}
 	canon := map[int32]int{}
 	var order []int32
+	size := 0
 	var visit func(r int32)
 	visit = func(r int32) {
-		if _, ok := canon[r]; ok {
+		if _, ok := canon[r]; ok || size > maxSignature {
 			return
 		}
 		canon[r] = len(order)
 		order = append(order, r)
 		for _, start := range g.rules[r] {
 			for p := start; g.elems[p].kind != eEnd; p++ {
+				size++
 				if e := g.elems[p]; e.kind == eRef {
 					visit(e.arg)
 				}
@@ -380,6 +393,12 @@ func (g *Grammar) signature(l int32) string {
 	for ; f != holeFrame && f != accepting; f = a.frames[f].parent {
 		chain = append(chain, a.frames[f].pos)
 		visit(g.ruleOf[a.frames[f].pos])
+	}
+	if size > maxSignature {
+		// Too large to be worth comparing: this stack's masks stay with
+		// its grammar.
+		a.sigs[l] = ""
+		return ""
 	}
 	var b []byte
 	put := func(v int) { b = append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24)) }
@@ -415,4 +434,25 @@ func (g *Grammar) signature(l int32) string {
 	s := string(b)
 	a.sigs[l] = s
 	return s
+}
+
+// stateSignature is the signature of a state of cut stacks: their
+// signatures, sorted ("" when one has none).
+func (g *Grammar) stateSignature(s int32) string {
+	var sigs []string
+	for _, l := range g.a.states[s].stacks {
+		sig := g.signature(l)
+		if sig == "" {
+			return ""
+		}
+		sigs = append(sigs, sig)
+	}
+	slices.Sort(sigs)
+	var b strings.Builder
+	for _, sig := range slices.Compact(sigs) {
+		n := len(sig)
+		b.Write([]byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)})
+		b.WriteString(sig)
+	}
+	return b.String()
 }

@@ -63,6 +63,7 @@ func BenchmarkStringMaskWarm(b *testing.B) {
 	}
 	for b.Loop() {
 		grammar.DropMasks(c)
+		grammar.DropShared(ix)
 		m.Mask()
 	}
 }

@@ -21,3 +21,11 @@ func TrieSize(ix *Index) (nodes, edges int) { return len(ix.edgeOff) - 1, len(ix
 
 // DropMasks forgets a constraint's cached masks.
 func DropMasks(c *Constraint) { clear(c.masks); clear(c.locals) }
+
+// DropShared forgets the local masks an index shares between grammars.
+func DropShared(ix *Index) {
+	ix.sharedMu.Lock()
+	ix.shared = nil
+	ix.sharedBytes = 0
+	ix.sharedMu.Unlock()
+}

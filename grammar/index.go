@@ -35,6 +35,7 @@ type Index struct {
 	// signature of their cut stacks (see Grammar.signature).
 	sharedMu    sync.Mutex
 	shared      map[string]*localMask
+	slices      map[string]*loopSlice // by character loop shape (see slice.go)
 	sharedBytes int
 }
 
@@ -60,9 +61,16 @@ func (ix *Index) shareLocal(sig string, lm *localMask) {
 	ix.sharedBytes += size
 }
 
+// trieEdge is an edge to a child node, with what the walk needs of the
+// child at hand: the token that ends there (-1 if none), whether more than
+// one does (byte tokens can repeat a normal token's bytes), and whether it
+// has children of its own.
 type trieEdge struct {
-	b     byte
 	child int32
+	tok   int32
+	b     byte
+	more  bool
+	kids  bool
 }
 
 // NewIndex builds the index of a tokenizer's vocabulary.
@@ -109,6 +117,16 @@ func newIndex(text [][]byte, eog []int32, pieces func(int32) string) *Index {
 	ix.edgeOff = []int32{0}
 	ix.tokOff = []int32{0}
 	ix.build(ids, 0)
+	for i := range ix.edges {
+		e := &ix.edges[i]
+		toks := ix.toks[ix.tokOff[e.child]:ix.tokOff[e.child+1]]
+		e.tok = -1
+		if len(toks) > 0 {
+			e.tok = toks[0]
+		}
+		e.more = len(toks) > 1
+		e.kids = ix.edgeOff[e.child] < ix.edgeOff[e.child+1]
+	}
 	return ix
 }
 

@@ -227,6 +227,8 @@ func (c *Constraint) build(state int32) *mask {
 	g, ix := c.g, c.ix
 	mk := &mask{bits: make([]uint64, (ix.n+63)/64), only: -1}
 	st := g.a.states[state]
+	groups := map[int32][]int32{} // cut stacks by the frame below their cut
+	var rests []int32
 	for _, s := range st.stacks {
 		if s < 0 {
 			continue
@@ -244,14 +246,23 @@ func (c *Constraint) build(state int32) *mask {
 			continue
 		}
 		ct := g.cutStack(s)
-		lr := c.local(ct.local)
+		if _, ok := groups[ct.rest]; !ok {
+			rests = append(rests, ct.rest)
+		}
+		groups[ct.rest] = append(groups[ct.rest], ct.local)
+	}
+	// Stacks cut above the same frame are walked together, so that the
+	// alternatives of one loop (a string's characters, its escapes, its
+	// closing quote) make one state that comes back to itself.
+	for _, rest := range rests {
+		lr := c.local(g.intern(groups[rest]))
 		for i, w := range lr.bits {
 			mk.bits[i] |= w
 		}
 		if len(lr.pending) == 0 {
 			continue
 		}
-		below := g.belowState(ct.rest)
+		below := g.belowState(rest)
 		if below == deadState {
 			continue
 		}
@@ -308,15 +319,19 @@ type pending struct {
 	popOnly bool
 }
 
-func (c *Constraint) local(l int32) *localMask {
-	if lm, ok := c.locals[l]; ok {
+func (c *Constraint) local(s int32) *localMask {
+	if lm, ok := c.locals[s]; ok {
 		return lm
 	}
-	sig := c.g.signature(l)
+	sig := c.g.stateSignature(s)
 	lm := c.ix.sharedLocal(sig)
 	if sig == "" || lm == nil {
 		lm = &localMask{bits: make([]uint64, (c.ix.n+63)/64)}
-		c.walk(0, c.g.intern([]int32{l}), lm.bits, &lm.pending)
+		if d := c.g.loop(s); d != nil {
+			c.walkLoop(d, lm.bits, &lm.pending)
+		} else {
+			c.walk(0, s, lm.bits, &lm.pending)
+		}
 		if sig != "" && c.g.a.err == nil {
 			c.ix.shareLocal(sig, lm)
 		}
@@ -326,7 +341,7 @@ func (c *Constraint) local(l int32) *localMask {
 		clear(c.masks)
 		c.bytes = 0
 	}
-	c.locals[l] = lm
+	c.locals[s] = lm
 	c.bytes += len(lm.bits)*8 + len(lm.pending)*8
 	return lm
 }
@@ -335,7 +350,9 @@ type visit struct{ node, state int32 }
 
 // walk visits the trie below node from state, setting the bit of every
 // token the state takes whole. States holding the popped marker are
-// recorded in pend (only cut stacks reach them).
+// recorded in pend (only cut stacks reach them). It is the hot loop of
+// mask building: per edge, one look-up in the state's transition table,
+// and the child's token and children read from the edge itself.
 func (c *Constraint) walk(node, state int32, out []uint64, pend *[]pending) {
 	g, ix := c.g, c.ix
 	a := &g.a
@@ -344,28 +361,39 @@ func (c *Constraint) walk(node, state int32, out []uint64, pend *[]pending) {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		next := a.states[v.state].next
-		for _, e := range ix.edges[ix.edgeOff[v.node]:ix.edgeOff[v.node+1]] {
-			var ns int32
-			if next != nil && next[e.b] != 0 {
-				ns = next[e.b] - 1
-			} else {
-				ns = g.step(v.state, e.b)
-				next = a.states[v.state].next
+		for i := ix.edgeOff[v.node]; i < ix.edgeOff[v.node+1]; i++ {
+			e := &ix.edges[i]
+			var n int32
+			if next != nil {
+				n = next[e.b]
 			}
-			if ns < 0 {
+			if n == 0 {
+				if g.step(v.state, e.b) == deadState {
+					continue
+				}
+				next = a.states[v.state].next
+				n = next[e.b]
+			}
+			if n < 0 {
 				continue
 			}
-			if st := &a.states[ns]; st.popped {
-				popOnly := len(st.stacks) == 1
+			ns := n&^poppedBit - 1
+			if n&poppedBit != 0 {
+				popOnly := len(a.states[ns].stacks) == 1
 				*pend = append(*pend, pending{e.child, popOnly})
 				if popOnly {
 					continue
 				}
 			}
-			for _, id := range ix.toks[ix.tokOff[e.child]:ix.tokOff[e.child+1]] {
-				out[id>>6] |= 1 << (id & 63)
+			if e.tok >= 0 {
+				out[e.tok>>6] |= 1 << (e.tok & 63)
+				if e.more {
+					for _, id := range ix.toks[ix.tokOff[e.child]:ix.tokOff[e.child+1]] {
+						out[id>>6] |= 1 << (id & 63)
+					}
+				}
 			}
-			if ix.edgeOff[e.child] < ix.edgeOff[e.child+1] {
+			if e.kids {
 				stack = append(stack, visit{e.child, ns})
 			}
 		}

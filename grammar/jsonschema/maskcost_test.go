@@ -39,7 +39,7 @@ func TestMaskCost(t *testing.T) {
 	ix := grammar.NewIndex(tk)
 	t.Logf("index of %d tokens built in %v", tk.VocabSize(), time.Since(start))
 
-	var compile, mask, verify []time.Duration
+	var compile, mask, warm, verify []time.Duration
 	var firstMask time.Duration
 	schemas, instances := 0, 0
 	files, _ := filepath.Glob(filepath.Join(testdata.Dir(t), "jsonschema", "draft7", "*.json"))
@@ -75,6 +75,7 @@ func TestMaskCost(t *testing.T) {
 				t.Fatal(err)
 			}
 			schemas++
+			var texts [][]int32
 			for _, tc := range grp.Tests {
 				if !tc.Valid {
 					continue
@@ -85,7 +86,9 @@ func TestMaskCost(t *testing.T) {
 				}
 				instances++
 				m := c.NewMatcher()
-				for _, id := range tk.Encode(buf.String(), tokenizer.EncodeOptions{Continue: true}) {
+				ids := tk.Encode(buf.String(), tokenizer.EncodeOptions{Continue: true})
+				texts = append(texts, ids)
+				for k, id := range ids {
 					t1 := time.Now()
 					m.Mask()
 					d := time.Since(t1)
@@ -93,11 +96,27 @@ func TestMaskCost(t *testing.T) {
 						firstMask = d
 					}
 					mask = append(mask, d)
+					if os.Getenv("ONDO_MASKCOST") == "debug" && d > time.Millisecond {
+						fmt.Printf("slow %v: %s %s at %q\n", d, filepath.Base(file), buf.String(), prefix(tk, ids[:k]))
+					}
 					t2 := time.Now()
 					ok := m.Allows(id)
 					verify = append(verify, time.Since(t2))
 					if !ok || m.Accept(id) != nil {
 						break // key order differs from the grammar's: stop here
+					}
+				}
+			}
+			// The same instances again with the grammar's tables and masks
+			// kept, as a server that caches compiled schemas sees them.
+			for _, ids := range texts {
+				m := c.NewMatcher()
+				for _, id := range ids {
+					t1 := time.Now()
+					m.Mask()
+					warm = append(warm, time.Since(t1))
+					if m.Accept(id) != nil {
+						break
 					}
 				}
 			}
@@ -109,7 +128,8 @@ func TestMaskCost(t *testing.T) {
 	for _, row := range []struct {
 		name string
 		d    []time.Duration
-	}{{"schema compile (JSON Schema → GBNF → grammar)", compile}, {"full mask per token", mask}, {"sample-then-verify check per token", verify}} {
+	}{{"schema compile (JSON Schema → GBNF → grammar)", compile}, {"full mask per token, new grammar", mask},
+		{"full mask per token, grammar seen before", warm}, {"sample-then-verify check per token", verify}} {
 		fmt.Println(stats(row.name, row.d))
 	}
 }
@@ -140,4 +160,9 @@ func loadLlama3(tb testing.TB) *tokenizer.Tokenizer {
 		tb.Fatal(err)
 	}
 	return tk
+}
+
+func prefix(tk *tokenizer.Tokenizer, ids []int32) string {
+	s, _ := tk.Decode(ids, tokenizer.DecodeOptions{})
+	return s
 }
