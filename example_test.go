@@ -120,6 +120,6 @@ func ExampleSession_Generate_jsonSchema() {
 	fmt.Println(text.String())
 	fmt.Println(res.FinishReason)
 	// Output:
-	// { "name" : "I can help m" , "age" : 30.0 }
+	// { "name" : "I can help m" , "age" : 30 }
 	// stop
 }
