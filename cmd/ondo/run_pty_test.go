@@ -206,17 +206,18 @@ func (p *ptySession) saveTranscript(name string) {
 
 const prompt = ">>> "
 
-// checkCut checks that Ctrl-C (echoed ^C) cut an answer short and brought
-// the prompt back at once, rather than landing at the prompt after the
-// answer had ended.
 // checkCut checks that Ctrl-C ended an answer and brought the prompt back.
 // The terminal echoes ^C the moment the key is pressed; pieces the model had
-// already decided may still be printed after it (a fast model writes a
-// piece every few hundred microseconds), but only a few.
+// already decided may still be printed after it: the tiny model writes a
+// piece every few hundred microseconds, and on a busy machine (CI runs test
+// packages side by side) the signal can take a tenth of a second to be
+// handled, so up to maxAfterCut bytes. An answer that Ctrl-C did not stop
+// runs on to the context's end, thousands of bytes.
 func checkCut(t *testing.T, shown string) {
 	t.Helper()
+	const maxAfterCut = 1000
 	i := strings.LastIndex(shown, "^C")
-	if i < 0 || !strings.HasSuffix(shown, "\n"+prompt) || len(shown)-i > 80 ||
+	if i < 0 || !strings.HasSuffix(shown, "\n"+prompt) || len(shown)-i > maxAfterCut ||
 		strings.Contains(shown, "Use Ctrl + d") || strings.Contains(shown, "\n\n^C") {
 		t.Errorf("Ctrl-C did not cut the answer short:\n%s", shown)
 	}
