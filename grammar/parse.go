@@ -65,10 +65,20 @@ type parser struct {
 	line  int
 	lineS int // offset where the current line starts
 	rules []ruleDef
+
+	lastLine, lastOff, lastCol int // the last position posAt gave
 }
 
+// posAt returns the line and column of offset off on the current line. It
+// counts on from the last position asked for, so that long one-line
+// grammars (as JSON schemas make) cost linear time, not quadratic.
 func (p *parser) posAt(off int) srcPos {
-	return srcPos{p.line, utf8.RuneCountInString(p.src[p.lineS:off]) + 1}
+	if p.lastLine != p.line || off < p.lastOff || p.lastOff < p.lineS {
+		p.lastLine, p.lastOff, p.lastCol = p.line, p.lineS, 1
+	}
+	p.lastCol += utf8.RuneCountInString(p.src[p.lastOff:off])
+	p.lastOff = off
+	return srcPos{p.line, p.lastCol}
 }
 
 func (p *parser) errAt(pos srcPos, format string, args ...any) error {
