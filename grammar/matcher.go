@@ -309,6 +309,10 @@ func setBit(b []uint64, id int32) { b[id>>6] |= 1 << (id & 63) }
 // whole, and the trie nodes where a token runs into the hole (popOnly when
 // nothing above the cut is left there, so the tokens ending at that node
 // depend on the frames below too).
+// cheapFirstBytes is the most first bytes of a state whose local mask is
+// computed without a signature (see local).
+const cheapFirstBytes = 12
+
 type localMask struct {
 	bits    []uint64
 	pending []pending
@@ -323,7 +327,13 @@ func (c *Constraint) local(s int32) *localMask {
 	if lm, ok := c.locals[s]; ok {
 		return lm
 	}
-	sig := c.g.stateSignature(s)
+	// A state that takes few first bytes walks a small part of the trie:
+	// cheaper done than looked up (a signature can cost more than that).
+	f := &c.g.a.states[s].first
+	sig := ""
+	if bits.OnesCount64(f[0])+bits.OnesCount64(f[1])+bits.OnesCount64(f[2])+bits.OnesCount64(f[3]) > cheapFirstBytes {
+		sig = c.g.stateSignature(s)
+	}
 	lm := c.ix.sharedLocal(sig)
 	if sig == "" || lm == nil {
 		lm = &localMask{bits: make([]uint64, (c.ix.n+63)/64)}
