@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -129,4 +131,54 @@ func validate(s *jsonschema.Schema, text string) string {
 		return fmt.Sprintf("invalid: %v", err)
 	}
 	return ""
+}
+
+// TestGrammarTimePerToken reports the time each generated token spends in
+// the grammar (forcing, checking, masks: engine.ObserveConstraint) while a
+// random-weight model samples the realistic schemas at temperature 1, each
+// schema compiled afresh: a pessimistic case, since such a model's draws
+// are rejected far more often than a trained one's. Set ONDO_MASKCOST=1.
+func TestGrammarTimePerToken(t *testing.T) {
+	if os.Getenv("ONDO_MASKCOST") == "" {
+		t.Skip("set ONDO_MASKCOST=1 to measure")
+	}
+	var mu sync.Mutex
+	var spent []time.Duration
+	m, tok := open(t, synthTiny(t, 2048, ""), testThreads)
+	e := newEngine(t, m, tok, engine.Config{Parallel: 4, Context: 2048, MaxQueue: 64,
+		OnObserve: func(kind string, d time.Duration) {
+			if kind == engine.ObserveConstraint {
+				mu.Lock()
+				spent = append(spent, d)
+				mu.Unlock()
+			}
+		}})
+	prompt := tok.Encode("JSON:", tokenizer.EncodeOptions{AddSpecial: true})
+	names, schemas := realisticSchemas(t)
+	for _, name := range names {
+		gbnf, err := schemagbnf.Compile([]byte(schemas[name]), schemagbnf.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := grammar.Parse(gbnf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				run(t, e, engine.Request{Prompt: prompt, MaxTokens: 1800, Grammar: g,
+					Sampling: sample.Config{Temperature: 1, Seed: int64(i)}})
+			})
+		}
+		wg.Wait()
+	}
+	slices.Sort(spent)
+	var sum time.Duration
+	for _, d := range spent {
+		sum += d
+	}
+	q := func(p float64) time.Duration { return spent[min(len(spent)-1, int(p*float64(len(spent))))] }
+	fmt.Printf("grammar time per generated token (tiny model, vocabulary %d, %d tokens): mean %v, p50 %v, p99 %v, max %v\n",
+		tok.VocabSize(), len(spent), sum/time.Duration(len(spent)), q(0.5), q(0.99), spent[len(spent)-1])
 }
