@@ -10,10 +10,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/grammar"
-	"github.com/ondo-ai/ondo/internal/testdata"
-	"github.com/ondo-ai/ondo/internal/testvocab"
+	"github.com/ondo-ai/ondo/internal/testtok"
 	"github.com/ondo-ai/ondo/tokenizer"
 )
 
@@ -28,36 +26,20 @@ ws     ::= | " " | "\n" [ \t]{0,20}
 `
 
 var (
-	vocabMu sync.Mutex
-	vocabs  = map[string]*tokenizer.Tokenizer{}
+	indexMu sync.Mutex
 	indexes = map[string]*grammar.Index{}
 )
 
-// vocab loads a shared vocabulary: "llama3" (128,256 tokens, byte-level
-// BPE) or "llama-spm" (32,000, SentencePiece with byte fallback).
+// vocab loads a shared vocabulary and its index: "llama3" (128,256 tokens,
+// byte-level BPE) or "llama-spm" (32,000, SentencePiece with byte fallback).
 func vocab(tb testing.TB, name string) (*tokenizer.Tokenizer, *grammar.Index) {
 	tb.Helper()
-	vocabMu.Lock()
-	defer vocabMu.Unlock()
-	if tk, ok := vocabs[name]; ok {
-		return tk, indexes[name]
+	tk := testtok.Load(tb, name)
+	indexMu.Lock()
+	defer indexMu.Unlock()
+	if indexes[name] == nil {
+		indexes[name] = grammar.NewIndex(tk)
 	}
-	var path string
-	if name == "llama3" {
-		path = testvocab.Llama3(tb)
-	} else {
-		path = testdata.Path(tb, "tokenizer", "ggml-vocab-"+name+".gguf")
-	}
-	f, err := gguf.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	tk, err := tokenizer.FromGGUF(f, tokenizer.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	vocabs[name], indexes[name] = tk, grammar.NewIndex(tk)
 	return tk, indexes[name]
 }
 

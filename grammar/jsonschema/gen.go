@@ -382,43 +382,17 @@ func literal(v *value) string {
 			if i > 0 {
 				parts = append(parts, `"," ws`)
 			}
-			parts = append(parts, gbnfLiteral(jsonString(m.key)), `ws ":" ws`, literal(m.val), "ws")
+			parts = append(parts, gbnfQuote(jsonString(m.key)), `ws ":" ws`, literal(m.val), "ws")
 		}
 		return strings.Join(append(parts, `"}"`), " ")
 	}
-	return gbnfLiteral(v.text())
+	return gbnfQuote(v.text())
 }
 
 // jsonString is s as canonical JSON text, quotes included.
 func jsonString(s string) string {
 	var b strings.Builder
 	writeJSONString(&b, s)
-	return b.String()
-}
-
-// gbnfLiteral quotes text as a GBNF literal.
-func gbnfLiteral(text string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range text {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
 	return b.String()
 }
 

@@ -429,7 +429,7 @@ func keyChars(set runeSet) string {
 		if rest := plainChars.minus(plain); len(rest) < len(plain) {
 			alts = append(alts, classOf(rest, `[^\x00-\x1F"\\`))
 		} else if r, ok := plain.single(); ok {
-			alts = append(alts, gbnfLiteral(string(r)))
+			alts = append(alts, gbnfQuote(string(r)))
 		} else {
 			alts = append(alts, classOf(plain, "["))
 		}

@@ -11,11 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/grammar"
 	"github.com/ondo-ai/ondo/grammar/jsonschema"
 	"github.com/ondo-ai/ondo/internal/testdata"
-	"github.com/ondo-ai/ondo/internal/testvocab"
+	"github.com/ondo-ai/ondo/internal/testtok"
 	"github.com/ondo-ai/ondo/tokenizer"
 )
 
@@ -34,7 +33,7 @@ func TestMaskCost(t *testing.T) {
 	if os.Getenv("ONDO_MASKCOST") == "" {
 		t.Skip("set ONDO_MASKCOST=1 to measure mask costs")
 	}
-	tk := loadLlama3(t)
+	tk := testtok.Load(t, "llama3")
 	start := time.Now()
 	ix := grammar.NewIndex(tk)
 	t.Logf("index of %d tokens built in %v", tk.VocabSize(), time.Since(start))
@@ -146,20 +145,6 @@ func stats(name string, d []time.Duration) string {
 	}
 	q := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
 	return fmt.Sprintf("| %s | %d | %v | %v | %v | %v |", name, len(s), sum/time.Duration(len(s)), q(0.5), q(0.99), s[len(s)-1])
-}
-
-func loadLlama3(tb testing.TB) *tokenizer.Tokenizer {
-	tb.Helper()
-	f, err := gguf.Open(testvocab.Llama3(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	tk, err := tokenizer.FromGGUF(f, tokenizer.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tk
 }
 
 func prefix(tk *tokenizer.Tokenizer, ids []int32) string {

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/grammar"
-	"github.com/ondo-ai/ondo/internal/testdata"
-	"github.com/ondo-ai/ondo/internal/testvocab"
+	"github.com/ondo-ai/ondo/internal/testtok"
 	"github.com/ondo-ai/ondo/tokenizer"
 )
 
@@ -18,20 +16,7 @@ type tokenVocab struct {
 }
 
 func loadVocab(tb testing.TB, name string) tokenVocab {
-	tb.Helper()
-	path := testvocab.Llama3(tb)
-	if name != "llama3" {
-		path = testdata.Path(tb, "tokenizer", "ggml-vocab-"+name+".gguf")
-	}
-	f, err := gguf.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	tk, err := tokenizer.FromGGUF(f, tokenizer.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	tk := testtok.Load(tb, name)
 	return tokenVocab{name, tk, grammar.NewIndex(tk)}
 }
 
