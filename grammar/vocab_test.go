@@ -249,3 +249,39 @@ func TestConcurrentMatchers(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSpecialTokensNeverText checks that control and user-defined tokens
+// (Llama 3's <|eot_id|>, <|python_tag|>, …; deepseek-coder's user-defined
+// tokens) are never allowed as text, even where the grammar takes any
+// character, and that the end of generation is allowed only where the
+// grammar is complete.
+func TestSpecialTokensNeverText(t *testing.T) {
+	g := mustParse(t, `root ::= "x" .*`)
+	for _, name := range []string{"llama3", "deepseek-coder"} {
+		tk, ix := vocab(t, name)
+		c, err := g.Bind(ix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := c.NewMatcher()
+		x := tk.Encode("x", tokenizer.EncodeOptions{Continue: true})
+		if len(x) != 1 || m.Accept(x[0]) != nil {
+			t.Fatalf("%s: cannot start with x", name)
+		}
+		bits, count := m.Mask()
+		special := 0
+		for id := range int32(tk.VocabSize()) {
+			typ := tk.TokenType(id)
+			if typ != tokenizer.TypeControl && typ != tokenizer.TypeUserDefined {
+				continue
+			}
+			special++
+			if in := bits[id>>6]&(1<<(id&63)) != 0; in != tk.IsEOG(id) {
+				t.Errorf("%s: token %d %q (%v): in the mask %v", name, id, tk.Piece(id), typ, in)
+			}
+		}
+		if special == 0 || count < tk.VocabSize()/2 {
+			t.Fatalf("%s: %d special tokens, %d allowed: the check proves nothing", name, special, count)
+		}
+	}
+}
