@@ -1,22 +1,19 @@
 package engine_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/ondo-ai/ondo/engine"
 	"github.com/ondo-ai/ondo/grammar"
 	schemagbnf "github.com/ondo-ai/ondo/grammar/jsonschema"
+	"github.com/ondo-ai/ondo/internal/schematest"
 	"github.com/ondo-ai/ondo/sample"
 	"github.com/ondo-ai/ondo/tokenizer"
 )
@@ -74,7 +71,7 @@ func TestSchemaGenerationProperty(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			validator := compileValidator(t, src)
+			validator := schematest.Compile(t, src)
 			outs := make([]output, seeds)
 			var wg sync.WaitGroup
 			for i := range seeds {
@@ -91,46 +88,13 @@ func TestSchemaGenerationProperty(t *testing.T) {
 					t.Errorf("seed %d: did not finish in %d tokens: %q", i, len(o.tokens), o.text)
 					continue
 				}
-				if msg := validate(validator, o.text); msg != "" {
+				if msg := schematest.Check(validator, o.text); msg != "" {
 					t.Errorf("seed %d: %s\n%s", i, msg, o.text)
 				}
 			}
 			t.Logf("%s: %d outputs, all finished and valid, %d tokens in all; first: %s", name, seeds, tokens, outs[0].text)
 		})
 	}
-}
-
-func compileValidator(tb testing.TB, src string) *jsonschema.Schema {
-	tb.Helper()
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(src))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("schema.json", doc); err != nil {
-		tb.Fatal(err)
-	}
-	s, err := c.Compile("schema.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s
-}
-
-// validate returns what is wrong with text as an instance of s, or "".
-func validate(s *jsonschema.Schema, text string) string {
-	if !json.Valid([]byte(text)) {
-		return "not JSON"
-	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(text)))
-	if err != nil {
-		return fmt.Sprintf("not JSON: %v", err)
-	}
-	if err := s.Validate(v); err != nil {
-		return fmt.Sprintf("invalid: %v", err)
-	}
-	return ""
 }
 
 // TestGrammarTimePerToken reports the time each generated token spends in

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	validator "github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/ondo-ai/ondo/internal/schematest"
 )
 
 // personSchema bounds every value, so that stories260K's output is a
@@ -30,25 +30,7 @@ const personSchema = `{
 // schema, with an independent validator.
 func validateJSON(t testing.TB, schema, out string) {
 	t.Helper()
-	c := validator.NewCompiler()
-	doc, err := validator.UnmarshalJSON(strings.NewReader(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.AddResource("schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := validator.UnmarshalJSON(strings.NewReader(out))
-	if err != nil {
-		t.Fatalf("output %q is not JSON: %v", out, err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		t.Errorf("output %q does not validate: %v", out, err)
-	}
+	schematest.Validate(t, schema, out)
 }
 
 // constraintRequest is a greedy request to one of the four generation

@@ -7,8 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	validator "github.com/santhosh-tekuri/jsonschema/v6"
-
+	"github.com/ondo-ai/ondo/internal/schematest"
 	"github.com/ondo-ai/ondo/internal/testdata"
 )
 
@@ -36,27 +35,9 @@ func writeFile(t *testing.T, name, content string) string {
 
 // validateJSON checks that out is one JSON text that validates against
 // schema, with an independent validator.
-func validateJSON(t *testing.T, schema, out string) {
+func validateJSON(t testing.TB, schema, out string) {
 	t.Helper()
-	c := validator.NewCompiler()
-	doc, err := validator.UnmarshalJSON(strings.NewReader(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.AddResource("schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := validator.UnmarshalJSON(strings.NewReader(out))
-	if err != nil {
-		t.Fatalf("output %q is not JSON: %v", out, err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		t.Errorf("output %q does not validate: %v", out, err)
-	}
+	schematest.Validate(t, schema, out)
 }
 
 func TestGenerateGrammar(t *testing.T) {
