@@ -303,6 +303,41 @@ func (g *Grammar) MatchString(s string) bool {
 	return g.a.states[st].accept
 }
 
+// markLexical finds the source rules that only spell out characters, as
+// char, hex or ws do: rules that are not recursive and call only generated
+// rules and other such rules. A stack is not cut inside them, so that a
+// string's characters and its escapes (a char rule's alternatives) fall
+// under the same cut and make one loop.
+func (g *Grammar) markLexical() {
+	n := len(g.rules)
+	g.lexical = make([]bool, n)
+	state := make([]uint8, n) // 0 new, 1 on the path, 2 done
+	only := make([]bool, n)   // the rule only spells characters
+	var visit func(r int32) bool
+	visit = func(r int32) bool {
+		switch state[r] {
+		case 1:
+			return false // recursive
+		case 2:
+			return only[r]
+		}
+		state[r] = 1
+		ok := true
+		for _, start := range g.rules[r] {
+			for p := start; g.elems[p].kind != eEnd; p++ {
+				if e := g.elems[p]; e.kind == eRef && !visit(e.arg) {
+					ok = false
+				}
+			}
+		}
+		state[r], only[r] = 2, ok
+		return ok
+	}
+	for r := range int32(g.userRules) {
+		g.lexical[r] = r != g.root && visit(r)
+	}
+}
+
 // cut is a stack cut below its innermost frame in a source rule: local is
 // the stack with the part below replaced by the hole, rest the frame below
 // (accepting at the bottom). When no frame is in a source rule, local is
@@ -322,7 +357,7 @@ func (g *Grammar) cutStack(s int32) cut {
 	for f := s; f != accepting; f = a.frames[f].parent {
 		fr := a.frames[f]
 		chain = append(chain, fr.pos)
-		if g.ruleOf[fr.pos] < int32(g.userRules) {
+		if r := g.ruleOf[fr.pos]; r < int32(g.userRules) && !g.lexical[r] {
 			c.rest = fr.parent
 			l := int32(holeFrame)
 			for i := len(chain) - 1; i >= 0; i-- {

@@ -58,6 +58,7 @@ type compiler struct {
 	memo   map[string]int32 // generated rules by content, shared
 	alts   [][][]elem       // the rules' alternatives while compiling
 	origin []srcPos         // where each rule comes from
+	twins  map[string]int32 // twin loops by unit
 	size   int              // elements made by repetitions so far
 }
 
@@ -67,8 +68,8 @@ const maxElements = 1 << 18
 
 // compile lowers parsed rules into g.
 func compile(defs []ruleDef, root string) (*Grammar, error) {
-	g := &Grammar{}
-	c := &compiler{g: g, index: map[string]int32{}, setIdx: map[byteSet]int32{}, memo: map[string]int32{}}
+	g := &Grammar{chains: map[int32]chainRule{}}
+	c := &compiler{g: g, index: map[string]int32{}, setIdx: map[byteSet]int32{}, memo: map[string]int32{}, twins: map[string]int32{}}
 	for _, d := range defs {
 		if _, dup := c.index[d.name]; dup {
 			first := c.origin[c.index[d.name]]
@@ -184,16 +185,49 @@ func (c *compiler) item(it item) ([]elem, error) {
 	case it.max > it.min:
 		// R1 ::= unit | ε, Rk ::= unit R(k-1) | ε: at most max-min more.
 		var prev int32 = -1
-		for range it.max - it.min {
+		var twin int32 = -1
+		if it.max-it.min >= minChain {
+			twin = c.twin(unit, it.opPos)
+		}
+		for k := range it.max - it.min {
 			a := slices.Clone(unit)
 			if prev >= 0 {
 				a = append(a, elem{eRef, prev})
 			}
 			prev = c.generated("optional", it.opPos, [][]elem{a, nil})
+			if twin >= 0 && k >= 1 {
+				c.g.chains[prev] = chainRule{twin: twin, left: int32(k + 1)}
+			}
 		}
 		out = append(out, elem{eRef, prev})
 	}
 	return out, nil
+}
+
+// minChain is the shortest counted repetition that gets a twin loop.
+const minChain = 8
+
+// chainRule marks a rule of a counted repetition's chain (Rk above, k ≥ 2):
+// its twin is the loop "unit twin | ε" it imitates, and left how many
+// units it still allows, the one it starts included. Masks use the twin
+// (see Constraint.chainLocal).
+type chainRule struct{ twin, left int32 }
+
+// twin returns the loop rule T ::= unit T | ε for a counted repetition's
+// unit, one per unit. It is never referenced by the grammar itself.
+func (c *compiler) twin(unit []elem, pos srcPos) int32 {
+	var key []byte
+	for _, e := range unit {
+		key = append(key, byte(e.kind), byte(e.arg), byte(e.arg>>8), byte(e.arg>>16), byte(e.arg>>24))
+	}
+	if t, ok := c.twins[string(key)]; ok {
+		return t
+	}
+	t := c.newRule(fmt.Sprintf("twin-%d", len(c.alts)), pos)
+	c.alts[t] = [][]elem{append(slices.Clone(unit), elem{eRef, t}), nil}
+	c.twins[string(key)] = t
+	c.g.twinRules = append(c.g.twinRules, t)
+	return t
 }
 
 // unit lowers an item without its repetition.
@@ -408,8 +442,28 @@ func (c *compiler) check() error {
 			return &SyntaxError{pos.line, pos.col, "the repeated item can match the empty string, so it could repeat forever: make it match at least one character"}
 		}
 	}
+	// A twin of a unit that can match empty would be left-recursive: such
+	// chains keep no twin. Twins are out of the left-recursion check (the
+	// grammar never calls them).
+	for _, t := range g.twinRules {
+		unitNull := true
+		for p := g.rules[t][0]; g.elems[p+1].kind != eEnd; p++ {
+			e := g.elems[p]
+			unitNull = unitNull && e.kind == eRef && nullable[e.arg]
+		}
+		if unitNull {
+			for r, ch := range g.chains {
+				if ch.twin == t {
+					delete(g.chains, r)
+				}
+			}
+		}
+	}
 	// Left recursion: a rule that can reach itself before matching anything.
 	state := make([]uint8, n) // 0 new, 1 on the path, 2 done
+	for _, t := range g.twinRules {
+		state[t] = 2
+	}
 	var visit func(r int32) error
 	visit = func(r int32) error {
 		state[r] = 1

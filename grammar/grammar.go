@@ -48,7 +48,12 @@ type Grammar struct {
 	tokens []tokenRef
 	names  []string // rule names; generated rules are named after their kind
 	loops  []int32  // rules made for unbounded repetitions
-	ruleOf []int32  // the rule of each element
+	// chains are the rules of counted repetitions that have a twin loop,
+	// twinRules those loops.
+	chains    map[int32]chainRule
+	twinRules []int32
+	lexical   []bool  // source rules that only spell characters (see markLexical)
+	ruleOf    []int32 // the rule of each element
 	// userRules is the number of rules the source defines; they come
 	// first, the generated ones (classes, repetitions, groups) after.
 	userRules int
@@ -79,6 +84,7 @@ func ParseRoot(src, root string) (*Grammar, error) {
 		return nil, err
 	}
 	g.src = src
+	g.markLexical()
 	g.initAutomaton()
 	return g, nil
 }

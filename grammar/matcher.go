@@ -335,6 +335,9 @@ func (c *Constraint) local(s int32) *localMask {
 		sig = c.g.stateSignature(s)
 	}
 	lm := c.ix.sharedLocal(sig)
+	if lm == nil && len(c.g.chains) > 0 {
+		lm = c.chainLocal(s)
+	}
 	if sig == "" || lm == nil {
 		lm = &localMask{bits: make([]uint64, (c.ix.n+63)/64)}
 		if d := c.g.loop(s); d != nil {

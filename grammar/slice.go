@@ -116,11 +116,16 @@ func (d *loopDFA) signature() string {
 type loopSlice struct {
 	within []uint64
 	exits  []loopEdge
+	// units[u] are the within tokens that start u characters (units) of
+	// the loop, u ≥ 1: a counted repetition with k left takes units[1..k].
+	units    [][]int32
+	midExits bool // some exit leaves from inside a character
 }
 
 type loopEdge struct {
 	dstate int16
 	b      byte
+	units  uint8 // units started before the exit (saturating)
 	edge   int32 // index in Index.edges
 }
 
@@ -138,8 +143,9 @@ func (ix *Index) slice(d *loopDFA) *loopSlice {
 	type visit struct {
 		node   int32
 		dstate int16
+		units  uint8
 	}
-	stack := []visit{{0, 0}}
+	stack := []visit{{0, 0, 0}}
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -149,18 +155,22 @@ func (ix *Index) slice(d *loopDFA) *loopSlice {
 			switch t := next[e.b]; t {
 			case loopDead:
 			case loopExit:
-				ls.exits = append(ls.exits, loopEdge{v.dstate, e.b, i})
+				ls.exits = append(ls.exits, loopEdge{v.dstate, e.b, v.units, i})
+				ls.midExits = ls.midExits || v.dstate != 0
 			default:
-				if e.tok >= 0 {
-					ls.within[e.tok>>6] |= 1 << (e.tok & 63)
-					if e.more {
-						for _, id := range ix.toks[ix.tokOff[e.child]:ix.tokOff[e.child+1]] {
-							ls.within[id>>6] |= 1 << (id & 63)
-						}
-					}
+				u := v.units
+				if v.dstate == 0 && u < 255 {
+					u++ // a character starts
+				}
+				for len(ls.units) <= int(u) {
+					ls.units = append(ls.units, nil)
+				}
+				for _, id := range ix.toks[ix.tokOff[e.child]:ix.tokOff[e.child+1]] {
+					ls.within[id>>6] |= 1 << (id & 63)
+					ls.units[u] = append(ls.units[u], id)
 				}
 				if e.kids {
-					stack = append(stack, visit{e.child, t})
+					stack = append(stack, visit{e.child, t, u})
 				}
 			}
 		}
@@ -230,4 +240,97 @@ func (c *Constraint) edgeFrom(e *trieEdge, ns int32, out []uint64, pend *[]pendi
 	if e.kids {
 		c.walk(e.child, ns, out, pend)
 	}
+}
+
+// chainLocal is the local mask of state s when its stacks are inside a
+// counted repetition's chain (x{m,n}, n-m ≥ minChain, after the first m):
+// the chain imitates its twin loop, so the loop's slice serves, limited to
+// tokens of at most as many units as the chain has left, with each exit
+// taken from the chain's state after that many units. It returns nil when
+// s is not such a state. The lock is held.
+func (c *Constraint) chainLocal(s int32) *localMask {
+	g, ix := c.g, c.ix
+	a := &g.a
+	var twin, left int32 = -1, -1
+	var stacks []int32
+	for _, l := range a.states[s].stacks {
+		if l < 0 {
+			return nil
+		}
+		// Rebuild the stack with the chain's frames moved into the twin.
+		var chain []int32
+		f := l
+		for ; f != holeFrame && f != accepting; f = a.frames[f].parent {
+			pos := a.frames[f].pos
+			if ch, ok := g.chains[g.ruleOf[pos]]; ok {
+				if twin >= 0 && (ch.twin != twin || ch.left != left) {
+					return nil
+				}
+				twin, left = ch.twin, ch.left
+				pos = g.rules[twin][0] + pos - g.rules[g.ruleOf[pos]][0]
+			}
+			chain = append(chain, pos)
+		}
+		t := f // the bottom: the hole, or accepting
+		for i := len(chain) - 1; i >= 0; i-- {
+			t = g.frame(chain[i], t)
+		}
+		stacks = append(stacks, t)
+	}
+	if twin < 0 {
+		return nil
+	}
+	d := g.loop(g.intern(stacks))
+	if d == nil {
+		return nil
+	}
+	one := -1 // a byte that is a whole unit
+	for b := range 128 {
+		if d.next[0][b] == 0 {
+			one = b
+			break
+		}
+	}
+	if one < 0 {
+		return nil
+	}
+	ls := ix.slice(d)
+	if ls.midExits {
+		return nil
+	}
+	lm := &localMask{bits: make([]uint64, (ix.n+63)/64)}
+	if int(left) >= len(ls.units)-1 {
+		copy(lm.bits, ls.within)
+	} else {
+		for _, toks := range ls.units[1 : left+1] {
+			for _, id := range toks {
+				lm.bits[id>>6] |= 1 << (id & 63)
+			}
+		}
+	}
+	// The chain's states after 0, 1, … units, for the exits.
+	states := []int32{s}
+	for i := 0; i < len(ls.exits); {
+		j := i
+		for j < len(ls.exits) && ls.exits[j].b == ls.exits[i].b {
+			j++
+		}
+		for _, ex := range ls.exits[i:j] {
+			u := int(ex.units)
+			if u > int(left) {
+				continue
+			}
+			for len(states) <= u {
+				states = append(states, g.step(states[len(states)-1], byte(one)))
+			}
+			if states[u] == deadState {
+				continue
+			}
+			if ns := g.step(states[u], ex.b); ns != deadState {
+				c.edgeFrom(&ix.edges[ex.edge], ns, lm.bits, &lm.pending)
+			}
+		}
+		i = j
+	}
+	return lm
 }

@@ -285,3 +285,36 @@ func TestSpecialTokensNeverText(t *testing.T) {
 		}
 	}
 }
+
+// TestChainMasks checks masks against Allows, token by token over the whole
+// Llama 3 vocabulary, along texts inside counted repetitions long enough to
+// be masked through their twin loops (x{m,n} with n-m ≥ 8), and at their
+// ends, where the count runs out.
+func TestChainMasks(t *testing.T) {
+	tk, ix := vocab(t, "llama3")
+	for _, c := range []struct{ src, text string }{
+		{`root ::= "\"" [^"\\]{0,12} "\""`, `"abcdefghij한국"`},
+		{`root ::= "\"" [^"\\]{2,11} "\"" [a-z]`, `"ab c d 😀 g"x`},
+		{`root ::= "[" ( [a-z] | "\\" [n"] ){0,9} "]"`, `[ab\n\"cdefg]`},
+		{`root ::= "x" [0-9a-f]{8,40} "y"`, `x0123456789abcdef0123y`},
+	} {
+		g := mustParse(t, c.src)
+		cons, err := g.Bind(ix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := cons.NewMatcher()
+		ids := tk.Encode(c.text, tokenizer.EncodeOptions{Continue: true})
+		for step, id := range append(ids, tk.EOS()) {
+			bits, _ := m.Mask()
+			for other := range int32(tk.VocabSize()) {
+				if in := bits[other>>6]&(1<<(other&63)) != 0; in != m.Allows(other) {
+					t.Fatalf("%s at step %d: token %d %q: mask %v, Allows %v", c.src, step, other, tk.Piece(other), in, !in)
+				}
+			}
+			if err := m.Accept(id); err != nil {
+				t.Fatalf("%s: %q: step %d: %v", c.src, c.text, step, err)
+			}
+		}
+	}
+}
