@@ -338,7 +338,7 @@ func (c *Constraint) local(s int32) *localMask {
 	if lm == nil && len(c.g.chains) > 0 {
 		lm = c.chainLocal(s)
 	}
-	if sig == "" || lm == nil {
+	if lm == nil {
 		lm = &localMask{bits: make([]uint64, (c.ix.n+63)/64)}
 		if d := c.g.loop(s); d != nil {
 			c.walkLoop(d, lm.bits, &lm.pending)

@@ -39,83 +39,97 @@ func TestMaskCost(t *testing.T) {
 	t.Logf("index of %d tokens built in %v", tk.VocabSize(), time.Since(start))
 
 	var compile, mask, warm, verify []time.Duration
+	// Two passes over the schemas, each compiling them afresh: the first
+	// starts with the index's shared slices and local masks empty, the
+	// second finds those the first built, as a server running for a while
+	// does. Only the second pass is measured when ONDO_MASKCOST=steady.
+	passes := 1
+	if os.Getenv("ONDO_MASKCOST") == "steady" {
+		passes = 2
+	}
 	var firstMask time.Duration
 	schemas, instances := 0, 0
-	files, _ := filepath.Glob(filepath.Join(testdata.Dir(t), "jsonschema", "draft7", "*.json"))
-	files = append(files, filepath.Join("testdata", "realistic.json"))
-	for _, file := range files {
-		var groups []struct {
-			Schema json.RawMessage `json:"schema"`
-			Tests  []struct {
-				Data  json.RawMessage `json:"data"`
-				Valid bool            `json:"valid"`
-			} `json:"tests"`
+	for pass := range passes {
+		if pass == 1 {
+			compile, mask, warm, verify = nil, nil, nil, nil
+			schemas, instances = 0, 0
 		}
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(raw, &groups); err != nil {
-			t.Fatal(err)
-		}
-		for _, grp := range groups {
-			t0 := time.Now()
-			src, err := jsonschema.Compile(grp.Schema, jsonschema.Options{})
-			if err != nil {
-				continue // refused keyword
+		files, _ := filepath.Glob(filepath.Join(testdata.Dir(t), "jsonschema", "draft7", "*.json"))
+		files = append(files, filepath.Join("testdata", "realistic.json"))
+		for _, file := range files {
+			var groups []struct {
+				Schema json.RawMessage `json:"schema"`
+				Tests  []struct {
+					Data  json.RawMessage `json:"data"`
+					Valid bool            `json:"valid"`
+				} `json:"tests"`
 			}
-			g, err := grammar.Parse(src)
-			if err != nil {
-				t.Fatalf("%s: %v", file, err)
-			}
-			compile = append(compile, time.Since(t0))
-			c, err := g.Bind(ix)
+			raw, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			schemas++
-			var texts [][]int32
-			for _, tc := range grp.Tests {
-				if !tc.Valid {
-					continue
+			if err := json.Unmarshal(raw, &groups); err != nil {
+				t.Fatal(err)
+			}
+			for _, grp := range groups {
+				t0 := time.Now()
+				src, err := jsonschema.Compile(grp.Schema, jsonschema.Options{})
+				if err != nil {
+					continue // refused keyword
 				}
-				var buf bytes.Buffer
-				if err := json.Compact(&buf, tc.Data); err != nil {
+				g, err := grammar.Parse(src)
+				if err != nil {
+					t.Fatalf("%s: %v", file, err)
+				}
+				compile = append(compile, time.Since(t0))
+				c, err := g.Bind(ix)
+				if err != nil {
 					t.Fatal(err)
 				}
-				instances++
-				m := c.NewMatcher()
-				ids := tk.Encode(buf.String(), tokenizer.EncodeOptions{Continue: true})
-				texts = append(texts, ids)
-				for k, id := range ids {
-					t1 := time.Now()
-					m.Mask()
-					d := time.Since(t1)
-					if firstMask == 0 {
-						firstMask = d
+				schemas++
+				var texts [][]int32
+				for _, tc := range grp.Tests {
+					if !tc.Valid {
+						continue
 					}
-					mask = append(mask, d)
-					if os.Getenv("ONDO_MASKCOST") == "debug" && d > time.Millisecond {
-						fmt.Printf("slow %v: %s %s at %q\n", d, filepath.Base(file), buf.String(), prefix(tk, ids[:k]))
+					var buf bytes.Buffer
+					if err := json.Compact(&buf, tc.Data); err != nil {
+						t.Fatal(err)
 					}
-					t2 := time.Now()
-					ok := m.Allows(id)
-					verify = append(verify, time.Since(t2))
-					if !ok || m.Accept(id) != nil {
-						break // key order differs from the grammar's: stop here
+					instances++
+					m := c.NewMatcher()
+					ids := tk.Encode(buf.String(), tokenizer.EncodeOptions{Continue: true})
+					texts = append(texts, ids)
+					for k, id := range ids {
+						t1 := time.Now()
+						m.Mask()
+						d := time.Since(t1)
+						if firstMask == 0 {
+							firstMask = d
+						}
+						mask = append(mask, d)
+						if os.Getenv("ONDO_MASKCOST") == "debug" && d > time.Millisecond {
+							fmt.Printf("slow %v: %s %s at %q\n", d, filepath.Base(file), buf.String(), prefix(tk, ids[:k]))
+						}
+						t2 := time.Now()
+						ok := m.Allows(id)
+						verify = append(verify, time.Since(t2))
+						if !ok || m.Accept(id) != nil {
+							break // key order differs from the grammar's: stop here
+						}
 					}
 				}
-			}
-			// The same instances again with the grammar's tables and masks
-			// kept, as a server that caches compiled schemas sees them.
-			for _, ids := range texts {
-				m := c.NewMatcher()
-				for _, id := range ids {
-					t1 := time.Now()
-					m.Mask()
-					warm = append(warm, time.Since(t1))
-					if m.Accept(id) != nil {
-						break
+				// The same instances again with the grammar's tables and masks
+				// kept, as a server that caches compiled schemas sees them.
+				for _, ids := range texts {
+					m := c.NewMatcher()
+					for _, id := range ids {
+						t1 := time.Now()
+						m.Mask()
+						warm = append(warm, time.Since(t1))
+						if m.Accept(id) != nil {
+							break
+						}
 					}
 				}
 			}
