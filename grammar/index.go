@@ -41,7 +41,7 @@ type Index struct {
 
 // sharedBudget bounds the bytes of local masks an Index keeps for all
 // grammars; past it the cache is emptied.
-const sharedBudget = 128 << 20
+const sharedBudget = 64 << 20
 
 func (ix *Index) sharedLocal(sig string) *localMask {
 	ix.sharedMu.Lock()

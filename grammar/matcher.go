@@ -7,7 +7,7 @@ import (
 
 // maskBudget bounds the bytes of cached masks per Constraint; past it the
 // cache is emptied and refilled as states come back.
-const maskBudget = 16 << 20
+const maskBudget = 8 << 20
 
 // Constraint is a Grammar bound to a vocabulary: its token references
 // resolved, and the token mask of each parser state cached as it is met.
