@@ -297,6 +297,8 @@ func TestChainMasks(t *testing.T) {
 		{`root ::= "\"" [^"\\]{2,11} "\"" [a-z]`, `"ab c d 😀 g"x`},
 		{`root ::= "[" ( [a-z] | "\\" [n"] ){0,9} "]"`, `[ab\n\"cdefg]`},
 		{`root ::= "x" [0-9a-f]{8,40} "y"`, `x0123456789abcdef0123y`},
+		{`root ::= "\"" [^"\\]{1,10} "\""`, `"abcdefghij"`},
+		{`root ::= "{\"" ( [^"\\n] [^"\\]* | "n" ( [^"\\a] [^"\\]* )? ) "\":1}"`, `{"nbc":1}`},
 	} {
 		g := mustParse(t, c.src)
 		cons, err := g.Bind(ix)
