@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"crypto/sha256"
 	"errors"
 	"slices"
 	"strings"
@@ -390,7 +391,7 @@ func (g *Grammar) belowState(f int32) int32 {
 }
 
 // maxSignature is the most elements a signature describes.
-const maxSignature = 2048
+const maxSignature = 256
 
 // signature describes the automaton a cut stack runs until it falls into
 // the hole: its frames' places within their rules and every rule they can
@@ -465,8 +466,9 @@ func (g *Grammar) signature(l int32) string {
 		put(canon[r])
 		put(int(pos - g.rules[r][0]))
 	}
-	put(int(f)) // the bottom: the hole or accepting
-	s := string(b)
+	put(int(f))             // the bottom: the hole or accepting
+	sum := sha256.Sum256(b) // short keys; a collision is as likely as none
+	s := string(sum[:])
 	a.sigs[l] = s
 	return s
 }

@@ -26,6 +26,7 @@ type Index struct {
 	edges   []trieEdge
 	tokOff  []int32 // the tokens that end at node i: toks[tokOff[i]:tokOff[i+1]]
 	toks    []int32
+	parents [256][]parentEdge // the edges of each byte, with the node they leave
 	pieces  func(id int32) string
 
 	nameOnce sync.Once
@@ -52,7 +53,7 @@ func (ix *Index) sharedLocal(sig string) *localMask {
 func (ix *Index) shareLocal(sig string, lm *localMask) {
 	ix.sharedMu.Lock()
 	defer ix.sharedMu.Unlock()
-	size := len(lm.bits)*8 + len(lm.pending)*8 + len(sig)
+	size := len(lm.bits)*8 + lm.pend.size() + len(sig)
 	if ix.shared == nil || ix.sharedBytes+size > sharedBudget {
 		ix.shared = map[string]*localMask{}
 		ix.sharedBytes = 0
@@ -65,6 +66,8 @@ func (ix *Index) shareLocal(sig string, lm *localMask) {
 // child at hand: the token that ends there (-1 if none), whether more than
 // one does (byte tokens can repeat a normal token's bytes), and whether it
 // has children of its own.
+type parentEdge struct{ node, edge int32 }
+
 type trieEdge struct {
 	child int32
 	tok   int32
@@ -126,6 +129,12 @@ func newIndex(text [][]byte, eog []int32, pieces func(int32) string) *Index {
 		}
 		e.more = len(toks) > 1
 		e.kids = ix.edgeOff[e.child] < ix.edgeOff[e.child+1]
+	}
+	for node := range int32(len(ix.edgeOff) - 1) {
+		for i := ix.edgeOff[node]; i < ix.edgeOff[node+1]; i++ {
+			b := ix.edges[i].b
+			ix.parents[b] = append(ix.parents[b], parentEdge{node, i})
+		}
 	}
 	return ix
 }

@@ -259,21 +259,19 @@ func (c *Constraint) build(state int32) *mask {
 		for i, w := range lr.bits {
 			mk.bits[i] |= w
 		}
-		if len(lr.pending) == 0 {
+		if lr.pend.nodes == nil {
 			continue
 		}
 		below := g.belowState(rest)
 		if below == deadState {
 			continue
 		}
-		for _, p := range lr.pending {
-			if p.popOnly {
-				for _, id := range ix.toks[ix.tokOff[p.node]:ix.tokOff[p.node+1]] {
-					setBit(mk.bits, id)
-				}
+		for _, n := range lr.pend.popOnly {
+			for _, id := range ix.toks[ix.tokOff[n]:ix.tokOff[n+1]] {
+				setBit(mk.bits, id)
 			}
-			c.walk(p.node, below, mk.bits, nil)
 		}
+		c.walkPending(&lr.pend, below, mk.bits)
 	}
 	other := 0
 	for _, w := range mk.bits {
@@ -314,13 +312,61 @@ func setBit(b []uint64, id int32) { b[id>>6] |= 1 << (id & 63) }
 const cheapFirstBytes = 12
 
 type localMask struct {
-	bits    []uint64
-	pending []pending
+	bits []uint64
+	pend pendSet
 }
 
-type pending struct {
-	node    int32
-	popOnly bool
+// pendSet is the trie nodes where a token runs into the hole: a bit per
+// node, and the popOnly ones also in a list.
+type pendSet struct {
+	nodes   []uint64 // nil when there are none
+	popOnly []int32
+}
+
+func (p *pendSet) add(ix *Index, node int32, popOnly bool) {
+	if p.nodes == nil {
+		p.nodes = make([]uint64, (len(ix.edgeOff)-1+63)/64)
+	}
+	p.nodes[node>>6] |= 1 << (node & 63)
+	if popOnly {
+		p.popOnly = append(p.popOnly, node)
+	}
+}
+
+func (p *pendSet) size() int { return len(p.nodes)*8 + len(p.popOnly)*4 }
+
+// walkPending walks on from every pending node with the state of the frames
+// below the cut. Rather than visiting each pending node (a loop's local
+// walk can leave one at nearly every node), it takes the bytes that state
+// can start with and, for each, the trie edges with that byte whose parent
+// is pending: a string's end leaves thousands of pending nodes, of which
+// only those followed by a closing quote matter.
+func (c *Constraint) walkPending(p *pendSet, below int32, out []uint64) {
+	g, ix := c.g, c.ix
+	if g.a.states[below].tokens {
+		// Named tokens are not bytes: visit every pending node.
+		for w, word := range p.nodes {
+			for ; word != 0; word &= word - 1 {
+				c.walk(int32(w<<6|bits.TrailingZeros64(word)), below, out, nil)
+			}
+		}
+		return
+	}
+	first := g.a.states[below].first
+	for b := range 256 {
+		if !first.has(byte(b)) {
+			continue
+		}
+		ns := g.step(below, byte(b))
+		if ns == deadState {
+			continue
+		}
+		for _, pe := range ix.parents[b] {
+			if p.nodes[pe.node>>6]&(1<<(pe.node&63)) != 0 {
+				c.edgeFrom(&ix.edges[pe.edge], ns, out, nil)
+			}
+		}
+	}
 }
 
 func (c *Constraint) local(s int32) *localMask {
@@ -341,9 +387,9 @@ func (c *Constraint) local(s int32) *localMask {
 	if lm == nil {
 		lm = &localMask{bits: make([]uint64, (c.ix.n+63)/64)}
 		if d := c.g.loop(s); d != nil {
-			c.walkLoop(d, lm.bits, &lm.pending)
+			c.walkLoop(d, lm.bits, &lm.pend)
 		} else {
-			c.walk(0, s, lm.bits, &lm.pending)
+			c.walk(0, s, lm.bits, &lm.pend)
 		}
 		if sig != "" && c.g.a.err == nil {
 			c.ix.shareLocal(sig, lm)
@@ -355,7 +401,7 @@ func (c *Constraint) local(s int32) *localMask {
 		c.bytes = 0
 	}
 	c.locals[s] = lm
-	c.bytes += len(lm.bits)*8 + len(lm.pending)*8
+	c.bytes += len(lm.bits)*8 + lm.pend.size()
 	return lm
 }
 
@@ -366,7 +412,7 @@ type visit struct{ node, state int32 }
 // recorded in pend (only cut stacks reach them). It is the hot loop of
 // mask building: per edge, one look-up in the state's transition table,
 // and the child's token and children read from the edge itself.
-func (c *Constraint) walk(node, state int32, out []uint64, pend *[]pending) {
+func (c *Constraint) walk(node, state int32, out []uint64, pend *pendSet) {
 	g, ix := c.g, c.ix
 	a := &g.a
 	stack := append(c.walkBuf[:0], visit{node, state})
@@ -393,7 +439,7 @@ func (c *Constraint) walk(node, state int32, out []uint64, pend *[]pending) {
 			ns := n&^poppedBit - 1
 			if n&poppedBit != 0 {
 				popOnly := len(a.states[ns].stacks) == 1
-				*pend = append(*pend, pending{e.child, popOnly})
+				pend.add(ix, e.child, popOnly)
 				if popOnly {
 					continue
 				}

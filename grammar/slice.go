@@ -197,7 +197,7 @@ func (ix *Index) slice(d *loopDFA) *loopSlice {
 // walkLoop is walk from the trie's root for a state with a character loop:
 // the loop's tokens from the index's slice, then the plain walk from each
 // edge that leaves the loop. The lock is held.
-func (c *Constraint) walkLoop(d *loopDFA, out []uint64, pend *[]pending) {
+func (c *Constraint) walkLoop(d *loopDFA, out []uint64, pend *pendSet) {
 	g, ix := c.g, c.ix
 	ls := ix.slice(d)
 	for i, w := range ls.within {
@@ -220,11 +220,11 @@ func (c *Constraint) walkLoop(d *loopDFA, out []uint64, pend *[]pending) {
 
 // edgeFrom takes the trie edge e into state ns, as one step of walk does,
 // then walks on below it.
-func (c *Constraint) edgeFrom(e *trieEdge, ns int32, out []uint64, pend *[]pending) {
+func (c *Constraint) edgeFrom(e *trieEdge, ns int32, out []uint64, pend *pendSet) {
 	a := &c.g.a
 	if st := &a.states[ns]; st.popped {
 		popOnly := len(st.stacks) == 1
-		*pend = append(*pend, pending{e.child, popOnly})
+		pend.add(c.ix, e.child, popOnly)
 		if popOnly {
 			return
 		}
@@ -327,7 +327,7 @@ func (c *Constraint) chainLocal(s int32) *localMask {
 				continue
 			}
 			if ns := g.step(states[u], ex.b); ns != deadState {
-				c.edgeFrom(&ix.edges[ex.edge], ns, lm.bits, &lm.pending)
+				c.edgeFrom(&ix.edges[ex.edge], ns, lm.bits, &lm.pend)
 			}
 		}
 		i = j
