@@ -67,19 +67,21 @@ type stateInfo struct {
 }
 
 type automaton struct {
-	mu       sync.Mutex
-	frames   []frame
-	frameIdx map[frame]int32
-	expanded map[frame][]int32
-	cuts     map[int32]cut    // each stack cut below its innermost source-rule frame
-	below    map[int32]int32  // the state of each frame below a cut
-	sigs     map[int32]string // the signature of each cut stack (see signature)
-	states   []stateInfo
-	stateIdx map[string]int32
-	start    int32
-	scratch  []int32
-	keyBuf   []byte
-	err      error
+	mu          sync.Mutex
+	frames      []frame
+	frameIdx    map[frame]int32
+	expanded    map[frame][]int32
+	cuts        map[int32]cut        // each stack cut below its innermost source-rule frame
+	below       map[int32]int32      // the state of each frame below a cut
+	sigs        map[int32]string     // the signature of each cut stack (see signature)
+	loops       map[int32]*loopDFA   // each state's character loop, nil if none
+	chainStates map[int32]chainState // each state's chain, if any (see chainOf)
+	states      []stateInfo
+	stateIdx    map[string]int32
+	start       int32
+	scratch     []int32
+	keyBuf      []byte
+	err         error
 }
 
 func (g *Grammar) initAutomaton() {
@@ -90,6 +92,8 @@ func (g *Grammar) initAutomaton() {
 	a.cuts = map[int32]cut{}
 	a.below = map[int32]int32{}
 	a.sigs = map[int32]string{}
+	a.loops = map[int32]*loopDFA{}
+	a.chainStates = map[int32]chainState{}
 	g.frame(-1, -1) // holeFrame
 	var s []int32
 	for _, alt := range g.rules[g.root] {

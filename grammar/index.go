@@ -27,6 +27,7 @@ type Index struct {
 	tokOff  []int32 // the tokens that end at node i: toks[tokOff[i]:tokOff[i+1]]
 	toks    []int32
 	parents [256][]parentEdge // the edges of each byte, with the node they leave
+	end     []int32           // node i's subtree is the nodes i to end[i]-1 (preorder)
 	pieces  func(id int32) string
 
 	nameOnce sync.Once
@@ -143,6 +144,8 @@ func newIndex(text [][]byte, eog []int32, pieces func(int32) string) *Index {
 // depth bytes) and, after it, its subtrees, depth first. It returns the node.
 func (ix *Index) build(ids []int32, depth int) int32 {
 	node := int32(len(ix.edgeOff) - 1)
+	ix.end = append(ix.end, 0)
+	defer func() { ix.end[node] = int32(len(ix.edgeOff) - 1) }()
 	i := 0
 	for i < len(ids) && len(ix.text[ids[i]]) == depth {
 		ix.toks = append(ix.toks, ids[i])

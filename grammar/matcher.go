@@ -389,7 +389,7 @@ func (c *Constraint) local(s int32) *localMask {
 		if d := c.g.loop(s); d != nil {
 			c.walkLoop(d, lm.bits, &lm.pend)
 		} else {
-			c.walk(0, s, lm.bits, &lm.pend)
+			c.walkRoot(s, lm.bits, &lm.pend)
 		}
 		if sig != "" && c.g.a.err == nil {
 			c.ix.shareLocal(sig, lm)

@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"math/bits"
 	"slices"
 	"unsafe"
 )
@@ -120,6 +121,18 @@ type loopSlice struct {
 	// the loop, u ≥ 1: a counted repetition with k left takes units[1..k].
 	units    [][]int32
 	midExits bool // some exit leaves from inside a character
+	// For walks that enter the loop one byte below the root (a string's
+	// first character, a key's): the dstate each child of the root was
+	// reached in (-1: none), and the within tokens (with their units) and
+	// the exits by node in preorder, so that a subtree's are a range.
+	top       [256]int16
+	byNode    []nodeTok
+	exitsNode []loopEdge
+}
+
+type nodeTok struct {
+	node, tok int32
+	units     uint8
 }
 
 type loopEdge struct {
@@ -140,6 +153,9 @@ func (ix *Index) slice(d *loopDFA) *loopSlice {
 		return ls
 	}
 	ls = &loopSlice{within: make([]uint64, (ix.n+63)/64)}
+	for i := range ls.top {
+		ls.top[i] = -1
+	}
 	type visit struct {
 		node   int32
 		dstate int16
@@ -165,9 +181,13 @@ func (ix *Index) slice(d *loopDFA) *loopSlice {
 				for len(ls.units) <= int(u) {
 					ls.units = append(ls.units, nil)
 				}
+				if v.node == 0 {
+					ls.top[e.b] = t
+				}
 				for _, id := range ix.toks[ix.tokOff[e.child]:ix.tokOff[e.child+1]] {
 					ls.within[id>>6] |= 1 << (id & 63)
 					ls.units[u] = append(ls.units[u], id)
+					ls.byNode = append(ls.byNode, nodeTok{e.child, id, u})
 				}
 				if e.kids {
 					stack = append(stack, visit{e.child, t, u})
@@ -175,6 +195,9 @@ func (ix *Index) slice(d *loopDFA) *loopSlice {
 			}
 		}
 	}
+	slices.SortFunc(ls.byNode, func(a, b nodeTok) int { return int(a.node - b.node) })
+	ls.exitsNode = slices.Clone(ls.exits)
+	slices.SortFunc(ls.exitsNode, func(a, b loopEdge) int { return int(ix.edges[a.edge].child - ix.edges[b.edge].child) })
 	slices.SortFunc(ls.exits, func(a, b loopEdge) int {
 		if a.dstate != b.dstate {
 			return int(a.dstate) - int(b.dstate)
@@ -242,20 +265,22 @@ func (c *Constraint) edgeFrom(e *trieEdge, ns int32, out []uint64, pend *pendSet
 	}
 }
 
-// chainLocal is the local mask of state s when its stacks are inside a
-// counted repetition's chain (x{m,n}, n-m ≥ minChain, after the first m):
-// the chain imitates its twin loop, so the loop's slice serves, limited to
-// tokens of at most as many units as the chain has left, with each exit
-// taken from the chain's state after that many units. It returns nil when
-// s is not such a state. The lock is held.
-func (c *Constraint) chainLocal(s int32) *localMask {
-	g, ix := c.g, c.ix
+// chainOf returns the twin loop of state s when its stacks are inside a
+// counted repetition's chain (x{m,n}, n-m ≥ minChain, after the first m),
+// with the units the chain has left and a byte that is a whole unit; nil
+// when s is not such a state. The lock is held.
+func (g *Grammar) chainOf(s int32) (d *loopDFA, left int32, one byte) {
 	a := &g.a
-	var twin, left int32 = -1, -1
+	if ch, ok := a.chainStates[s]; ok {
+		return ch.d, ch.left, ch.one
+	}
+	a.chainStates[s] = chainState{}
+	var twin int32 = -1
+	left = -1
 	var stacks []int32
 	for _, l := range a.states[s].stacks {
 		if l < 0 {
-			return nil
+			return nil, 0, 0
 		}
 		// Rebuild the stack with the chain's frames moved into the twin.
 		var chain []int32
@@ -264,7 +289,7 @@ func (c *Constraint) chainLocal(s int32) *localMask {
 			pos := a.frames[f].pos
 			if ch, ok := g.chains[g.ruleOf[pos]]; ok {
 				if twin >= 0 && (ch.twin != twin || ch.left != left) {
-					return nil
+					return nil, 0, 0
 				}
 				twin, left = ch.twin, ch.left
 				pos = g.rules[twin][0] + pos - g.rules[g.ruleOf[pos]][0]
@@ -278,27 +303,41 @@ func (c *Constraint) chainLocal(s int32) *localMask {
 		stacks = append(stacks, t)
 	}
 	if twin < 0 {
-		return nil
+		return nil, 0, 0
 	}
-	d := g.loop(g.intern(stacks))
+	if d = g.loop(g.intern(stacks)); d == nil {
+		return nil, 0, 0
+	}
+	for b := range 128 {
+		if d.next[0][b] == 0 {
+			a.chainStates[s] = chainState{d, left, byte(b)}
+			return d, left, byte(b)
+		}
+	}
+	return nil, 0, 0
+}
+
+type chainState struct {
+	d    *loopDFA
+	left int32
+	one  byte
+}
+
+// chainLocal is the local mask of a state inside a counted repetition's
+// chain (see chainOf): the chain imitates its twin loop, so the loop's
+// slice serves, limited to tokens of at most as many units as the chain
+// has left, with each exit taken from the chain's state after that many
+// units. It returns nil when s is not such a state. The lock is held.
+func (c *Constraint) chainLocal(s int32) *localMask {
+	d, left, one := c.g.chainOf(s)
 	if d == nil {
 		return nil
 	}
-	one := -1 // a byte that is a whole unit
-	for b := range 128 {
-		if d.next[0][b] == 0 {
-			one = b
-			break
-		}
-	}
-	if one < 0 {
-		return nil
-	}
-	ls := ix.slice(d)
+	ls := c.ix.slice(d)
 	if ls.midExits {
 		return nil
 	}
-	lm := &localMask{bits: make([]uint64, (ix.n+63)/64)}
+	lm := &localMask{bits: make([]uint64, (c.ix.n+63)/64)}
 	if int(left) >= len(ls.units)-1 {
 		copy(lm.bits, ls.within)
 	} else {
@@ -308,29 +347,112 @@ func (c *Constraint) chainLocal(s int32) *localMask {
 			}
 		}
 	}
-	// The chain's states after 0, 1, … units, for the exits.
-	states := []int32{s}
-	for i := 0; i < len(ls.exits); {
-		j := i
-		for j < len(ls.exits) && ls.exits[j].b == ls.exits[i].b {
-			j++
-		}
-		for _, ex := range ls.exits[i:j] {
-			u := int(ex.units)
-			if u > int(left) {
-				continue
-			}
-			for len(states) <= u {
-				states = append(states, g.step(states[len(states)-1], byte(one)))
-			}
-			if states[u] == deadState {
-				continue
-			}
-			if ns := g.step(states[u], ex.b); ns != deadState {
-				c.edgeFrom(&ix.edges[ex.edge], ns, lm.bits, &lm.pend)
-			}
-		}
-		i = j
-	}
+	c.chainExits(s, left, one, ls.exits, 0, lm.bits, &lm.pend)
 	return lm
+}
+
+// chainExits walks on from the exits of a chain's slice: an exit after u
+// units (less skip, units taken before the walk got to the slice's part)
+// leaves from the chain's state after u-skip units, if the chain still
+// has them.
+func (c *Constraint) chainExits(s, left int32, one byte, exits []loopEdge, skip int, out []uint64, pend *pendSet) {
+	g := c.g
+	states := []int32{s} // the chain's states after 0, 1, … units
+	for _, ex := range exits {
+		u := int(ex.units) - skip
+		if u < 0 || u > int(left) {
+			continue
+		}
+		for len(states) <= u {
+			states = append(states, g.step(states[len(states)-1], one))
+		}
+		if states[u] == deadState {
+			continue
+		}
+		if ns := g.step(states[u], ex.b); ns != deadState {
+			c.edgeFrom(&c.ix.edges[ex.edge], ns, out, pend)
+		}
+	}
+}
+
+// walkRoot is walk from the trie's root for a state that is neither a loop
+// nor a chain but may become one after its first byte (a string's first,
+// mandatory character; the first character of a key that must not be a
+// declared one): a child of the root whose state is a loop or a chain, and
+// that the loop's slice entered inside the loop too, takes its subtree
+// from the slice. The lock is held.
+func (c *Constraint) walkRoot(s int32, out []uint64, pend *pendSet) {
+	g, ix := c.g, c.ix
+	a := &g.a
+	for i := ix.edgeOff[0]; i < ix.edgeOff[1]; i++ {
+		e := &ix.edges[i]
+		ns := g.step(s, e.b)
+		if ns == deadState {
+			continue
+		}
+		if e.kids && !a.states[ns].popped && c.sliceBelow(e, ns, out, pend) {
+			continue
+		}
+		c.edgeFrom(e, ns, out, pend)
+	}
+}
+
+// sliceBelow takes the subtree of a root edge e into state ns from a loop's
+// slice, when ns is a loop or a chain whose slice entered e's child in its
+// loop state; it reports whether it did.
+func (c *Constraint) sliceBelow(e *trieEdge, ns int32, out []uint64, pend *pendSet) bool {
+	g, ix := c.g, c.ix
+	d := g.loopOf(ns)
+	left, one := int32(-1), byte(0) // -1: a loop, no limit
+	if d == nil {
+		if d, left, one = g.chainOf(ns); d == nil {
+			return false
+		}
+	}
+	ls := ix.slice(d)
+	if ls.top[e.b] != 0 || ls.midExits {
+		return false
+	}
+	for _, id := range ix.toks[ix.tokOff[e.child]:ix.tokOff[e.child+1]] {
+		out[id>>6] |= 1 << (id & 63)
+	}
+	lo, hi := e.child+1, ix.end[e.child]
+	byNode := func(x nodeTok, n int32) int { return int(x.node - n) }
+	i, _ := slices.BinarySearchFunc(ls.byNode, lo, byNode)
+	j, _ := slices.BinarySearchFunc(ls.byNode, hi, byNode)
+	for _, t := range ls.byNode[i:j] {
+		// The slice counted the root edge's byte as a unit; ns has it behind.
+		if left < 0 || int32(t.units)-1 <= left {
+			out[t.tok>>6] |= 1 << (t.tok & 63)
+		}
+	}
+	byChild := func(x loopEdge, n int32) int { return int(ix.edges[x.edge].child - n) }
+	i, _ = slices.BinarySearchFunc(ls.exitsNode, lo, byChild)
+	j, _ = slices.BinarySearchFunc(ls.exitsNode, hi, byChild)
+	if left < 0 {
+		for _, ex := range ls.exitsNode[i:j] {
+			if st := g.step(d.dstates[ex.dstate], ex.b); st != deadState {
+				c.edgeFrom(&ix.edges[ex.edge], st, out, pend)
+			}
+		}
+	} else {
+		c.chainExits(ns, left, one, ls.exitsNode[i:j], 1, out, pend)
+	}
+	return true
+}
+
+// loopOf returns the character loop of state s, computed once per state.
+// The lock is held.
+func (g *Grammar) loopOf(s int32) *loopDFA {
+	a := &g.a
+	if d, ok := a.loops[s]; ok {
+		return d
+	}
+	var d *loopDFA
+	f := &a.states[s].first
+	if bits.OnesCount64(f[0])+bits.OnesCount64(f[1]) >= minLoopBytes {
+		d = g.loop(s)
+	}
+	a.loops[s] = d
+	return d
 }
