@@ -161,10 +161,19 @@ func (ix *Index) slice(d *loopDFA) *loopSlice {
 		dstate int16
 		units  uint8
 	}
+	// Children are pushed last first, so nodes are visited in preorder,
+	// their order in memory: byNode comes out sorted by node.
 	stack := []visit{{0, 0, 0}}
 	for len(stack) > 0 {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		if v.node != 0 {
+			for _, id := range ix.toks[ix.tokOff[v.node]:ix.tokOff[v.node+1]] {
+				ls.within[id>>6] |= 1 << (id & 63)
+				ls.units[v.units] = append(ls.units[v.units], id)
+				ls.byNode = append(ls.byNode, nodeTok{v.node, id, v.units})
+			}
+		}
 		next := &d.next[v.dstate]
 		for i := ix.edgeOff[v.node+1] - 1; i >= ix.edgeOff[v.node]; i-- {
 			e := &ix.edges[i]
@@ -184,18 +193,12 @@ func (ix *Index) slice(d *loopDFA) *loopSlice {
 				if v.node == 0 {
 					ls.top[e.b] = t
 				}
-				for _, id := range ix.toks[ix.tokOff[e.child]:ix.tokOff[e.child+1]] {
-					ls.within[id>>6] |= 1 << (id & 63)
-					ls.units[u] = append(ls.units[u], id)
-					ls.byNode = append(ls.byNode, nodeTok{e.child, id, u})
-				}
-				if e.kids {
+				if e.tok >= 0 || e.kids {
 					stack = append(stack, visit{e.child, t, u})
 				}
 			}
 		}
 	}
-	slices.SortFunc(ls.byNode, func(a, b nodeTok) int { return int(a.node - b.node) })
 	ls.exitsNode = slices.Clone(ls.exits)
 	slices.SortFunc(ls.exitsNode, func(a, b loopEdge) int { return int(ix.edges[a.edge].child - ix.edges[b.edge].child) })
 	slices.SortFunc(ls.exits, func(a, b loopEdge) int {
