@@ -210,12 +210,13 @@ func (ix *Index) slice(d *loopDFA) *loopSlice {
 		}
 		return int(a.edge - b.edge)
 	})
+	size := len(ls.within)*8 + (len(ls.exits)+len(ls.exitsNode))*12 + len(ls.byNode)*16 + len(ls.byNode)*4
 	ix.sharedMu.Lock()
-	if ix.slices == nil || ix.sharedBytes+len(ls.within)*8+len(ls.exits)*8 > sharedBudget {
+	if ix.slices == nil || ix.sharedBytes+size > sharedBudget {
 		ix.slices = map[string]*loopSlice{}
 	}
 	ix.slices[sig] = ls
-	ix.sharedBytes += len(ls.within)*8 + len(ls.exits)*8
+	ix.sharedBytes += size
 	ix.sharedMu.Unlock()
 	return ls
 }
