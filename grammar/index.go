@@ -45,6 +45,13 @@ type Index struct {
 // grammars; past it the cache is emptied.
 const sharedBudget = 64 << 20
 
+// resetShared empties the caches shared between grammars. The lock is held.
+func (ix *Index) resetShared() {
+	ix.shared = map[string]*localMask{}
+	ix.slices = map[string]*loopSlice{}
+	ix.sharedBytes = 0
+}
+
 func (ix *Index) sharedLocal(sig string) *localMask {
 	ix.sharedMu.Lock()
 	defer ix.sharedMu.Unlock()
@@ -56,8 +63,7 @@ func (ix *Index) shareLocal(sig string, lm *localMask) {
 	defer ix.sharedMu.Unlock()
 	size := len(lm.bits)*8 + lm.pend.size() + len(sig)
 	if ix.shared == nil || ix.sharedBytes+size > sharedBudget {
-		ix.shared = map[string]*localMask{}
-		ix.sharedBytes = 0
+		ix.resetShared()
 	}
 	ix.shared[sig] = lm
 	ix.sharedBytes += size
