@@ -62,8 +62,11 @@ func (ix *Index) shareLocal(sig string, lm *localMask) {
 	ix.sharedMu.Lock()
 	defer ix.sharedMu.Unlock()
 	size := len(lm.bits)*8 + lm.pend.size() + len(sig)
-	if ix.shared == nil || ix.sharedBytes+size > sharedBudget {
+	if ix.sharedBytes+size > sharedBudget {
 		ix.resetShared()
+	}
+	if ix.shared == nil {
+		ix.shared = map[string]*localMask{}
 	}
 	ix.shared[sig] = lm
 	ix.sharedBytes += size

@@ -212,8 +212,11 @@ func (ix *Index) slice(d *loopDFA) *loopSlice {
 	})
 	size := len(ls.within)*8 + (len(ls.exits)+len(ls.exitsNode))*12 + len(ls.byNode)*16 + len(ls.byNode)*4
 	ix.sharedMu.Lock()
-	if ix.slices == nil || ix.sharedBytes+size > sharedBudget {
+	if ix.sharedBytes+size > sharedBudget {
 		ix.resetShared()
+	}
+	if ix.slices == nil {
+		ix.slices = map[string]*loopSlice{}
 	}
 	ix.slices[sig] = ls
 	ix.sharedBytes += size
