@@ -26,6 +26,7 @@ import (
 type loopDFA struct {
 	dstates []int32
 	next    [][256]int16
+	slice   *loopSlice // the index's slice of this shape, once looked up
 }
 
 const (
@@ -115,6 +116,7 @@ func (d *loopDFA) signature() string {
 // loopSlice is what a character loop takes of a vocabulary: the tokens that
 // stay inside it, and the edges that leave it, sorted by dstate and byte.
 type loopSlice struct {
+	ix     *Index
 	within []uint64
 	exits  []loopEdge
 	// units[u] are the within tokens that start u characters (units) of
@@ -145,6 +147,15 @@ type loopEdge struct {
 // slice returns the vocabulary's slice for a loop's shape, walking the trie
 // once per shape and index.
 func (ix *Index) slice(d *loopDFA) *loopSlice {
+	if d.slice != nil && d.slice.ix == ix {
+		return d.slice
+	}
+	ls := ix.lookSlice(d)
+	d.slice = ls
+	return ls
+}
+
+func (ix *Index) lookSlice(d *loopDFA) *loopSlice {
 	sig := "loop:" + d.signature()
 	ix.sharedMu.Lock()
 	ls := ix.slices[sig]
@@ -152,7 +163,7 @@ func (ix *Index) slice(d *loopDFA) *loopSlice {
 	if ls != nil {
 		return ls
 	}
-	ls = &loopSlice{within: make([]uint64, (ix.n+63)/64)}
+	ls = &loopSlice{ix: ix, within: make([]uint64, (ix.n+63)/64)}
 	for i := range ls.top {
 		ls.top[i] = -1
 	}
