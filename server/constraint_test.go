@@ -13,18 +13,8 @@ import (
 	"github.com/ondo-ai/ondo/internal/schematest"
 )
 
-// personSchema bounds every value, so that stories260K's output is a
-// whole JSON text well within max_tokens.
-const personSchema = `{
-  "type": "object",
-  "properties": {
-    "name": {"type": "string", "maxLength": 12},
-    "age": {"type": "integer", "minimum": 0, "maximum": 150},
-    "happy": {"type": "boolean"}
-  },
-  "required": ["name", "age", "happy"],
-  "additionalProperties": false
-}`
+// personSchema is schematest.Person (see there).
+const personSchema = schematest.Person
 
 // validateJSON checks that out is one JSON text that validates against
 // schema, with an independent validator.

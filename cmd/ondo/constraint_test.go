@@ -11,18 +11,8 @@ import (
 	"github.com/ondo-ai/ondo/internal/testdata"
 )
 
-// personSchema bounds every value, so that stories260K's answer is a
-// whole JSON text well within the token limits of the tests.
-const personSchema = `{
-  "type": "object",
-  "properties": {
-    "name": {"type": "string", "maxLength": 12},
-    "age": {"type": "integer", "minimum": 0, "maximum": 150},
-    "happy": {"type": "boolean"}
-  },
-  "required": ["name", "age", "happy"],
-  "additionalProperties": false
-}`
+// personSchema is schematest.Person (see there).
+const personSchema = schematest.Person
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()

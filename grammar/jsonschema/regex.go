@@ -760,12 +760,6 @@ func gbnfQuote(s string) string {
 			b.WriteString(`\"`)
 		case '\\':
 			b.WriteString(`\\`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
 		default:
 			b.WriteString(gbnfChar(r))
 		}
@@ -777,6 +771,14 @@ func gbnfQuote(s string) string {
 // gbnfChar spells r for a literal or class: itself when visible, else an
 // escape.
 func gbnfChar(r rune) string {
+	switch r {
+	case '\n':
+		return `\n`
+	case '\r':
+		return `\r`
+	case '\t':
+		return `\t`
+	}
 	switch {
 	case r >= 0x20 && r < 0x7F:
 		return string(r)
@@ -818,12 +820,6 @@ func gbnfClassList(s runeSet) string {
 		case ']', '\\', '-', '^':
 			b.WriteByte('\\')
 			b.WriteRune(r)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
 		default:
 			b.WriteString(gbnfChar(r))
 		}

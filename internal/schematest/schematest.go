@@ -11,6 +11,19 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
+// Person is a small schema that bounds every value, so that a tiny model's
+// answer under it is a whole JSON text well within a test's token limits.
+const Person = `{
+  "type": "object",
+  "properties": {
+    "name": {"type": "string", "maxLength": 12},
+    "age": {"type": "integer", "minimum": 0, "maximum": 150},
+    "happy": {"type": "boolean"}
+  },
+  "required": ["name", "age", "happy"],
+  "additionalProperties": false
+}`
+
 // Compile compiles a schema for Check.
 func Compile(tb testing.TB, schema string) *jsonschema.Schema {
 	tb.Helper()
