@@ -1,6 +1,8 @@
 package jsonschema_test
 
 import (
+	"strconv"
+	"runtime/pprof"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -47,10 +49,18 @@ func TestMaskCost(t *testing.T) {
 	if os.Getenv("ONDO_MASKCOST") == "steady" {
 		passes = 2
 	}
+	if n, _ := strconv.Atoi(os.Getenv("ONDO_MASKPASSES")); n > 0 {
+		passes = n
+	}
 	var firstMask time.Duration
 	schemas, instances := 0, 0
 	for pass := range passes {
-		if pass == 1 {
+		if pass >= 1 {
+			if f := os.Getenv("ONDO_MASKPROF"); f != "" {
+				pf, _ := os.Create(f)
+				pprof.StartCPUProfile(pf)
+				defer pprof.StopCPUProfile()
+			}
 			compile, mask, warm, verify = nil, nil, nil, nil
 			schemas, instances = 0, 0
 		}

@@ -1,0 +1,652 @@
+// Package toolcall splits a chat model's output into content, reasoning
+// and tool calls, in the output format of the model's family, as the text
+// streams in.
+//
+// A Spec, chosen from the chat template (Detect), names the format: where
+// a call starts and ends, how its name and arguments are written, and the
+// markers of a reasoning section. A Parser takes the generated text in
+// chunks cut anywhere (inside a marker, inside a multi-byte character) and
+// returns Events: content and reasoning deltas, the start of each call
+// (its index, id and name) and its arguments as they are generated, so a
+// server can stream them. Marker text never reaches content.
+//
+// Formats:
+//
+//	hermes      <tool_call>{"name": …, "arguments": {…}}</tool_call>   Hermes 2/3, Qwen2.5, Qwen3
+//	llama3      {"name": …, "parameters": {…}} as the whole answer, or after <|python_tag|>   Llama 3.1–3.3
+//	mistral     [TOOL_CALLS][{"name": …, "arguments": {…}, "id": …}, …]   Mistral Nemo
+//	mistral-v11 [TOOL_CALLS]NAME[CALL_ID]ID[ARGS]{…}   Mistral Small 3.2, Magistral, Devstral
+//	deepseek-r1 <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n{…}\n```<｜tool▁call▁end｜>…   DeepSeek R1
+//	deepseek-v3 <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{…}<｜tool▁call▁end｜>…   DeepSeek V3.1
+//
+// Reasoning sections are <think>…</think> or [THINK]…[/THINK]; a template
+// that opens the section in the prompt starts the parser inside it.
+package toolcall
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// Format names a tool-call output format (see the package comment).
+type Format string
+
+// The formats.
+const (
+	None       Format = ""
+	Hermes     Format = "hermes"
+	Llama3     Format = "llama3"
+	Mistral    Format = "mistral"
+	MistralV11 Format = "mistral-v11"
+	DeepSeekR1 Format = "deepseek-r1"
+	DeepSeekV3 Format = "deepseek-v3"
+)
+
+// Spec is a model family's output format.
+type Spec struct {
+	Format Format
+	// ThinkOpen and ThinkClose are the markers of a reasoning section;
+	// empty when the family has none.
+	ThinkOpen, ThinkClose string
+}
+
+// Detect chooses the format from a chat template's source by the markers
+// it writes, as llama.cpp does.
+func Detect(template string) Spec {
+	var s Spec
+	has := func(m string) bool { return strings.Contains(template, m) }
+	switch {
+	case has("[TOOL_CALLS]") && has("[ARGS]"):
+		s.Format = MistralV11
+	case has("[TOOL_CALLS]"):
+		s.Format = Mistral
+	case has("<｜tool▁calls▁begin｜>") && has("<｜tool▁sep｜>") && has("function<｜tool▁sep｜>"):
+		s.Format = DeepSeekR1
+	case has("<｜tool▁calls▁begin｜>") && has("<｜tool▁sep｜>"):
+		s.Format = DeepSeekV3
+	case has("<tool_call>"):
+		s.Format = Hermes
+	case has("<|python_tag|>") || has("<|start_header_id|>ipython<|end_header_id|>") || has(`"parameters": dictionary of argument name`):
+		s.Format = Llama3
+	}
+	switch {
+	case has("[THINK]"):
+		s.ThinkOpen, s.ThinkClose = "[THINK]", "[/THINK]"
+	case has("<think>") || has("</think>"):
+		s.ThinkOpen, s.ThinkClose = "<think>", "</think>"
+	}
+	return s
+}
+
+// Kind tells what an Event carries.
+type Kind uint8
+
+// The kinds of events.
+const (
+	Content   Kind = iota // Text is more of the answer
+	Reasoning             // Text is more of the reasoning
+	CallStart             // a call begins: Index, ID, Name
+	CallArgs              // Text is more of call Index's arguments (JSON text)
+)
+
+// Event is one piece of parsed output.
+type Event struct {
+	Kind  Kind
+	Text  string
+	Index int
+	ID    string
+	Name  string
+}
+
+// Options set up a Parser.
+type Options struct {
+	// Tools parses tool calls; without it (no tools, tool_choice "none")
+	// all output outside reasoning is content.
+	Tools bool
+	// Reasoning splits reasoning sections from the content; without it
+	// their markers and text are content.
+	Reasoning bool
+	// InReasoning starts inside a reasoning section, opened by the prompt.
+	InReasoning bool
+	// NewID makes the id of a call the output gives none; nil makes
+	// OpenAI-style ids ("call_" and 24 letters and digits), or 9 letters
+	// and digits for the Mistral formats, whose templates require them.
+	NewID func() string
+}
+
+// Parser splits one output as it streams. It is not safe for concurrent use.
+type Parser struct {
+	spec  Spec
+	opt   Options
+	buf   []byte // text not yet decided
+	state state
+	// started is set once any content or call was seen: a bare JSON call
+	// (llama3) must be the whole answer.
+	started bool
+	trim    bool // drop whitespace before the content (after reasoning)
+	calls   int  // calls started
+	call    callScan
+	out     []Event
+}
+
+type state uint8
+
+const (
+	sText state = iota
+	sThink
+	sCall      // inside a call region, between calls
+	sCallBody  // reading one call
+	sBareMaybe // llama3: the answer starts with '{', maybe a call
+	sDone      // after the region ends where nothing may follow (bare JSON)
+)
+
+// NewParser returns a parser of spec's format.
+func (s Spec) NewParser(o Options) *Parser {
+	p := &Parser{spec: s, opt: o}
+	if o.Reasoning && o.InReasoning && s.ThinkOpen != "" {
+		p.state = sThink
+	}
+	if p.opt.NewID == nil {
+		if s.Format == Mistral || s.Format == MistralV11 {
+			p.opt.NewID = func() string { return randomID(9) }
+		} else {
+			p.opt.NewID = func() string { return "call_" + randomID(24) }
+		}
+	}
+	return p
+}
+
+const idChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = idChars[int(b[i])%len(idChars)]
+	}
+	return string(b)
+}
+
+// Write takes the next chunk of output and returns what it decides.
+func (p *Parser) Write(chunk string) []Event {
+	p.buf = append(p.buf, chunk...)
+	p.run(false)
+	return p.take()
+}
+
+// Close ends the output and returns the rest: text held back in case it
+// began a marker is content (or reasoning); a call cut short keeps the
+// arguments it had.
+func (p *Parser) Close() []Event {
+	p.run(true)
+	return p.take()
+}
+
+func (p *Parser) take() []Event {
+	out := p.out
+	p.out = nil
+	return out
+}
+
+func (p *Parser) emit(k Kind, text string) {
+	if text == "" {
+		return
+	}
+	if k == Content {
+		if p.trim {
+			text = strings.TrimLeft(text, " \t\r\n")
+			if text == "" {
+				return
+			}
+			p.trim = false
+		}
+		p.started = true
+	}
+	if n := len(p.out); n > 0 && p.out[n-1].Kind == k && k != CallStart && p.out[n-1].Index == p.curIndex(k) {
+		p.out[n-1].Text += text
+		return
+	}
+	p.out = append(p.out, Event{Kind: k, Text: text, Index: p.curIndex(k)})
+}
+
+func (p *Parser) curIndex(k Kind) int {
+	if k == CallArgs {
+		return p.calls - 1
+	}
+	return 0
+}
+
+// starts returns the markers that begin a call region in the format.
+func (p *Parser) starts() []string {
+	switch p.spec.Format {
+	case Hermes:
+		return []string{"<tool_call>"}
+	case Llama3:
+		return []string{"<|python_tag|>"}
+	case Mistral, MistralV11:
+		return []string{"[TOOL_CALLS]"}
+	case DeepSeekR1, DeepSeekV3:
+		return []string{"<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>"}
+	}
+	return nil
+}
+
+// run decides as much of buf as it can; at the end (final) it decides all.
+func (p *Parser) run(final bool) {
+	for {
+		progressed := false
+		switch p.state {
+		case sText:
+			progressed = p.text(final)
+		case sThink:
+			progressed = p.think(final)
+		case sBareMaybe:
+			progressed = p.bareMaybe(final)
+		case sCall:
+			progressed = p.region(final)
+		case sCallBody:
+			progressed = p.body(final)
+		case sDone:
+			// Text after a bare call: keep it as content.
+			if len(p.buf) > 0 {
+				p.emit(Content, string(p.buf))
+				p.buf = p.buf[:0]
+			}
+		}
+		if !progressed {
+			return
+		}
+	}
+}
+
+// text scans content for a reasoning section or a call.
+func (p *Parser) text(final bool) bool {
+	var marks []string
+	think := p.opt.Reasoning && p.spec.ThinkOpen != "" && !p.started
+	if think {
+		marks = append(marks, p.spec.ThinkOpen)
+	}
+	if p.opt.Tools {
+		marks = append(marks, p.starts()...)
+		if p.spec.Format == Llama3 && !p.started {
+			// A bare JSON call must be the whole answer.
+			if t := strings.TrimLeft(string(p.buf), " \t\r\n"); t != "" && t[0] == '{' {
+				p.buf = []byte(t)
+				p.state = sBareMaybe
+				return true
+			} else if t == "" && !final {
+				return false
+			}
+		}
+	}
+	i, m := firstMarker(p.buf, marks)
+	if think && i >= 0 && m == p.spec.ThinkOpen && strings.TrimLeft(string(p.buf[:i]), " \t\r\n") != "" {
+		// Reasoning opens the answer or not at all.
+		marks = marks[1:]
+		i, m = firstMarker(p.buf, marks)
+	}
+	if i < 0 {
+		n := len(p.buf)
+		if !final {
+			n = holdBack(p.buf, marks)
+		}
+		if n == 0 {
+			return false
+		}
+		if think && strings.TrimLeft(string(p.buf[:n]), " \t\r\n") == "" && !final {
+			return false // spaces: the reasoning may still open
+		}
+		p.emit(Content, string(p.buf[:n]))
+		p.buf = p.buf[n:]
+		return len(p.buf) > 0 && final
+	}
+	p.emit(Content, string(p.buf[:i]))
+	p.buf = p.buf[i+len(m):]
+	if think && m == p.spec.ThinkOpen {
+		p.state = sThink
+		return true
+	}
+	p.state = sCall
+	if m == "<｜tool▁call▁begin｜>" {
+		p.startBody()
+	}
+	return true
+}
+
+// think reads a reasoning section up to its closing marker.
+func (p *Parser) think(final bool) bool {
+	marks := []string{p.spec.ThinkClose}
+	i, _ := firstMarker(p.buf, marks)
+	if i < 0 {
+		n := len(p.buf)
+		if !final {
+			n = holdBack(p.buf, marks)
+		}
+		if n == 0 {
+			return false
+		}
+		p.emit(Reasoning, string(p.buf[:n]))
+		p.buf = p.buf[n:]
+		return false
+	}
+	p.emit(Reasoning, string(p.buf[:i]))
+	p.buf = p.buf[i+len(p.spec.ThinkClose):]
+	p.state = sText
+	p.trim = true
+	return true
+}
+
+// bareMaybe decides whether an answer starting with '{' is a llama3 call:
+// its first key must be "name" (or "type" then "name").
+func (p *Parser) bareMaybe(final bool) bool {
+	k, ok := firstKey(p.buf)
+	if !ok && !final {
+		return false
+	}
+	if ok && (k == "name" || k == "type" || k == "function") {
+		p.state = sCall
+		p.startBody()
+		return true
+	}
+	p.emit(Content, string(p.buf))
+	p.buf = p.buf[:0]
+	p.state = sText
+	return false
+}
+
+// region reads a call region between calls: separators, the region's end
+// marker, or the start of the next call.
+func (p *Parser) region(final bool) bool {
+	f := p.spec.Format
+	for len(p.buf) > 0 {
+		c := p.buf[0]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';' || c == ',':
+			p.buf = p.buf[1:]
+			continue
+		case f == Mistral && (c == '[' || c == ']'):
+			p.buf = p.buf[1:]
+			if c == ']' {
+				p.state = sText
+				return true
+			}
+			continue
+		case c == '{' && f != MistralV11 && f != DeepSeekR1 && f != DeepSeekV3:
+			p.startBody()
+			return true
+		}
+		// Markers: the region's end, or a call's start in the formats
+		// that repeat them.
+		var marks []string
+		switch f {
+		case Hermes:
+			marks = []string{"</tool_call>", "<tool_call>"}
+		case Llama3:
+			marks = []string{"<|eom_id|>", "<|python_tag|>"}
+		case MistralV11:
+			marks = []string{"[TOOL_CALLS]"}
+		case DeepSeekR1, DeepSeekV3:
+			marks = []string{"<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>"}
+		case Mistral:
+			marks = []string{"[TOOL_CALLS]"}
+		}
+		for _, m := range marks {
+			if strings.HasPrefix(string(p.buf), m) {
+				p.buf = p.buf[len(m):]
+				switch m {
+				case "</tool_call>", "<｜tool▁calls▁end｜>", "<|eom_id|>":
+					p.state = sText
+					p.trim = true // spaces between and after calls are not content
+					if f == Llama3 {
+						p.state = sDone
+					}
+					return true
+				case "<｜tool▁call▁begin｜>":
+					p.startBody()
+					return true
+				}
+				return true
+			}
+			if !final && strings.HasPrefix(m, string(p.buf)) {
+				return false // maybe a marker: wait
+			}
+		}
+		if f == MistralV11 {
+			p.startBody() // NAME[ARGS]…
+			return true
+		}
+		// Anything else ends the region: it is content.
+		p.state = sText
+		if f == Llama3 {
+			p.state = sDone
+		}
+		return true
+	}
+	return false
+}
+
+func (p *Parser) startBody() {
+	p.state = sCallBody
+	p.call = callScan{format: p.spec.Format}
+}
+
+// body reads one call, announcing it once its name is known and passing
+// on its arguments as they come.
+func (p *Parser) body(final bool) bool {
+	c := &p.call
+	n, done := c.scan(p.buf)
+	// Mistral Nemo writes the id after the arguments: wait for it.
+	early := c.argsStart >= 0 && p.spec.Format != Mistral
+	if c.name != "" && !c.announced && (early || done || final) {
+		id := c.id
+		if id == "" {
+			id = p.opt.NewID()
+		}
+		p.calls++
+		p.out = append(p.out, Event{Kind: CallStart, Index: p.calls - 1, ID: id, Name: c.name})
+		c.announced = true
+	}
+	if c.announced && c.argsStart >= 0 {
+		end := c.argsEnd
+		if end < 0 {
+			end = c.argsAvail
+			if !final {
+				end = c.argsStart + holdBack(p.buf[c.argsStart:end], nil)
+			}
+		}
+		if c.argsString {
+			if c.argsEnd >= 0 && c.argsSent == 0 {
+				var s string
+				if json.Unmarshal(p.buf[c.argsStart:c.argsEnd], &s) == nil {
+					p.emit(CallArgs, s)
+				}
+				c.argsSent = 1
+			}
+		} else if end > c.argsStart+c.argsSent {
+			p.emit(CallArgs, string(p.buf[c.argsStart+c.argsSent:end]))
+			c.argsSent = end - c.argsStart
+		}
+	}
+	if !done {
+		if final {
+			// Cut short: a call keeps what it had, anything else is content.
+			if !c.announced {
+				p.emit(Content, string(p.buf))
+			} else if c.argsStart < 0 {
+				p.emit(CallArgs, "{}")
+			}
+			p.buf = p.buf[:0]
+		}
+		return false
+	}
+	if c.announced && c.argsStart < 0 {
+		p.emit(CallArgs, "{}")
+	}
+	if !c.announced {
+		// Not a call after all (no name): keep the text as content.
+		p.emit(Content, string(p.buf[:n]))
+	}
+	p.buf = p.buf[n:]
+	p.state = sCall
+	return true
+}
+
+// firstMarker returns the first position in b where one of marks starts,
+// and which; -1 when none does.
+func firstMarker(b []byte, marks []string) (int, string) {
+	best, which := -1, ""
+	s := string(b)
+	for _, m := range marks {
+		if i := strings.Index(s, m); i >= 0 && (best < 0 || i < best) {
+			best, which = i, m
+		}
+	}
+	return best, which
+}
+
+// holdBack returns how much of b can be decided now: all but a tail that
+// may be the start of one of marks, or an incomplete UTF-8 character.
+func holdBack(b []byte, marks []string) int {
+	n := len(b)
+	for _, m := range marks {
+		for k := min(len(m)-1, len(b)); k > 0; k-- {
+			if strings.HasSuffix(string(b), m[:k]) {
+				n = min(n, len(b)-k)
+				break
+			}
+		}
+	}
+	// Do not cut a character.
+	for i := n - 1; i >= 0 && i >= n-3; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:n]) {
+				n = i
+			}
+			break
+		}
+	}
+	return n
+}
+
+// firstKey returns the first key of the JSON object b starts with, once
+// it is complete.
+func firstKey(b []byte) (string, bool) {
+	i := 1
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if i >= len(b) {
+		return "", false
+	}
+	if b[i] != '"' {
+		return "", true // not an object with keys: not a call
+	}
+	end := stringEnd(b, i)
+	if end < 0 {
+		return "", false
+	}
+	var k string
+	json.Unmarshal(b[i:end], &k)
+	return k, true
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// stringEnd returns the position after the JSON string starting at b[i]
+// (a quote), or -1 when it is not complete.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// valueEnd returns the position after the JSON value starting at b[i],
+// or -1 when it is not complete; avail is how far the value is known to
+// reach (all of b when incomplete).
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e := stringEnd(b, j)
+				if e < 0 {
+					return -1
+				}
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	// A literal: up to a delimiter.
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return j
+		}
+	}
+	return -1
+}
+
+// Call is a complete tool call.
+type Call struct {
+	ID, Name string
+	// Arguments is the arguments' JSON text as generated.
+	Arguments string
+}
+
+// Message is a whole output, split.
+type Message struct {
+	Content, Reasoning string
+	Calls              []Call
+}
+
+// Collect gathers events into a Message.
+func Collect(events []Event) Message {
+	var m Message
+	var content, reasoning strings.Builder
+	for _, e := range events {
+		switch e.Kind {
+		case Content:
+			content.WriteString(e.Text)
+		case Reasoning:
+			reasoning.WriteString(e.Text)
+		case CallStart:
+			m.Calls = append(m.Calls, Call{ID: e.ID, Name: e.Name})
+		case CallArgs:
+			if e.Index < len(m.Calls) {
+				m.Calls[e.Index].Arguments += e.Text
+			}
+		}
+	}
+	m.Content, m.Reasoning = content.String(), reasoning.String()
+	return m
+}
+
+// Parse splits a whole output at once.
+func (s Spec) Parse(text string, o Options) Message {
+	p := s.NewParser(o)
+	ev := p.Write(text)
+	return Collect(append(ev, p.Close()...))
+}

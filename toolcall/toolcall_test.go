@@ -1,0 +1,218 @@
+package toolcall
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+type wantCall struct{ id, name, args string }
+
+type parseCase struct {
+	name      string
+	spec      Spec
+	opt       Options
+	text      string
+	content   string
+	reasoning string
+	calls     []wantCall // id "" means generated
+}
+
+var think = Spec{ThinkOpen: "<think>", ThinkClose: "</think>"}
+
+func specOf(f Format, open, close string) Spec { return Spec{Format: f, ThinkOpen: open, ThinkClose: close} }
+
+var cases = []parseCase{
+	{name: "plain", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
+		text: "안녕하세요 😀 <b>", content: "안녕하세요 😀 <b>"},
+	{name: "hermes one", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
+		text:  "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"서울\"}}\n</tool_call>",
+		calls: []wantCall{{"", "get_weather", `{"city": "서울"}`}}},
+	{name: "hermes two with text", spec: specOf(Hermes, "<think>", "</think>"), opt: Options{Tools: true, Reasoning: true},
+		text:      "<think>\nNeed both.\n</think>\n\nLet me check.\n<tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": [1, {\"y\": \"}\"}]}}\n</tool_call>\n<tool_call>\n{\"arguments\": {}, \"name\": \"b\"}\n</tool_call>",
+		reasoning: "\nNeed both.\n", content: "Let me check.\n",
+		calls: []wantCall{{"", "a", `{"x": [1, {"y": "}"}]}`}, {"", "b", `{}`}}},
+	{name: "hermes string arguments", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
+		text:  `<tool_call>{"name": "f", "arguments": "{\"q\": \"a\\\"b\"}"}</tool_call> done`,
+		calls: []wantCall{{"", "f", `{"q": "a\"b"}`}}, content: "done"},
+	{name: "hermes without tools", spec: specOf(Hermes, "", ""), opt: Options{},
+		text: `<tool_call>{"name": "f", "arguments": {}}</tool_call>`, content: `<tool_call>{"name": "f", "arguments": {}}</tool_call>`},
+	{name: "think opened in prompt", spec: think, opt: Options{Reasoning: true, InReasoning: true},
+		text: "생각 중…</think>\n\n답: 42", reasoning: "생각 중…", content: "답: 42"},
+	{name: "think off keeps markers", spec: think, opt: Options{},
+		text: "<think>x</think>y", content: "<think>x</think>y"},
+	{name: "think only at start", spec: think, opt: Options{Reasoning: true},
+		text: "a <think>b</think>", content: "a <think>b</think>"},
+	{name: "unclosed think", spec: think, opt: Options{Reasoning: true},
+		text: "<think>still going", reasoning: "still going"},
+	{name: "llama3 bare", spec: specOf(Llama3, "", ""), opt: Options{Tools: true},
+		text:  `{"name": "get_weather", "parameters": {"location": "Seoul, KR"}}`,
+		calls: []wantCall{{"", "get_weather", `{"location": "Seoul, KR"}`}}},
+	{name: "llama3 bare type first", spec: specOf(Llama3, "", ""), opt: Options{Tools: true},
+		text:  `{"type": "function", "name": "f", "parameters": {"a": 1}}`,
+		calls: []wantCall{{"", "f", `{"a": 1}`}}},
+	{name: "llama3 json content", spec: specOf(Llama3, "", ""), opt: Options{Tools: true},
+		text: `{"answer": 42}`, content: `{"answer": 42}`},
+	{name: "llama3 python tag", spec: specOf(Llama3, "", ""), opt: Options{Tools: true},
+		text:  `<|python_tag|>{"name": "f", "parameters": {"a": "b"}}<|eom_id|>`,
+		calls: []wantCall{{"", "f", `{"a": "b"}`}}},
+	{name: "llama3 two bare calls", spec: specOf(Llama3, "", ""), opt: Options{Tools: true},
+		text:  `{"name": "f", "parameters": {}}; {"name": "g", "parameters": {"k": null}}`,
+		calls: []wantCall{{"", "f", `{}`}, {"", "g", `{"k": null}`}}},
+	{name: "llama3 text mentioning json", spec: specOf(Llama3, "", ""), opt: Options{Tools: true},
+		text: `Use {"name": 1}`, content: `Use {"name": 1}`},
+	{name: "mistral nemo", spec: specOf(Mistral, "", ""), opt: Options{Tools: true},
+		text:  `[TOOL_CALLS][{"name": "f", "arguments": {"a": 1}, "id": "abcDEF123"}, {"name": "g", "arguments": {}}]`,
+		calls: []wantCall{{"abcDEF123", "f", `{"a": 1}`}, {"", "g", `{}`}}},
+	{name: "mistral v11", spec: specOf(MistralV11, "[THINK]", "[/THINK]"), opt: Options{Tools: true, Reasoning: true},
+		text:      `[THINK]hmm[/THINK]Sure.[TOOL_CALLS]get_weather[ARGS]{"city": "부산"}[TOOL_CALLS]f[CALL_ID]a1b2c3d4e[ARGS]{}`,
+		reasoning: "hmm", content: "Sure.",
+		calls: []wantCall{{"", "get_weather", `{"city": "부산"}`}, {"a1b2c3d4e", "f", `{}`}}},
+	{name: "deepseek r1", spec: specOf(DeepSeekR1, "<think>", "</think>"), opt: Options{Tools: true, Reasoning: true, InReasoning: true},
+		text:      "ok</think>\n\n<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Tokyo\"}\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>function<｜tool▁sep｜>g\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+		reasoning: "ok",
+		calls:     []wantCall{{"", "get_weather", `{"city": "Tokyo"}`}, {"", "g", `{}`}}},
+	{name: "deepseek v3.1", spec: specOf(DeepSeekV3, "<think>", "</think>"), opt: Options{Tools: true, Reasoning: true},
+		text:  "Calling.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+		content: "Calling.",
+		calls: []wantCall{{"", "get_weather", `{"city": "Paris"}`}}},
+	{name: "cut short keeps arguments", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
+		text:  `<tool_call>{"name": "f", "arguments": {"a": "long`,
+		calls: []wantCall{{"", "f", `{"a": "long`}}},
+	{name: "lookalike marker", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
+		text: "a <tool_cal b <tool", content: "a <tool_cal b <tool"},
+}
+
+// chunkings returns ways to cut s: whole, every byte, and every pair of
+// cut points (all of them for short texts, a stride for long ones).
+func chunkings(s string) [][]string {
+	out := [][]string{{s}}
+	var bytes []string
+	for i := 0; i < len(s); i++ {
+		bytes = append(bytes, s[i:i+1])
+	}
+	out = append(out, bytes)
+	step := 1
+	if len(s) > 120 {
+		step = 3
+	}
+	for i := 1; i < len(s); i += step {
+		for j := i; j < len(s); j += step {
+			if j == i {
+				out = append(out, []string{s[:i], s[i:]})
+				continue
+			}
+			out = append(out, []string{s[:i], s[i:j], s[j:]})
+		}
+	}
+	return out
+}
+
+func TestParseEveryChunking(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, parts := range chunkings(tc.text) {
+				ids := 0
+				opt := tc.opt
+				opt.NewID = func() string { ids++; return fmt.Sprintf("gen%d", ids) }
+				p := tc.spec.NewParser(opt)
+				var all []Event
+				for _, c := range parts {
+					all = append(all, p.Write(c)...)
+				}
+				all = append(all, p.Close()...)
+				checkEvents(t, parts, all)
+				m := Collect(all)
+				if m.Content != tc.content || m.Reasoning != tc.reasoning {
+					t.Fatalf("cut %q: content %q reasoning %q, want %q and %q", parts, m.Content, m.Reasoning, tc.content, tc.reasoning)
+				}
+				if len(m.Calls) != len(tc.calls) {
+					t.Fatalf("cut %q: calls %+v, want %+v", parts, m.Calls, tc.calls)
+				}
+				gen := 0
+				for i, w := range tc.calls {
+					got := m.Calls[i]
+					id := w.id
+					if id == "" {
+						gen++
+						id = fmt.Sprintf("gen%d", gen)
+					}
+					if got.Name != w.name || got.Arguments != w.args || got.ID != id {
+						t.Fatalf("cut %q: call %d = %+v, want %+v (id %s)", parts, i, got, w, id)
+					}
+				}
+			}
+		})
+	}
+}
+
+// checkEvents checks what every stream must keep: valid UTF-8 pieces,
+// a call's start before its arguments, no empty deltas.
+func checkEvents(t *testing.T, parts []string, evs []Event) {
+	t.Helper()
+	started := map[int]bool{}
+	for _, e := range evs {
+		if !utf8.ValidString(e.Text) {
+			t.Fatalf("cut %q: event %+v is not valid UTF-8", parts, e)
+		}
+		switch e.Kind {
+		case CallStart:
+			if started[e.Index] || e.Index != len(started) {
+				t.Fatalf("cut %q: call %d started out of order", parts, e.Index)
+			}
+			started[e.Index] = true
+		case CallArgs:
+			if !started[e.Index] {
+				t.Fatalf("cut %q: arguments of call %d before its start", parts, e.Index)
+			}
+			fallthrough
+		default:
+			if e.Text == "" {
+				t.Fatalf("cut %q: empty %v event", parts, e.Kind)
+			}
+		}
+	}
+}
+
+// Arguments stream as they are generated: a long call's arguments come in
+// several events before the call ends.
+func TestArgumentsStreamIncrementally(t *testing.T) {
+	p := specOf(Hermes, "", "").NewParser(Options{Tools: true})
+	text := `<tool_call>{"name": "write", "arguments": {"text": "` + strings.Repeat("가나다 ", 20) + `"}}</tool_call>`
+	var args []string
+	for i := 0; i < len(text); i += 7 {
+		for _, e := range p.Write(text[i:min(i+7, len(text))]) {
+			if e.Kind == CallArgs {
+				args = append(args, e.Text)
+			}
+		}
+	}
+	if len(args) < 10 {
+		t.Fatalf("arguments came in %d pieces, want them as generated", len(args))
+	}
+	if !json.Valid([]byte(strings.Join(args, ""))) {
+		t.Fatalf("joined arguments are not JSON: %q", strings.Join(args, ""))
+	}
+}
+
+func TestDetect(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		want Spec
+	}{
+		{`{{'<tool_call>\n'}}`, Spec{Format: Hermes}},
+		{`{%- if x %}<think>{% endif %}<tool_call>`, Spec{Format: Hermes, ThinkOpen: "<think>", ThinkClose: "</think>"}},
+		{`<|python_tag|>`, Spec{Format: Llama3}},
+		{`[TOOL_CALLS]`, Spec{Format: Mistral}},
+		{`[TOOL_CALLS]{{name}}[ARGS][THINK]`, Spec{Format: MistralV11, ThinkOpen: "[THINK]", ThinkClose: "[/THINK]"}},
+		{`<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>`, Spec{Format: DeepSeekR1}},
+		{`<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>{{name}}<｜tool▁sep｜>`, Spec{Format: DeepSeekV3}},
+		{`{{ messages }}`, Spec{}},
+	} {
+		if got := Detect(tc.src); got != tc.want {
+			t.Errorf("Detect(%q) = %+v, want %+v", tc.src, got, tc.want)
+		}
+	}
+}
