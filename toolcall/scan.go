@@ -143,19 +143,26 @@ func (c *callScan) scanMistralV11(b []byte) (int, bool) {
 		return 0, true
 	}
 	c.name = name
-	i := skipSpace(b, len(s)-len(rest)+len("[ARGS]"))
+	ve := c.args(b, len(s)-len(rest)+len("[ARGS]"))
+	return ve, ve >= 0
+}
+
+// args reads the arguments' JSON value from b[i] on (after spaces) and
+// returns where it ends, or -1 when it is not complete.
+func (c *callScan) args(b []byte, i int) int {
+	i = skipSpace(b, i)
 	if i >= len(b) {
-		return 0, false
+		return -1
 	}
 	c.argsStart = i
 	c.argsString = b[i] == '"'
 	ve := valueEnd(b, i)
 	if ve < 0 {
 		c.argsAvail = len(b)
-		return 0, false
+		return -1
 	}
 	c.argsEnd = ve
-	return ve, true
+	return ve
 }
 
 // scanDeepSeek reads function<｜tool▁sep｜>NAME\n```json\n{…}\n```<｜tool▁call▁end｜>
@@ -186,18 +193,10 @@ func (c *callScan) scanDeepSeek(b []byte) (int, bool) {
 	} else {
 		c.name = strings.TrimSpace(s[:k])
 	}
-	i = skipSpace(b, i)
-	if i >= len(b) {
-		return 0, false
-	}
-	c.argsStart = i
-	c.argsString = b[i] == '"'
-	ve := valueEnd(b, i)
+	ve := c.args(b, i)
 	if ve < 0 {
-		c.argsAvail = len(b)
 		return 0, false
 	}
-	c.argsEnd = ve
 	rest := strings.TrimLeft(s[ve:], " \t\r\n")
 	if len(rest) < 3 && strings.HasPrefix("```", rest) {
 		return 0, false // maybe the closing fence

@@ -288,19 +288,13 @@ func (p *Parser) text(final bool) bool {
 		i, m = firstMarker(p.buf, marks)
 	}
 	if i < 0 {
-		n := len(p.buf)
-		if !final {
-			n = holdBack(p.buf, marks)
-		}
-		if n == 0 {
-			return false
-		}
+		n := p.decidable(marks, final)
 		if think && strings.TrimLeft(string(p.buf[:n]), " \t\r\n") == "" && !final {
 			return false // spaces: the reasoning may still open
 		}
 		p.emit(Content, string(p.buf[:n]))
 		p.buf = p.buf[n:]
-		return len(p.buf) > 0 && final
+		return false
 	}
 	p.emit(Content, string(p.buf[:i]))
 	p.buf = p.buf[i+len(m):]
@@ -320,13 +314,7 @@ func (p *Parser) think(final bool) bool {
 	marks := []string{p.spec.ThinkClose}
 	i, _ := firstMarker(p.buf, marks)
 	if i < 0 {
-		n := len(p.buf)
-		if !final {
-			n = holdBack(p.buf, marks)
-		}
-		if n == 0 {
-			return false
-		}
+		n := p.decidable(marks, final)
 		p.emit(Reasoning, string(p.buf[:n]))
 		p.buf = p.buf[n:]
 		return false
@@ -336,6 +324,15 @@ func (p *Parser) think(final bool) bool {
 	p.state = sText
 	p.trim = true
 	return true
+}
+
+// decidable is how much of buf, holding none of marks, can be passed on:
+// all at the end, else all but what may begin a marker or a character.
+func (p *Parser) decidable(marks []string, final bool) int {
+	if final {
+		return len(p.buf)
+	}
+	return holdBack(p.buf, marks)
 }
 
 // bareMaybe decides whether an answer starting with '{' is a llama3 call:

@@ -22,7 +22,9 @@ type parseCase struct {
 
 var think = Spec{ThinkOpen: "<think>", ThinkClose: "</think>"}
 
-func specOf(f Format, open, close string) Spec { return Spec{Format: f, ThinkOpen: open, ThinkClose: close} }
+func specOf(f Format, open, close string) Spec {
+	return Spec{Format: f, ThinkOpen: open, ThinkClose: close}
+}
 
 var cases = []parseCase{
 	{name: "plain", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
@@ -75,9 +77,9 @@ var cases = []parseCase{
 		reasoning: "ok",
 		calls:     []wantCall{{"", "get_weather", `{"city": "Tokyo"}`}, {"", "g", `{}`}}},
 	{name: "deepseek v3.1", spec: specOf(DeepSeekV3, "<think>", "</think>"), opt: Options{Tools: true, Reasoning: true},
-		text:  "Calling.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+		text:    "Calling.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
 		content: "Calling.",
-		calls: []wantCall{{"", "get_weather", `{"city": "Paris"}`}}},
+		calls:   []wantCall{{"", "get_weather", `{"city": "Paris"}`}}},
 	{name: "cut short keeps arguments", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
 		text:  `<tool_call>{"name": "f", "arguments": {"a": "long`,
 		calls: []wantCall{{"", "f", `{"a": "long`}}},

@@ -1,15 +1,15 @@
 package jsonschema_test
 
 import (
-	"strconv"
-	"runtime/pprof"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
