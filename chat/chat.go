@@ -45,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ardanlabs/jinja"
@@ -178,6 +179,9 @@ type Template struct {
 	name string
 	src  string
 	tmpl *jinja.Template
+
+	capsOnce sync.Once
+	caps     Caps
 }
 
 // RaiseError is the error Render returns when the template calls

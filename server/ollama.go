@@ -16,6 +16,7 @@ import (
 	"github.com/ondo-ai/ondo/quantize"
 	"github.com/ondo-ai/ondo/tensor"
 	"github.com/ondo-ai/ondo/tokenizer"
+	"github.com/ondo-ai/ondo/toolcall"
 )
 
 // The Ollama API, with the field names of github.com/ollama/ollama/api:
@@ -108,9 +109,9 @@ func (c *ollamaCommon) loadOptions() loadOptions {
 
 // check refuses what ondo cannot do yet, with a message that says so,
 // rather than answering something else.
-func (c *ollamaCommon) check() error {
-	if t := strings.TrimSpace(string(c.Think)); t != "" && t != "null" && t != "false" {
-		return badRequest("think", "thinking is not supported: leave \"think\" out or set it to false")
+func (c *ollamaCommon) check(chatReq bool) error {
+	if t := strings.TrimSpace(string(c.Think)); !chatReq && t != "" && t != "null" && t != "false" {
+		return badRequest("think", "thinking is supported on /api/chat, not yet on /api/generate: leave \"think\" out or set it to false")
 	}
 	if c.TopLogprobs < 0 || c.TopLogprobs > 20 {
 		return badRequest("top_logprobs", "top_logprobs %d is outside [0, 20]", c.TopLogprobs)
@@ -254,7 +255,7 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) error {
 	if req.Model == "" {
 		return badRequest("model", "the \"model\" field is required")
 	}
-	if err := req.check(); err != nil {
+	if err := req.check(false); err != nil {
 		return err
 	}
 	if len(req.Images) > 0 {
@@ -401,7 +402,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) error {
 	if req.Model == "" {
 		return badRequest("model", "the \"model\" field is required")
 	}
-	if err := req.check(); err != nil {
+	if err := req.check(true); err != nil {
 		return err
 	}
 	if len(req.Messages) == 0 {
@@ -444,15 +445,17 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) error {
 	if err := con.apply(m, &ereq); err != nil {
 		return err
 	}
-	var tools []any
-	for _, t := range req.Tools {
-		tools = append(tools, t)
-	}
-	text, err := m.renderChat(tmpl, msgs, tools, nil)
+	think, err := parseOllamaThink(req.Think)
 	if err != nil {
 		return err
 	}
-	ereq.Prompt = m.encodePrompt(text)
+	plan, err := m.planChat(tmpl, msgs, req.Tools, nil, think, nil)
+	if err != nil {
+		return err
+	}
+	ereq.Prompt = m.encodePrompt(plan.prompt)
+	ereq.Special = plan.special()
+	parser := plan.newParser()
 
 	resp := func(content string) ollamaChatResponse {
 		return ollamaChatResponse{Model: req.Model, CreatedAt: time.Now().UTC(), Message: ollamaMessage{Role: "assistant", Content: content}}
@@ -472,10 +475,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if !req.stream() {
-		var sb strings.Builder
+		var evs []toolcall.Event
 		var lps []ollamaLogprob
 		res, err := s.run(r.Context(), m, ereq, func(ev engine.Event) error {
-			sb.WriteString(ev.Text)
+			evs = append(evs, parser.Write(ev.Text)...)
 			if ev.Token >= 0 && ereq.ChosenLogprob {
 				lps = append(lps, m.ollamaLogprob(ev))
 			}
@@ -484,20 +487,66 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, final(res, sb.String(), lps))
+		out := toolcall.Collect(append(evs, parser.Close()...))
+		resp := final(res, out.Content, lps)
+		resp.Message.Thinking = out.Reasoning
+		for i, c := range out.Calls {
+			tc, err := ollamaCall(c, i)
+			if err != nil {
+				return err
+			}
+			resp.Message.ToolCalls = append(resp.Message.ToolCalls, tc)
+		}
+		writeJSON(w, http.StatusOK, resp)
 		return nil
 	}
 	st := newStream(w, false)
+	// Content and thinking stream as they come; a tool call is sent whole
+	// once complete, as Ollama does.
+	var calls []toolcall.Call
+	send := func(evs []toolcall.Event, lps []ollamaLogprob) error {
+		for _, e := range evs {
+			out := resp("")
+			switch e.Kind {
+			case toolcall.Content:
+				out.Message.Content = e.Text
+			case toolcall.Reasoning:
+				out.Message.Thinking = e.Text
+			case toolcall.CallStart:
+				calls = append(calls, toolcall.Call{ID: e.ID, Name: e.Name})
+				continue
+			case toolcall.CallArgs:
+				calls[e.Index].Arguments += e.Text
+				continue
+			case toolcall.CallEnd:
+				tc, err := ollamaCall(calls[e.Index], e.Index)
+				if err != nil {
+					return err
+				}
+				out.Message.ToolCalls = []ollamaToolCall{tc}
+			}
+			out.Logprobs, lps = lps, nil
+			if err := st.send(out); err != nil {
+				return err
+			}
+		}
+		if lps != nil {
+			out := resp("")
+			out.Logprobs = lps
+			return st.send(out)
+		}
+		return nil
+	}
 	res, err := s.run(r.Context(), m, ereq, func(ev engine.Event) error {
-		out := resp(ev.Text)
+		var lps []ollamaLogprob
 		if ev.Token >= 0 && ereq.ChosenLogprob {
-			out.Logprobs = []ollamaLogprob{m.ollamaLogprob(ev)}
+			lps = []ollamaLogprob{m.ollamaLogprob(ev)}
 		}
-		if ev.Text == "" && out.Logprobs == nil {
-			return nil
-		}
-		return st.send(out)
+		return send(parser.Write(ev.Text), lps)
 	})
+	if err == nil {
+		err = send(parser.Close(), nil)
+	}
 	if err != nil {
 		if !st.started {
 			return err
@@ -627,6 +676,7 @@ type fileFacts struct {
 	license   string
 	embedOnly bool
 	tools     bool
+	thinking  bool
 }
 
 // factsCache keeps fileFacts by digest: parsing a header with a large
@@ -695,10 +745,10 @@ func factsOf(g *gguf.File) *fileFacts {
 	tokens, _ := g.Strings("tokenizer.ggml.tokens")
 	if t, err := chat.ForModel(src, tokens); err == nil {
 		f.template = t.Source()
+		f.tools, f.thinking = toolcall.Supports(t)
 	} else {
 		f.template = src
 	}
-	f.tools = strings.Contains(src, "tools")
 	f.license, _ = g.String("general.license")
 	f.embedOnly = arch == "bert" || arch == "nomic-bert" || arch == "jina-bert-v2"
 	return f
@@ -794,8 +844,13 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) error {
 	caps := []string{"completion"}
 	if f.embedOnly {
 		caps = []string{"embedding"}
-	} else if f.tools {
-		caps = append(caps, "tools")
+	} else {
+		if f.tools {
+			caps = append(caps, "tools")
+		}
+		if f.thinking {
+			caps = append(caps, "thinking")
+		}
 	}
 	modelfile := fmt.Sprintf("# Modelfile generated by ondo\nFROM %s\nTEMPLATE \"\"\"%s\"\"\"\n", path, f.template)
 	resp := map[string]any{

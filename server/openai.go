@@ -13,6 +13,7 @@ import (
 	"github.com/ondo-ai/ondo/chat"
 	"github.com/ondo-ai/ondo/engine"
 	"github.com/ondo-ai/ondo/tokenizer"
+	"github.com/ondo-ai/ondo/toolcall"
 )
 
 // The OpenAI API: /v1/chat/completions, /v1/completions, /v1/embeddings
@@ -47,6 +48,11 @@ type oaiChatRequest struct {
 	Logprobs            *bool             `json:"logprobs"`
 	TopLogprobs         *int              `json:"top_logprobs"`
 	Tools               []json.RawMessage `json:"tools"`
+	ToolChoice          json.RawMessage   `json:"tool_choice"`
+	ParallelToolCalls   *bool             `json:"parallel_tool_calls"`
+	// ReasoningEffort is passed to the template as reasoning_effort
+	// (gpt-oss reads it).
+	ReasoningEffort string `json:"reasoning_effort"`
 	// ChatTemplateKwargs are extra template variables (llama.cpp's and
 	// vLLM's extension), such as enable_thinking.
 	ChatTemplateKwargs map[string]any `json:"chat_template_kwargs"`
@@ -185,8 +191,46 @@ func (r *runner) chatLogprob(ev engine.Event, top int) oaiTokenLogprob {
 }
 
 type oaiChatMessage struct {
-	Role    string `json:"role,omitempty"`
-	Content string `json:"content"`
+	Role    string
+	Content string
+	// NoContent writes content as null (a message of tool calls only) or,
+	// in a delta, leaves it out.
+	NoContent bool
+	Reasoning string // reasoning_content, and reasoning as ollama's OpenAI layer names it
+	ToolCalls []oaiToolCall
+}
+
+// MarshalJSON writes the message with only the fields it has; content is
+// always there in a message, null when NoContent.
+func (m oaiChatMessage) MarshalJSON() ([]byte, error) {
+	o := chat.Object{}
+	if m.Role != "" {
+		o = append(o, chat.Member{Key: "role", Value: m.Role})
+	}
+	if !m.NoContent {
+		o = append(o, chat.Member{Key: "content", Value: m.Content})
+	} else if m.Role != "" {
+		o = append(o, chat.Member{Key: "content", Value: nil})
+	}
+	if m.Reasoning != "" {
+		o = append(o, chat.Member{Key: "reasoning_content", Value: m.Reasoning}, chat.Member{Key: "reasoning", Value: m.Reasoning})
+	}
+	if len(m.ToolCalls) > 0 {
+		o = append(o, chat.Member{Key: "tool_calls", Value: m.ToolCalls})
+	}
+	return o.MarshalJSON()
+}
+
+// oaiToolCall is a tool call in a message, or a piece of one in a delta
+// (with Index).
+type oaiToolCall struct {
+	Index    *int   `json:"index,omitempty"`
+	ID       string `json:"id,omitempty"`
+	Type     string `json:"type,omitempty"`
+	Function struct {
+		Name      string `json:"name,omitempty"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
 }
 
 type oaiChatChoice struct {
@@ -264,29 +308,41 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	normalizeToolCalls(req.Messages)
-	var tools []any
-	for _, t := range req.Tools {
-		tools = append(tools, t)
+	kwargs := req.ChatTemplateKwargs
+	if req.ReasoningEffort != "" {
+		kwargs = withKwarg(kwargs, "reasoning_effort", req.ReasoningEffort)
 	}
-	text, err := m.renderChat(nil, req.Messages, tools, req.ChatTemplateKwargs)
+	plan, err := m.planChat(nil, req.Messages, req.Tools, req.ToolChoice, thinkSetting{}, kwargs)
 	if err != nil {
 		return err
 	}
-	ereq.Prompt = m.encodePrompt(text)
+	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls {
+		plan.opt.MaxCalls = 1
+	}
+	ereq.Prompt = m.encodePrompt(plan.prompt)
+	ereq.Special = plan.special()
 	if logprobs {
 		ereq.Logprobs = top
 		ereq.ChosenLogprob = true
 	}
 
 	base := oaiChatResponse{ID: newID("chatcmpl-"), Created: created.Unix(), Model: req.Model, SystemFingerprint: s.fingerprint()}
+	parser := plan.newParser()
+	finishOf := func(res *engine.Result, calls int) *string {
+		fr := res.FinishReason
+		if calls > 0 && fr == engine.FinishStop {
+			fr = "tool_calls"
+		}
+		return &fr
+	}
 	if !req.Stream {
-		var sb strings.Builder
+		var evs []toolcall.Event
 		var lps *oaiChatLogprobs
 		if logprobs {
 			lps = &oaiChatLogprobs{Content: []oaiTokenLogprob{}}
 		}
 		res, err := s.run(r.Context(), m, ereq, func(ev engine.Event) error {
-			sb.WriteString(ev.Text)
+			evs = append(evs, parser.Write(ev.Text)...)
 			if lps != nil && ev.Token >= 0 {
 				lps.Content = append(lps.Content, m.chatLogprob(ev, top))
 			}
@@ -295,10 +351,17 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) e
 		if err != nil {
 			return err
 		}
+		out := toolcall.Collect(append(evs, parser.Close()...))
+		msg := &oaiChatMessage{Role: "assistant", Content: out.Content, Reasoning: out.Reasoning}
+		for _, c := range out.Calls {
+			tc := oaiToolCall{ID: c.ID, Type: "function"}
+			tc.Function.Name, tc.Function.Arguments = c.Name, c.Arguments
+			msg.ToolCalls = append(msg.ToolCalls, tc)
+		}
+		msg.NoContent = len(msg.ToolCalls) > 0 && msg.Content == ""
 		resp := base
 		resp.Object = "chat.completion"
-		fr := res.FinishReason
-		resp.Choices = []oaiChatChoice{{Message: &oaiChatMessage{Role: "assistant", Content: sb.String()}, Logprobs: lps, FinishReason: &fr}}
+		resp.Choices = []oaiChatChoice{{Message: msg, Logprobs: lps, FinishReason: finishOf(res, len(out.Calls))}}
 		resp.Usage = usageOf(res)
 		writeJSON(w, http.StatusOK, resp)
 		return nil
@@ -316,20 +379,49 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) e
 		return c
 	}
 	first := true
+	calls := 0
+	// send writes the parsed events as deltas, the token's logprobs with
+	// the first (or alone when the text is held back).
+	send := func(evs []toolcall.Event, lps *oaiChatLogprobs) error {
+		if len(evs) == 0 && (lps != nil || first) {
+			evs = []toolcall.Event{{Kind: toolcall.Content}}
+		}
+		for _, e := range evs {
+			d := &oaiChatMessage{}
+			switch e.Kind {
+			case toolcall.Content:
+				d.Content = e.Text
+			case toolcall.Reasoning:
+				d.Reasoning, d.NoContent = e.Text, true
+			case toolcall.CallStart:
+				calls++
+				tc := oaiToolCall{Index: &e.Index, ID: e.ID, Type: "function"}
+				tc.Function.Name = e.Name
+				d.ToolCalls, d.NoContent = []oaiToolCall{tc}, true
+			case toolcall.CallArgs:
+				tc := oaiToolCall{Index: &e.Index}
+				tc.Function.Arguments = e.Text
+				d.ToolCalls, d.NoContent = []oaiToolCall{tc}, true
+			case toolcall.CallEnd:
+				continue
+			}
+			if first {
+				d.Role = "assistant"
+				first = false
+			}
+			if err := st.send(chunk(d, lps, nil)); err != nil {
+				return err
+			}
+			lps = nil
+		}
+		return nil
+	}
 	res, err := s.run(r.Context(), m, ereq, func(ev engine.Event) error {
 		var lps *oaiChatLogprobs
 		if logprobs && ev.Token >= 0 {
 			lps = &oaiChatLogprobs{Content: []oaiTokenLogprob{m.chatLogprob(ev, top)}}
 		}
-		if ev.Text == "" && lps == nil && !first {
-			return nil
-		}
-		d := &oaiChatMessage{Content: ev.Text}
-		if first {
-			d.Role = "assistant"
-			first = false
-		}
-		return st.send(chunk(d, lps, nil))
+		return send(parser.Write(ev.Text), lps)
 	})
 	if err != nil {
 		if !st.started {
@@ -340,11 +432,10 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) e
 		}
 		return nil
 	}
-	if first {
-		st.send(chunk(&oaiChatMessage{Role: "assistant"}, nil, nil))
+	if err := send(parser.Close(), nil); err != nil {
+		return nil
 	}
-	fr := res.FinishReason
-	st.send(chunk(&oaiChatMessage{}, nil, &fr))
+	st.send(chunk(&oaiChatMessage{NoContent: true}, nil, finishOf(res, calls)))
 	if includeUsage {
 		c := base
 		c.Object = "chat.completion.chunk"
@@ -353,6 +444,17 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) e
 	}
 	st.write([]byte("[DONE]"))
 	return nil
+}
+
+// withKwarg returns kwargs with k set to v, leaving the caller's map as
+// it was.
+func withKwarg(kwargs map[string]any, k string, v any) map[string]any {
+	out := make(map[string]any, len(kwargs)+1)
+	for kk, vv := range kwargs {
+		out[kk] = vv
+	}
+	out[k] = v
+	return out
 }
 
 // streamError ends a stream that failed after it started: an error

@@ -25,7 +25,9 @@ package toolcall
 
 import (
 	"crypto/rand"
+
 	"encoding/json"
+	"github.com/ondo-ai/ondo/chat"
 	"strings"
 	"unicode/utf8"
 )
@@ -89,6 +91,7 @@ const (
 	Reasoning             // Text is more of the reasoning
 	CallStart             // a call begins: Index, ID, Name
 	CallArgs              // Text is more of call Index's arguments (JSON text)
+	CallEnd               // call Index is complete (or cut short by the end of output)
 )
 
 // Event is one piece of parsed output.
@@ -110,6 +113,9 @@ type Options struct {
 	Reasoning bool
 	// InReasoning starts inside a reasoning section, opened by the prompt.
 	InReasoning bool
+	// MaxCalls, when above 0, is the most calls reported (OpenAI's
+	// parallel_tool_calls false is 1); calls after them are dropped.
+	MaxCalls int
 	// NewID makes the id of a call the output gives none; nil makes
 	// OpenAI-style ids ("call_" and 24 letters and digits), or 9 letters
 	// and digits for the Mistral formats, whose templates require them.
@@ -204,7 +210,7 @@ func (p *Parser) emit(k Kind, text string) {
 		}
 		p.started = true
 	}
-	if n := len(p.out); n > 0 && p.out[n-1].Kind == k && k != CallStart && p.out[n-1].Index == p.curIndex(k) {
+	if n := len(p.out); n > 0 && p.out[n-1].Kind == k && p.out[n-1].Index == p.curIndex(k) {
 		p.out[n-1].Text += text
 		return
 	}
@@ -434,6 +440,18 @@ func (p *Parser) startBody() {
 func (p *Parser) body(final bool) bool {
 	c := &p.call
 	n, done := c.scan(p.buf)
+	if p.opt.MaxCalls > 0 && p.calls >= p.opt.MaxCalls && !c.announced {
+		// One call too many: read it and drop it.
+		if done || final {
+			p.buf = p.buf[n:]
+			if !done {
+				p.buf = p.buf[:0]
+			}
+			p.state = sCall
+			return done
+		}
+		return false
+	}
 	// Mistral Nemo writes the id after the arguments: wait for it.
 	early := c.argsStart >= 0 && p.spec.Format != Mistral
 	if c.name != "" && !c.announced && (early || done || final) {
@@ -471,8 +489,11 @@ func (p *Parser) body(final bool) bool {
 			// Cut short: a call keeps what it had, anything else is content.
 			if !c.announced {
 				p.emit(Content, string(p.buf))
-			} else if c.argsStart < 0 {
-				p.emit(CallArgs, "{}")
+			} else {
+				if c.argsStart < 0 {
+					p.emit(CallArgs, "{}")
+				}
+				p.out = append(p.out, Event{Kind: CallEnd, Index: p.calls - 1})
 			}
 			p.buf = p.buf[:0]
 		}
@@ -481,7 +502,9 @@ func (p *Parser) body(final bool) bool {
 	if c.announced && c.argsStart < 0 {
 		p.emit(CallArgs, "{}")
 	}
-	if !c.announced {
+	if c.announced {
+		p.out = append(p.out, Event{Kind: CallEnd, Index: p.calls - 1})
+	} else {
 		// Not a call after all (no name): keep the text as content.
 		p.emit(Content, string(p.buf[:n]))
 	}
@@ -646,4 +669,12 @@ func (s Spec) Parse(text string, o Options) Message {
 	p := s.NewParser(o)
 	ev := p.Write(text)
 	return Collect(append(ev, p.Close()...))
+}
+
+// Supports reports what a chat template lets a model do: take tools (the
+// template writes them into the prompt and ondo knows its call format)
+// and think (the template handles reasoning).
+func Supports(t *chat.Template) (tools, thinking bool) {
+	caps := t.Caps()
+	return caps.Tools && Detect(t.Source()).Format != None, caps.Thinking
 }

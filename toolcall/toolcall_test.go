@@ -80,6 +80,9 @@ var cases = []parseCase{
 		text:    "Calling.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
 		content: "Calling.",
 		calls:   []wantCall{{"", "get_weather", `{"city": "Paris"}`}}},
+	{name: "one call at most", spec: specOf(Hermes, "", ""), opt: Options{Tools: true, MaxCalls: 1},
+		text:  "<tool_call>{\"name\": \"a\", \"arguments\": {}}</tool_call>\n<tool_call>{\"name\": \"b\", \"arguments\": {\"x\": 1}}</tool_call>\nok",
+		calls: []wantCall{{"", "a", `{}`}}, content: "ok"},
 	{name: "cut short keeps arguments", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
 		text:  `<tool_call>{"name": "f", "arguments": {"a": "long`,
 		calls: []wantCall{{"", "f", `{"a": "long`}}},
@@ -154,7 +157,12 @@ func TestParseEveryChunking(t *testing.T) {
 // a call's start before its arguments, no empty deltas.
 func checkEvents(t *testing.T, parts []string, evs []Event) {
 	t.Helper()
-	started := map[int]bool{}
+	started, ended := map[int]bool{}, map[int]bool{}
+	defer func() {
+		if len(ended) != len(started) {
+			t.Fatalf("cut %q: %d calls started, %d ended", parts, len(started), len(ended))
+		}
+	}()
 	for _, e := range evs {
 		if !utf8.ValidString(e.Text) {
 			t.Fatalf("cut %q: event %+v is not valid UTF-8", parts, e)
@@ -165,9 +173,14 @@ func checkEvents(t *testing.T, parts []string, evs []Event) {
 				t.Fatalf("cut %q: call %d started out of order", parts, e.Index)
 			}
 			started[e.Index] = true
+		case CallEnd:
+			if !started[e.Index] || ended[e.Index] || e.Index != len(started)-1 {
+				t.Fatalf("cut %q: call %d ended out of order", parts, e.Index)
+			}
+			ended[e.Index] = true
 		case CallArgs:
-			if !started[e.Index] {
-				t.Fatalf("cut %q: arguments of call %d before its start", parts, e.Index)
+			if !started[e.Index] || ended[e.Index] {
+				t.Fatalf("cut %q: arguments of call %d outside it", parts, e.Index)
 			}
 			fallthrough
 		default:

@@ -12,9 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ondo-ai/ondo/chat"
 	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/quantize"
 	"github.com/ondo-ai/ondo/tensor"
+	"github.com/ondo-ai/ondo/toolcall"
 )
 
 func init() {
@@ -62,6 +64,7 @@ type summary struct {
 	VocabSize int
 	Specials  []special
 	Template  bool
+	Caps      []string // what the model can be asked for: completion, tools, thinking
 	Name      string
 	Quantized string
 }
@@ -118,7 +121,23 @@ func summarize(f *gguf.File) summary {
 		}
 	}
 	s.Template = f.Has("tokenizer.chat_template")
+	s.Caps = []string{"completion"}
+	src, _ := f.String("tokenizer.chat_template")
+	if t, err := chat.ForModel(src, toksOf(f)); err == nil {
+		tools, thinking := toolcall.Supports(t)
+		if tools {
+			s.Caps = append(s.Caps, "tools")
+		}
+		if thinking {
+			s.Caps = append(s.Caps, "thinking")
+		}
+	}
 	return s
+}
+
+func toksOf(f *gguf.File) []string {
+	toks, _ := f.Strings("tokenizer.ggml.tokens")
+	return toks
 }
 
 func firstInt(f *gguf.File, key string) int64 {
@@ -166,6 +185,7 @@ func showText(w io.Writer, f *gguf.File, tensors bool) {
 		row(sp.Name+" id", sp.ID)
 	}
 	row("chat template", map[bool]string{true: "yes", false: "no"}[s.Template])
+	row("capabilities", strings.Join(s.Caps, " "))
 	tw.Flush()
 	if tensors {
 		fmt.Fprintln(w, "Tensors")
@@ -216,6 +236,7 @@ func showJSON(w io.Writer, f *gguf.File) error {
 		"head_count_kv":    s.KVHeads,
 		"tokenizer":        map[string]any{"model": s.TokModel, "pre": s.TokPre, "vocab_size": s.VocabSize},
 		"chat_template":    s.Template,
+		"capabilities":     s.Caps,
 		"version":          f.Version,
 		"alignment":        f.Alignment,
 		"data_offset":      f.DataOffset,

@@ -1,0 +1,363 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ondo-ai/ondo/internal/scripted"
+	"github.com/ondo-ai/ondo/internal/testvocab"
+)
+
+// A scripted model (internal/scripted) generates a fixed text whatever the
+// prompt: each format's output goes through the real engine and server,
+// and the answers are checked field by field.
+
+var (
+	llama3VocabOnce sync.Once
+	llama3VocabPath string
+)
+
+// llama3Vocab is the Llama 3 vocabulary as a GGUF, written once per run.
+func llama3Vocab(t *testing.T) string {
+	llama3VocabOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ondo-vocab-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := testvocab.Llama3(t)
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		llama3VocabPath = filepath.Join(dir, "llama3-vocab.gguf")
+		if err := os.WriteFile(llama3VocabPath, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return llama3VocabPath
+}
+
+func readTemplate(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "chat", "testdata", "templates", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+type toolCase struct {
+	name      string
+	template  string // file in chat/testdata/templates
+	script    string
+	content   string
+	reasoning string
+	calls     [][2]string // name, arguments
+	noTools   bool        // the template takes none: ask without
+	think     bool        // ask for thinking (it is off by default)
+}
+
+var weatherTool = map[string]any{"type": "function", "function": map[string]any{
+	"name": "get_weather", "description": "Weather in a city",
+	"parameters": map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []string{"city"}},
+}}
+
+var timeTool = map[string]any{"type": "function", "function": map[string]any{
+	"name": "get_time", "parameters": map[string]any{"type": "object", "properties": map[string]any{}},
+}}
+
+var toolCases = []toolCase{
+	{name: "hermes", template: "Qwen-Qwen2.5-7B-Instruct.jinja",
+		script:  "날씨를 볼게요.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"서울\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>",
+		content: "날씨를 볼게요.\n",
+		calls:   [][2]string{{"get_weather", `{"city": "서울"}`}, {"get_time", `{}`}}},
+	{name: "qwen3 thinking", template: "Qwen-Qwen3-0.6B.jinja",
+		script:    "<think>\n사용자가 서울 날씨를 묻는다.\n</think>\n\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Seoul\"}}\n</tool_call>",
+		reasoning: "\n사용자가 서울 날씨를 묻는다.\n",
+		calls:     [][2]string{{"get_weather", `{"city": "Seoul"}`}}},
+	{name: "llama3", template: "meta-llama-Llama-3.1-8B-Instruct.jinja",
+		script: `{"name": "get_weather", "parameters": {"city": "Busan"}}`,
+		calls:  [][2]string{{"get_weather", `{"city": "Busan"}`}}},
+	{name: "mistral nemo", template: "mistralai-Mistral-Nemo-Instruct-2407.jinja",
+		script: `[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Jeju"}, "id": "a1B2c3D4e"}]`,
+		calls:  [][2]string{{"get_weather", `{"city": "Jeju"}`}}},
+	{name: "mistral small 3.2", template: "Mistral-Small-3.2-24B-Instruct-2506.jinja",
+		script: `[TOOL_CALLS]get_weather[ARGS]{"city": "Daegu"}`,
+		calls:  [][2]string{{"get_weather", `{"city": "Daegu"}`}}},
+	{name: "deepseek r1 distill", template: "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
+		script:    "Plain reasoning.\n</think>\n\nThe answer is 4.",
+		reasoning: "Plain reasoning.\n", content: "The answer is 4.", noTools: true, think: true},
+}
+
+// toolServer serves one scripted model per case, named after the case.
+func toolServer(t *testing.T, cases []toolCase) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	vocab := llama3Vocab(t)
+	for _, tc := range cases {
+		scripted.Write(t, vocab, filepath.Join(dir, modelName(tc.name)+".gguf"), readTemplate(t, tc.template), tc.script)
+	}
+	return start(t, Config{ModelsDir: dir, Parallel: 2})
+}
+
+func modelName(s string) string { return strings.NewReplacer(" ", "-", ".", "-").Replace(s) }
+
+// chatBody is a chat request for case tc on path's API.
+func chatBody(tc toolCase, path string, stream bool, extra map[string]any) map[string]any {
+	b := map[string]any{"model": modelName(tc.name), "stream": stream,
+		"messages": []map[string]any{{"role": "user", "content": "서울 날씨 어때?"}}}
+	if !tc.noTools {
+		b["tools"] = []any{weatherTool, timeTool}
+	}
+	if tc.think && strings.HasPrefix(path, "/v1/") {
+		b["chat_template_kwargs"] = map[string]any{"enable_thinking": true}
+	} else if tc.think {
+		b["think"] = true
+	}
+	for k, v := range extra {
+		b[k] = v
+	}
+	return b
+}
+
+func TestToolCallsOpenAI(t *testing.T) {
+	ts := toolServer(t, toolCases)
+	for _, tc := range toolCases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Whole.
+			r := ts.ok(t, "/v1/chat/completions", chatBody(tc, "/v1/", false, nil))
+			var resp struct {
+				Choices []struct {
+					Message struct {
+						Content          *string `json:"content"`
+						ReasoningContent string  `json:"reasoning_content"`
+						Reasoning        string  `json:"reasoning"`
+						ToolCalls        []struct {
+							ID       string `json:"id"`
+							Type     string `json:"type"`
+							Function struct {
+								Name      string `json:"name"`
+								Arguments string `json:"arguments"`
+							} `json:"function"`
+						} `json:"tool_calls"`
+					} `json:"message"`
+					FinishReason string `json:"finish_reason"`
+				} `json:"choices"`
+			}
+			if err := json.Unmarshal(r.body, &resp); err != nil {
+				t.Fatal(err)
+			}
+			msg := resp.Choices[0].Message
+			content := ""
+			if msg.Content != nil {
+				content = *msg.Content
+			} else if len(tc.calls) == 0 {
+				t.Errorf("content is null without tool calls")
+			}
+			if content != tc.content || msg.ReasoningContent != tc.reasoning || msg.Reasoning != tc.reasoning {
+				t.Errorf("content %q, reasoning %q / %q; want %q, %q", content, msg.ReasoningContent, msg.Reasoning, tc.content, tc.reasoning)
+			}
+			if len(msg.ToolCalls) != len(tc.calls) {
+				t.Fatalf("tool calls %+v, want %v", msg.ToolCalls, tc.calls)
+			}
+			ids := map[string]bool{}
+			for i, c := range msg.ToolCalls {
+				if c.Type != "function" || c.Function.Name != tc.calls[i][0] || c.Function.Arguments != tc.calls[i][1] || c.ID == "" || ids[c.ID] {
+					t.Errorf("call %d = %+v, want %v with a fresh id", i, c, tc.calls[i])
+				}
+				ids[c.ID] = true
+			}
+			wantFinish := "stop"
+			if len(tc.calls) > 0 {
+				wantFinish = "tool_calls"
+			}
+			if resp.Choices[0].FinishReason != wantFinish {
+				t.Errorf("finish_reason %q, want %q", resp.Choices[0].FinishReason, wantFinish)
+			}
+
+			// Streamed: deltas put back together give the same message.
+			chunks := sseChunks(t, ts, chatBody(tc, "/v1/", true, nil))
+			var sc, sr strings.Builder
+			type acc struct{ id, name, args string }
+			var calls []acc
+			finish := ""
+			for _, ch := range chunks {
+				var c struct {
+					Choices []struct {
+						Delta struct {
+							Content          *string `json:"content"`
+							ReasoningContent string  `json:"reasoning_content"`
+							ToolCalls        []struct {
+								Index    *int   `json:"index"`
+								ID       string `json:"id"`
+								Type     string `json:"type"`
+								Function struct {
+									Name      string  `json:"name"`
+									Arguments *string `json:"arguments"`
+								} `json:"function"`
+							} `json:"tool_calls"`
+						} `json:"delta"`
+						FinishReason *string `json:"finish_reason"`
+					} `json:"choices"`
+				}
+				if err := json.Unmarshal(ch, &c); err != nil {
+					t.Fatal(err)
+				}
+				d := c.Choices[0].Delta
+				if d.Content != nil {
+					sc.WriteString(*d.Content)
+				}
+				sr.WriteString(d.ReasoningContent)
+				for _, tcd := range d.ToolCalls {
+					if tcd.Index == nil {
+						t.Fatalf("a tool call delta without index: %s", ch)
+					}
+					i := *tcd.Index
+					switch {
+					case i == len(calls):
+						if tcd.ID == "" || tcd.Function.Name == "" || tcd.Type != "function" {
+							t.Fatalf("the first delta of call %d lacks id, type or name: %s", i, ch)
+						}
+						calls = append(calls, acc{id: tcd.ID, name: tcd.Function.Name})
+					case i == len(calls)-1:
+						if tcd.ID != "" || tcd.Function.Name != "" {
+							t.Fatalf("a later delta of call %d repeats id or name: %s", i, ch)
+						}
+					default:
+						t.Fatalf("call index %d out of order: %s", i, ch)
+					}
+					if tcd.Function.Arguments != nil {
+						calls[i].args += *tcd.Function.Arguments
+					}
+				}
+				if f := c.Choices[0].FinishReason; f != nil {
+					finish = *f
+				}
+			}
+			if sc.String() != tc.content || sr.String() != tc.reasoning {
+				t.Errorf("streamed content %q, reasoning %q; want %q, %q", sc.String(), sr.String(), tc.content, tc.reasoning)
+			}
+			if len(calls) != len(tc.calls) {
+				t.Fatalf("streamed calls %+v, want %v", calls, tc.calls)
+			}
+			for i, c := range calls {
+				if c.name != tc.calls[i][0] || c.args != tc.calls[i][1] {
+					t.Errorf("streamed call %d = %+v, want %v", i, c, tc.calls[i])
+				}
+			}
+			if finish != wantFinish {
+				t.Errorf("streamed finish_reason %q, want %q", finish, wantFinish)
+			}
+		})
+	}
+}
+
+func TestToolCallsOllama(t *testing.T) {
+	ts := toolServer(t, toolCases)
+	for _, tc := range toolCases {
+		t.Run(tc.name, func(t *testing.T) {
+			type ocall struct {
+				ID       string `json:"id"`
+				Function struct {
+					Index     int             `json:"index"`
+					Name      string          `json:"name"`
+					Arguments json.RawMessage `json:"arguments"`
+				} `json:"function"`
+			}
+			type omsg struct {
+				Content   string  `json:"content"`
+				Thinking  string  `json:"thinking"`
+				ToolCalls []ocall `json:"tool_calls"`
+			}
+			check := func(how string, m omsg) {
+				t.Helper()
+				if m.Content != tc.content || m.Thinking != tc.reasoning {
+					t.Errorf("%s: content %q, thinking %q; want %q, %q", how, m.Content, m.Thinking, tc.content, tc.reasoning)
+				}
+				if len(m.ToolCalls) != len(tc.calls) {
+					t.Fatalf("%s: tool calls %+v, want %v", how, m.ToolCalls, tc.calls)
+				}
+				for i, c := range m.ToolCalls {
+					var got, want any
+					json.Unmarshal(c.Function.Arguments, &got)
+					json.Unmarshal([]byte(tc.calls[i][1]), &want)
+					gb, _ := json.Marshal(got)
+					wb, _ := json.Marshal(want)
+					if c.Function.Name != tc.calls[i][0] || !bytes.Equal(gb, wb) || c.Function.Index != i {
+						t.Errorf("%s: call %d = %+v, want %v", how, i, c, tc.calls[i])
+					}
+				}
+			}
+			r := ts.ok(t, "/api/chat", chatBody(tc, "/api/", false, nil))
+			var resp struct {
+				Message omsg `json:"message"`
+			}
+			json.Unmarshal(r.body, &resp)
+			check("whole", resp.Message)
+
+			var all omsg
+			for _, line := range ndjsonLines(t, ts, chatBody(tc, "/api/", true, nil)) {
+				var c struct {
+					Message omsg `json:"message"`
+				}
+				json.Unmarshal(line, &c)
+				all.Content += c.Message.Content
+				all.Thinking += c.Message.Thinking
+				all.ToolCalls = append(all.ToolCalls, c.Message.ToolCalls...)
+			}
+			check("streamed", all)
+		})
+	}
+}
+
+// sseChunks posts a streaming OpenAI request and returns its data
+// payloads before [DONE].
+func sseChunks(t *testing.T, ts *testServer, body any) [][]byte {
+	t.Helper()
+	r := ts.ok(t, "/v1/chat/completions", body)
+	var out [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(r.body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		p, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		if p == "[DONE]" {
+			return out
+		}
+		out = append(out, []byte(p))
+	}
+	t.Fatalf("no [DONE] in %s", r.body)
+	return nil
+}
+
+// ndjsonLines posts a streaming Ollama chat request and returns its lines.
+func ndjsonLines(t *testing.T, ts *testServer, body any) [][]byte {
+	t.Helper()
+	r := ts.ok(t, "/api/chat", body)
+	var out [][]byte
+	for _, l := range bytes.Split(r.body, []byte("\n")) {
+		if len(bytes.TrimSpace(l)) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// ok posts body to path and fails the test unless the answer is 200.
+func (ts *testServer) ok(t *testing.T, path string, body any) response {
+	t.Helper()
+	r := ts.do(t, "POST", path, body)
+	if r.status != http.StatusOK {
+		t.Fatalf("%s: status %d: %s", path, r.status, r.body)
+	}
+	return r
+}
