@@ -442,15 +442,18 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer s.models.release(m)
 	loadDur := time.Since(start)
-	if err := con.apply(m, &ereq); err != nil {
-		return err
-	}
 	think, err := parseOllamaThink(req.Think)
 	if err != nil {
 		return err
 	}
 	plan, err := m.planChat(tmpl, msgs, req.Tools, nil, think, nil)
 	if err != nil {
+		return err
+	}
+	if con, err = s.chatConstraint(m, plan, con); err != nil {
+		return err
+	}
+	if err := con.apply(m, &ereq); err != nil {
 		return err
 	}
 	ereq.Prompt = m.encodePrompt(plan.prompt)

@@ -304,9 +304,6 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) e
 	if ereq.Sampling.LogitBias, err = m.logitBias(req.LogitBias); err != nil {
 		return err
 	}
-	if err := con.apply(m, &ereq); err != nil {
-		return err
-	}
 	normalizeToolCalls(req.Messages)
 	kwargs := req.ChatTemplateKwargs
 	if req.ReasoningEffort != "" {
@@ -318,6 +315,12 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) e
 	}
 	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls {
 		plan.opt.MaxCalls = 1
+	}
+	if con, err = s.chatConstraint(m, plan, con); err != nil {
+		return err
+	}
+	if err := con.apply(m, &ereq); err != nil {
+		return err
 	}
 	ereq.Prompt = m.encodePrompt(plan.prompt)
 	ereq.Special = plan.special()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ondo-ai/ondo/chat"
 	"github.com/ondo-ai/ondo/grammar/jsonschema"
+	"github.com/ondo-ai/ondo/tokenizer"
 	"github.com/ondo-ai/ondo/toolcall"
 )
 
@@ -260,4 +261,49 @@ func toolArgsObject(c toolcall.Call) (json.RawMessage, error) {
 		return nil, fmt.Errorf("the arguments of call %q are not a JSON object: %q", c.Name, a)
 	}
 	return json.RawMessage(a), nil
+}
+
+// chatConstraint is the constraint of a chat request: the tools' call
+// grammar when tools may be called, else the request's own constraint
+// (con, nil for none) with the template's reasoning section allowed
+// before it, so that a response format constrains the answer only.
+func (s *Server) chatConstraint(m *runner, p *chatPlan, con *constraint) (*constraint, error) {
+	gopt := toolcall.GrammarOptions{Reasoning: p.opt.Reasoning, InReasoning: p.opt.InReasoning, Token: m.markerToken, MaxCalls: p.opt.MaxCalls}
+	if p.opt.Tools {
+		if con != nil {
+			return nil, badRequest(con.field, "%q and tools both constrain the output: give tool_choice \"none\" to get a formatted answer, or leave %q out", con.field, con.field)
+		}
+		for _, t := range p.tools {
+			if p.choice.mode != "function" || t.Name == p.choice.name {
+				gopt.Tools = append(gopt.Tools, toolcall.Tool{Name: t.Name, Parameters: t.Parameters})
+			}
+		}
+		gopt.Lazy = p.choice.mode == "auto"
+		src, err := p.spec.Grammar(gopt)
+		if err != nil {
+			return nil, badRequest("tools", "%v", err)
+		}
+		g, err := s.grammars.get(src)
+		if err != nil {
+			return nil, fmt.Errorf("the grammar of the tools' calls does not compile (a bug in ondo): %w", err)
+		}
+		return &constraint{field: "tools", g: g}, nil
+	}
+	if con == nil || !p.opt.Reasoning {
+		return con, nil
+	}
+	g, err := s.grammars.get(p.spec.Wrap(con.g.Source(), gopt))
+	if err != nil {
+		return nil, fmt.Errorf("the constraint with a reasoning section before it does not compile (a bug in ondo): %w", err)
+	}
+	return &constraint{field: con.field, g: g}, nil
+}
+
+// markerToken returns the vocabulary's one token for a marker's text.
+func (r *runner) markerToken(text string) (int32, bool) {
+	ids := r.tok.Encode(text, tokenizer.EncodeOptions{ParseSpecial: true, BOS: tokenizer.Off, EOS: tokenizer.Off})
+	if len(ids) == 1 && r.tok.Piece(ids[0]) == text {
+		return ids[0], true
+	}
+	return 0, false
 }

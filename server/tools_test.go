@@ -11,7 +11,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ondo-ai/ondo/internal/schematest"
 	"github.com/ondo-ai/ondo/internal/scripted"
+	"github.com/ondo-ai/ondo/internal/testdata"
 	"github.com/ondo-ai/ondo/internal/testvocab"
 )
 
@@ -133,27 +135,7 @@ func TestToolCallsOpenAI(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// Whole.
 			r := ts.ok(t, "/v1/chat/completions", chatBody(tc, "/v1/", false, nil))
-			var resp struct {
-				Choices []struct {
-					Message struct {
-						Content          *string `json:"content"`
-						ReasoningContent string  `json:"reasoning_content"`
-						Reasoning        string  `json:"reasoning"`
-						ToolCalls        []struct {
-							ID       string `json:"id"`
-							Type     string `json:"type"`
-							Function struct {
-								Name      string `json:"name"`
-								Arguments string `json:"arguments"`
-							} `json:"function"`
-						} `json:"tool_calls"`
-					} `json:"message"`
-					FinishReason string `json:"finish_reason"`
-				} `json:"choices"`
-			}
-			if err := json.Unmarshal(r.body, &resp); err != nil {
-				t.Fatal(err)
-			}
+			resp := decodeReply(t, r)
 			msg := resp.Choices[0].Message
 			content := ""
 			if msg.Content != nil {
@@ -360,4 +342,184 @@ func (ts *testServer) ok(t *testing.T, path string, body any) response {
 		t.Fatalf("%s: status %d: %s", path, r.status, r.body)
 	}
 	return r
+}
+
+// A random-weight model with tool_choice "required" writes calls whose
+// arguments validate, in every format: the grammar holds it to the
+// format and to the parameters, and the parser reads the calls back.
+func TestRequiredToolCallsRandomModel(t *testing.T) {
+	dir := t.TempDir()
+	random := testdata.Path(t, "gguf", "llama-2-tiny-random.gguf")
+	formats := map[string]string{
+		"hermes":      "Qwen-Qwen2.5-7B-Instruct.jinja",
+		"qwen3":       "Qwen-Qwen3-0.6B.jinja",
+		"llama3":      "meta-llama-Llama-3.1-8B-Instruct.jinja",
+		"mistral":     "mistralai-Mistral-Nemo-Instruct-2407.jinja",
+		"mistral-v11": "Mistral-Small-3.2-24B-Instruct-2506.jinja",
+	}
+	for name, tmpl := range formats {
+		withTemplate(t, random, filepath.Join(dir, name+".gguf"), readTemplate(t, tmpl))
+	}
+	ts := start(t, Config{ModelsDir: dir, Parallel: 2})
+	// Bounded tools, so that random weights finish: strings of a few
+	// characters, and no free-form object.
+	bounded := []map[string]any{
+		{"type": "function", "function": map[string]any{"name": "get_weather", "parameters": map[string]any{
+			"type": "object", "properties": map[string]any{
+				"city": map[string]any{"type": "string", "maxLength": 4},
+				"unit": map[string]any{"enum": []string{"섭씨", "F"}},
+				"days": map[string]any{"type": "integer", "minimum": 1, "maximum": 7}},
+			"required": []string{"city", "unit"}, "additionalProperties": false}}},
+		{"type": "function", "function": map[string]any{"name": "get_time", "parameters": map[string]any{
+			"type": "object", "properties": map[string]any{}, "additionalProperties": false}}},
+	}
+	params := map[string]string{}
+	for _, tool := range bounded {
+		fn := tool["function"].(map[string]any)
+		b, _ := json.Marshal(fn["parameters"])
+		params[fn["name"].(string)] = string(b)
+	}
+	finished := 0
+	for name := range formats {
+		for seed := range 6 {
+			choice := any("required")
+			if seed%2 == 1 {
+				choice = map[string]any{"type": "function", "function": map[string]any{"name": "get_weather"}}
+			}
+			body := map[string]any{"model": name, "seed": seed, "temperature": 1.0, "max_tokens": 300,
+				"messages":    []map[string]any{{"role": "user", "content": "서울 날씨?"}},
+				"tools":       []any{bounded[0], bounded[1]},
+				"tool_choice": choice, "parallel_tool_calls": seed%3 != 0}
+			r := ts.ok(t, "/v1/chat/completions", body)
+			resp := decodeReply(t, r)
+			ch := resp.Choices[0]
+			if ch.FinishReason == "length" {
+				t.Logf("%s seed %d: cut short after %d calls", name, seed, len(ch.Message.ToolCalls))
+				continue // cut short: nothing to check
+			}
+			finished++
+			if ch.FinishReason != "tool_calls" || len(ch.Message.ToolCalls) == 0 {
+				t.Fatalf("%s seed %d: finish %q, calls %+v, content %v", name, seed, ch.FinishReason, ch.Message.ToolCalls, ch.Message.Content)
+			}
+			if seed%3 == 0 && len(ch.Message.ToolCalls) != 1 {
+				t.Errorf("%s seed %d: %d calls with parallel_tool_calls false", name, seed, len(ch.Message.ToolCalls))
+			}
+			for _, c := range ch.Message.ToolCalls {
+				p, ok := params[c.Function.Name]
+				if !ok || seed%2 == 1 && c.Function.Name != "get_weather" {
+					t.Fatalf("%s seed %d: call of %q", name, seed, c.Function.Name)
+				}
+				if msg := schematest.Check(schematest.Compile(t, p), c.Function.Arguments); msg != "" {
+					t.Errorf("%s seed %d: arguments %q of %s: %s", name, seed, c.Function.Arguments, c.Function.Name, msg)
+				}
+			}
+		}
+	}
+	t.Logf("%d of %d outputs finished and were checked", finished, 6*len(formats))
+	if finished < 3*len(formats) {
+		t.Errorf("only %d outputs finished within 300 tokens", finished)
+	}
+}
+
+func TestToolRequestErrors(t *testing.T) {
+	ts := toolServer(t, toolCases[:1])
+	model := modelName(toolCases[0].name)
+	call := map[string]any{"id": "call_1", "type": "function", "function": map[string]any{"name": "get_weather", "arguments": `{"city": "Seoul"}`}}
+	for _, tc := range []struct {
+		name  string
+		path  string
+		extra map[string]any
+		want  string
+	}{
+		{"duplicate names", "/v1/chat/completions", map[string]any{"tools": []any{weatherTool, weatherTool}}, `two tools are named "get_weather"`},
+		{"bad parameters", "/v1/chat/completions", map[string]any{"tools": []any{map[string]any{"type": "function", "function": map[string]any{
+			"name": "f", "parameters": map[string]any{"type": "object", "not": map[string]any{}}}}}}, `the parameters of tool "f"`},
+		{"unknown named choice", "/v1/chat/completions", map[string]any{"tool_choice": map[string]any{"type": "function", "function": map[string]any{"name": "nope"}}}, `"nope", which is not among the tools`},
+		{"bad choice", "/v1/chat/completions", map[string]any{"tool_choice": "sometimes"}, `tool_choice "sometimes"`},
+		{"required without tools", "/v1/chat/completions", map[string]any{"tools": nil, "tool_choice": "required"}, `needs tools`},
+		{"unknown tool result", "/v1/chat/completions", map[string]any{"messages": []any{
+			map[string]any{"role": "user", "content": "hi"},
+			map[string]any{"role": "assistant", "content": "", "tool_calls": []any{call}},
+			map[string]any{"role": "tool", "tool_call_id": "call_2", "content": "sunny"}}}, `tool call "call_2", which no earlier assistant message made`},
+		{"format and tools", "/v1/chat/completions", map[string]any{"response_format": map[string]any{"type": "json_object"}}, `"response_format" and tools both constrain`},
+		{"think without thinking", "/api/chat", map[string]any{"think": true}, `does not support thinking`},
+		{"bad think", "/api/chat", map[string]any{"think": "very"}, `think must be`},
+		{"unknown tool name (ollama)", "/api/chat", map[string]any{"messages": []any{
+			map[string]any{"role": "user", "content": "hi"},
+			map[string]any{"role": "tool", "tool_name": "get_moon", "content": "full"}}}, `tool "get_moon", which no earlier assistant message called`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := chatBody(toolCases[0], tc.path, false, tc.extra)
+			body["model"] = model
+			for k, v := range tc.extra {
+				if v == nil {
+					delete(body, k)
+				}
+			}
+			r := ts.do(t, "POST", tc.path, body)
+			var e struct {
+				Error json.RawMessage `json:"error"`
+			}
+			json.Unmarshal(r.body, &e)
+			var msg struct {
+				Message string `json:"message"`
+			}
+			if json.Unmarshal(e.Error, &msg) != nil {
+				json.Unmarshal(e.Error, &msg.Message) // Ollama's error is a string
+			}
+			if r.status != http.StatusBadRequest || !strings.Contains(msg.Message, tc.want) {
+				t.Fatalf("status %d %s, want 400 with %q", r.status, r.body, tc.want)
+			}
+		})
+	}
+	// The model stays loaded and keeps serving.
+	ts.ok(t, "/v1/chat/completions", chatBody(toolCases[0], "/v1/", false, nil))
+}
+
+// tool_choice "none" renders without tools and parses nothing: the call
+// text is the answer.
+func TestToolChoiceNone(t *testing.T) {
+	ts := toolServer(t, toolCases[:1])
+	r := ts.ok(t, "/v1/chat/completions", chatBody(toolCases[0], "/v1/", false, map[string]any{"tool_choice": "none"}))
+	var resp struct {
+		Choices []struct {
+			Message struct {
+				Content   string `json:"content"`
+				ToolCalls []any  `json:"tool_calls"`
+			} `json:"message"`
+		} `json:"choices"`
+	}
+	json.Unmarshal(r.body, &resp)
+	if m := resp.Choices[0].Message; len(m.ToolCalls) != 0 || m.Content != toolCases[0].script {
+		t.Fatalf("message %+v, want the script as content", m)
+	}
+}
+
+// chatReply is a whole chat completion as a client reads it.
+type chatReply struct {
+	Choices []struct {
+		Message struct {
+			Content          *string `json:"content"`
+			ReasoningContent string  `json:"reasoning_content"`
+			Reasoning        string  `json:"reasoning"`
+			ToolCalls        []struct {
+				ID       string `json:"id"`
+				Type     string `json:"type"`
+				Function struct {
+					Name      string `json:"name"`
+					Arguments string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+		} `json:"message"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+}
+
+func decodeReply(t *testing.T, r response) chatReply {
+	t.Helper()
+	var c chatReply
+	if err := json.Unmarshal(r.body, &c); err != nil || len(c.Choices) != 1 {
+		t.Fatalf("not a chat completion (%v): %s", err, r.body)
+	}
+	return c
 }

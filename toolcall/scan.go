@@ -144,7 +144,10 @@ func (c *callScan) scanMistralV11(b []byte) (int, bool) {
 	}
 	c.name = name
 	ve := c.args(b, len(s)-len(rest)+len("[ARGS]"))
-	return ve, ve >= 0
+	if ve < 0 {
+		return 0, false
+	}
+	return ve, true
 }
 
 // args reads the arguments' JSON value from b[i] on (after spaces) and

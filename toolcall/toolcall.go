@@ -241,8 +241,10 @@ func (p *Parser) starts() []string {
 
 // run decides as much of buf as it can; at the end (final) it decides all.
 func (p *Parser) run(final bool) {
+	idle := 0
 	for {
 		progressed := false
+		size, events := len(p.buf), len(p.out)
 		switch p.state {
 		case sText:
 			progressed = p.text(final)
@@ -262,6 +264,13 @@ func (p *Parser) run(final bool) {
 			}
 		}
 		if !progressed {
+			return
+		}
+		// States may hand over without consuming, but never go round:
+		// stop when several steps changed nothing.
+		if len(p.buf) != size || len(p.out) != events {
+			idle = 0
+		} else if idle++; idle > 8 {
 			return
 		}
 	}
@@ -353,10 +362,10 @@ func (p *Parser) bareMaybe(final bool) bool {
 		p.startBody()
 		return true
 	}
-	p.emit(Content, string(p.buf))
-	p.buf = p.buf[:0]
+	// Not a call: the answer is text (started: not looked at again).
+	p.started = true
 	p.state = sText
-	return false
+	return true
 }
 
 // region reads a call region between calls: separators, the region's end
@@ -442,13 +451,13 @@ func (p *Parser) body(final bool) bool {
 	n, done := c.scan(p.buf)
 	if p.opt.MaxCalls > 0 && p.calls >= p.opt.MaxCalls && !c.announced {
 		// One call too many: read it and drop it.
-		if done || final {
+		if done {
 			p.buf = p.buf[n:]
-			if !done {
-				p.buf = p.buf[:0]
-			}
 			p.state = sCall
-			return done
+			return true
+		}
+		if final {
+			p.buf = p.buf[:0]
 		}
 		return false
 	}
@@ -502,12 +511,14 @@ func (p *Parser) body(final bool) bool {
 	if c.announced && c.argsStart < 0 {
 		p.emit(CallArgs, "{}")
 	}
-	if c.announced {
-		p.out = append(p.out, Event{Kind: CallEnd, Index: p.calls - 1})
-	} else {
-		// Not a call after all (no name): keep the text as content.
+	if !c.announced {
+		// Not a call after all (no name): the text is content.
 		p.emit(Content, string(p.buf[:n]))
+		p.buf = p.buf[n:]
+		p.state = sText
+		return true
 	}
+	p.out = append(p.out, Event{Kind: CallEnd, Index: p.calls - 1})
 	p.buf = p.buf[n:]
 	p.state = sCall
 	return true

@@ -86,6 +86,10 @@ var cases = []parseCase{
 	{name: "cut short keeps arguments", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
 		text:  `<tool_call>{"name": "f", "arguments": {"a": "long`,
 		calls: []wantCall{{"", "f", `{"a": "long`}}},
+	{name: "mistral v11 marker then no name", spec: specOf(MistralV11, "", ""), opt: Options{Tools: true},
+		text: `[TOOL_CALLS] {"a": 1}`, content: `{"a": 1}`},
+	{name: "hermes marker then no object", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
+		text: "<tool_call> oops", content: "oops"},
 	{name: "lookalike marker", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
 		text: "a <tool_cal b <tool", content: "a <tool_cal b <tool"},
 }
@@ -230,4 +234,35 @@ func TestDetect(t *testing.T) {
 			t.Errorf("Detect(%q) = %+v, want %+v", tc.src, got, tc.want)
 		}
 	}
+}
+
+// FuzzParser feeds any output, cut anywhere, to every format: no panic,
+// no endless loop, and the stream keeps its order rules.
+func FuzzParser(f *testing.F) {
+	for _, tc := range cases {
+		f.Add(tc.text, uint8(3))
+	}
+	specs := []Spec{specOf(Hermes, "<think>", "</think>"), specOf(Llama3, "", ""), specOf(Mistral, "", ""),
+		specOf(MistralV11, "[THINK]", "[/THINK]"), specOf(DeepSeekR1, "<think>", "</think>"), specOf(DeepSeekV3, "<think>", "</think>")}
+	f.Fuzz(func(t *testing.T, text string, cut uint8) {
+		if !utf8.ValidString(text) {
+			return
+		}
+		step := int(cut%16) + 1
+		var parts []string
+		for i := 0; i < len(text); i += step {
+			parts = append(parts, text[i:min(i+step, len(text))])
+		}
+		for _, s := range specs {
+			for _, o := range []Options{{Tools: true, Reasoning: true}, {Tools: true, InReasoning: true, Reasoning: true, MaxCalls: 1}, {}} {
+				p := s.NewParser(o)
+				var all []Event
+				for _, c := range parts {
+					all = append(all, p.Write(c)...)
+				}
+				all = append(all, p.Close()...)
+				checkEvents(t, parts, all)
+			}
+		}
+	})
 }

@@ -382,11 +382,11 @@ func literal(v *value) string {
 			if i > 0 {
 				parts = append(parts, `"," ws`)
 			}
-			parts = append(parts, gbnfQuote(jsonString(m.key)), `ws ":" ws`, literal(m.val), "ws")
+			parts = append(parts, grammar.Quote(jsonString(m.key)), `ws ":" ws`, literal(m.val), "ws")
 		}
 		return strings.Join(append(parts, `"}"`), " ")
 	}
-	return gbnfQuote(v.text())
+	return grammar.Quote(v.text())
 }
 
 // jsonString is s as canonical JSON text, quotes included.

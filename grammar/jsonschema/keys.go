@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ondo-ai/ondo/grammar"
 )
 
 // The keys of an object's undeclared members split into classes: the value
@@ -429,7 +431,7 @@ func keyChars(set runeSet) string {
 		if rest := plainChars.minus(plain); len(rest) < len(plain) {
 			alts = append(alts, classOf(rest, `[^\x00-\x1F"\\`))
 		} else if r, ok := plain.single(); ok {
-			alts = append(alts, gbnfQuote(string(r)))
+			alts = append(alts, grammar.Quote(string(r)))
 		} else {
 			alts = append(alts, classOf(plain, "["))
 		}

@@ -41,7 +41,7 @@ func (c *compiler) genObject(r *schemaNode, hint string) (string, bool, error) {
 		}
 		d := declared{name: name, required: slices.Contains(r.required, name), ok: ok}
 		if ok {
-			d.kv = c.define(name+"-kv", seq(gbnfQuote(jsonString(name)), `ws ":" ws`, e, "ws"))
+			d.kv = c.define(name+"-kv", seq(grammar.Quote(jsonString(name)), `ws ":" ws`, e, "ws"))
 		}
 		decl = append(decl, d)
 		return nil

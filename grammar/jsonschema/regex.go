@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ondo-ai/ondo/grammar"
 )
 
 // This file turns an ECMAScript regular expression (a JSON Schema "pattern")
@@ -655,7 +657,7 @@ func emitRx(b *strings.Builder, x *rx, prec int) {
 		b.WriteString(`""`)
 	case opSet:
 		if r, ok := x.set.single(); ok {
-			b.WriteString(gbnfQuote(string(r)))
+			b.WriteString(grammar.Quote(string(r)))
 		} else {
 			b.WriteString(gbnfClass(x.set))
 		}
@@ -683,7 +685,7 @@ func emitRx(b *strings.Builder, x *rx, prec int) {
 				b.WriteString(" ")
 			}
 			if p.lit != nil {
-				b.WriteString(gbnfQuote(string(p.lit)))
+				b.WriteString(grammar.Quote(string(p.lit)))
 				continue
 			}
 			if p.n > 1 {
@@ -750,48 +752,6 @@ func catParts(subs []*rx) []catPart {
 	return parts
 }
 
-// gbnfQuote prints s as a GBNF string literal.
-func gbnfQuote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		default:
-			b.WriteString(gbnfChar(r))
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-// gbnfChar spells r for a literal or class: itself when visible, else an
-// escape.
-func gbnfChar(r rune) string {
-	switch r {
-	case '\n':
-		return `\n`
-	case '\r':
-		return `\r`
-	case '\t':
-		return `\t`
-	}
-	switch {
-	case r >= 0x20 && r < 0x7F:
-		return string(r)
-	case r < 0x80:
-		return fmt.Sprintf(`\x%02X`, r)
-	case r <= 0xFFFF && (!unicode.IsPrint(r) || unicode.Is(unicode.Mn, r)):
-		return fmt.Sprintf(`\u%04X`, r)
-	case !unicode.IsPrint(r) || unicode.Is(unicode.Mn, r):
-		return fmt.Sprintf(`\U%08X`, r)
-	}
-	return string(r)
-}
-
 // gbnfClass prints s as a GBNF character class, listing s or its complement,
 // whichever is shorter. Surrogates are never characters of the text, so
 // either list may take them in when that joins two ranges.
@@ -815,15 +775,7 @@ func tidySurrogates(s runeSet) runeSet {
 
 func gbnfClassList(s runeSet) string {
 	var b strings.Builder
-	item := func(r rune) {
-		switch r {
-		case ']', '\\', '-', '^':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		default:
-			b.WriteString(gbnfChar(r))
-		}
-	}
+	item := func(r rune) { b.WriteString(grammar.ClassChar(r)) }
 	for _, r := range s {
 		item(r.lo)
 		if r.hi > r.lo+1 {

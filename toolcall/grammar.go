@@ -1,0 +1,357 @@
+package toolcall
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ondo-ai/ondo/grammar"
+	"github.com/ondo-ai/ondo/grammar/jsonschema"
+)
+
+// Constraining the output: GBNF grammars that make a model write calls in
+// its family's format, with arguments valid against each tool's
+// parameters, and that keep a reasoning section before them (or before a
+// response format's JSON).
+
+// Tool is an offered function: its name and its parameters' JSON Schema.
+type Tool struct {
+	Name       string
+	Parameters json.RawMessage // {} or empty: any object
+}
+
+// GrammarOptions say what output a grammar allows.
+type GrammarOptions struct {
+	// Tools are the functions calls may name, in order.
+	Tools []Tool
+	// Lazy lets the output be an answer in text, the call format applying
+	// from its opening marker on (tool_choice "auto"); otherwise the output
+	// is calls (tool_choice "required" or a named function).
+	Lazy bool
+	// MaxCalls, above 0, is the most calls allowed.
+	MaxCalls int
+	// Reasoning lets a reasoning section open the output; InReasoning
+	// starts inside one (the prompt opened it).
+	Reasoning, InReasoning bool
+	// Token returns the vocabulary's one token for a marker's text, if it
+	// has one: markers are then that token (a control token is allowed
+	// only when the grammar names it). Nil: markers are text.
+	Token func(text string) (int32, bool)
+}
+
+// gbnf builds a grammar's rules.
+type gbnf struct {
+	rules []string
+	names map[string]bool
+	token func(string) (int32, bool)
+}
+
+func (g *gbnf) add(name, body string) string {
+	if !g.names[name] {
+		g.names[name] = true
+		g.rules = append(g.rules, name+" ::= "+body)
+	}
+	return name
+}
+
+// mark is a marker: its token when the vocabulary has one, else its text.
+func (g *gbnf) mark(text string) string {
+	if g.token != nil {
+		if id, ok := g.token(text); ok {
+			return fmt.Sprintf("<[%d]>", id)
+		}
+	}
+	return grammar.Quote(text)
+}
+
+// without defines a rule for any text that does not contain marker and
+// returns its name. A marker that is one token is ruled out as that
+// token (unless bytes: the text may start inside a token, as after a
+// character class); otherwise as text, by an automaton of how much of the marker the
+// text ends with (Knuth–Morris–Pratt).
+func (g *gbnf) without(name, marker string, bytes bool) string {
+	if g.token != nil && !bytes {
+		if id, ok := g.token(marker); ok {
+			return g.add(name, fmt.Sprintf("( !<[%d]> )*", id))
+		}
+	}
+	m := []rune(marker)
+	fail := make([]int, len(m)) // the longest proper border of m[:i+1]
+	for i := 1; i < len(m); i++ {
+		k := fail[i-1]
+		for k > 0 && m[i] != m[k] {
+			k = fail[k-1]
+		}
+		if m[i] == m[k] {
+			k++
+		}
+		fail[i] = k
+	}
+	step := func(k int, r rune) int {
+		for k > 0 && m[k] != r {
+			k = fail[k-1]
+		}
+		if m[k] == r {
+			k++
+		}
+		return k
+	}
+	var chars []rune
+	seen := map[rune]bool{}
+	for _, r := range m {
+		if !seen[r] {
+			seen[r] = true
+			chars = append(chars, r)
+		}
+	}
+	sort.Slice(chars, func(i, j int) bool { return chars[i] < chars[j] })
+	var class strings.Builder
+	for _, r := range chars {
+		class.WriteString(grammar.ClassChar(r))
+	}
+	state := func(k int) string { return fmt.Sprintf("%s-%d", name, k) }
+	for k := range m {
+		alts := []string{fmt.Sprintf("[^%s] %s", class.String(), state(0))}
+		for _, r := range chars {
+			if n := step(k, r); n < len(m) {
+				alts = append(alts, fmt.Sprintf("%s %s", grammar.Quote(string(r)), state(n)))
+			}
+		}
+		g.add(state(k), "( "+strings.Join(alts, " | ")+" )?")
+	}
+	return state(0)
+}
+
+// reasoning returns the expression of the output's opening reasoning
+// section (empty when there is none).
+func (s Spec) reasoning(g *gbnf, o GrammarOptions) string {
+	if s.ThinkOpen == "" || !o.Reasoning && !o.InReasoning {
+		return ""
+	}
+	inside := g.without("think-text", s.ThinkClose, false)
+	section := fmt.Sprintf("%s %s", inside, g.mark(s.ThinkClose))
+	if o.InReasoning {
+		return section
+	}
+	return fmt.Sprintf("( sp %s %s )?", g.mark(s.ThinkOpen), section)
+}
+
+// sp is the bounded space between parts.
+const spRule = `( " " | "\n" ){0,3}`
+
+// Wrap returns a grammar that lets the reasoning section of spec's format
+// come before an output that body (GBNF whose root is the output) allows:
+// a response format constrains the answer, not the reasoning. body's
+// rules must not use the names think-text*, sp and output-root.
+func (s Spec) Wrap(body string, o GrammarOptions) string {
+	g := &gbnf{names: map[string]bool{}, token: o.Token}
+	think := s.reasoning(g, o)
+	if think == "" {
+		return body
+	}
+	renamed := renameRoot(body, "output-root")
+	g.add("root", think+" sp output-root")
+	g.add("sp", spRule)
+	return strings.Join(g.rules, "\n") + "\n" + renamed
+}
+
+// renameRoot renames rule root of src to name, in its definition and in
+// every reference.
+func renameRoot(src, name string) string {
+	return renameRules(src, func(n string) string {
+		if n == "root" {
+			return name
+		}
+		return n
+	})
+}
+
+// prefixRules renames every rule of src by prefixing it, so that several
+// compiled schemas can live in one grammar.
+func prefixRules(src, prefix string) string {
+	defined := map[string]bool{}
+	for _, l := range strings.Split(src, "\n") {
+		if i := strings.Index(l, " ::= "); i > 0 {
+			defined[l[:i]] = true
+		}
+	}
+	return renameRules(src, func(n string) string {
+		if defined[n] {
+			return prefix + n
+		}
+		return n
+	})
+}
+
+// renameRules rewrites every rule name of GBNF src (defined or referred
+// to) with rename, leaving literals, classes, token references and
+// repetition counts alone.
+func renameRules(src string, rename func(string) string) string {
+	var b strings.Builder
+	for i := 0; i < len(src); {
+		c := src[i]
+		switch {
+		case c == '"' || c == '[':
+			end := byte('"')
+			if c == '[' {
+				end = ']'
+			}
+			j := i + 1
+			for j < len(src) && src[j] != end {
+				if src[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j+1, len(src))
+			b.WriteString(src[i:j])
+			i = j
+		case c == '<' || c == '{':
+			end := map[byte]byte{'<': '>', '{': '}'}[c]
+			j := strings.IndexByte(src[i:], end)
+			if j < 0 {
+				j = len(src) - i - 1
+			}
+			b.WriteString(src[i : i+j+1])
+			i += j + 1
+		case c == '#':
+			j := strings.IndexByte(src[i:], '\n')
+			if j < 0 {
+				j = len(src) - i
+			}
+			b.WriteString(src[i : i+j])
+			i += j
+		case isNameChar(c):
+			j := i
+			for j < len(src) && isNameChar(src[j]) {
+				j++
+			}
+			b.WriteString(rename(src[i:j]))
+			i = j
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String()
+}
+
+func isNameChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// Grammar returns GBNF for the output o allows in spec's format: calls of
+// o.Tools with arguments that validate against their parameters, after
+// an optional reasoning section, and (Lazy) text before the first call.
+// A tool whose parameters cannot be compiled is an error naming it.
+func (s Spec) Grammar(o GrammarOptions) (string, error) {
+	if len(o.Tools) == 0 {
+		return "", fmt.Errorf("toolcall: no tools to call")
+	}
+	g := &gbnf{names: map[string]bool{}, token: o.Token}
+	var schemas []string
+	var alts []string
+	for i, t := range o.Tools {
+		src, err := jsonschema.Compile(objectSchema(t.Parameters), jsonschema.Options{})
+		if err != nil {
+			return "", fmt.Errorf("the parameters of tool %q: %w", t.Name, err)
+		}
+		prefix := fmt.Sprintf("t%d-", i)
+		schemas = append(schemas, prefixRules(src, prefix))
+		alts = append(alts, s.callExpr(g, t.Name, prefix+"root"))
+	}
+	call := g.add("call", strings.Join(alts, " | "))
+	calls := s.callsExpr(g, call, o.MaxCalls)
+	body := calls
+	if o.Lazy {
+		body = s.lazyExpr(g, calls)
+	}
+	think := s.reasoning(g, o)
+	if think != "" && !o.Lazy {
+		think += " sp" // lazy: the text takes the spaces
+	}
+	root := strings.TrimSpace(think + " " + body)
+	g.add("sp", spRule)
+	g.add("js", `( " " ){0,1}`)
+	src := "root ::= " + root + "\n" + strings.Join(g.rules, "\n") + "\n" + strings.Join(schemas, "")
+	return src, nil
+}
+
+// callExpr is one call of tool name with arguments rule args.
+func (s Spec) callExpr(g *gbnf, name, args string) string {
+	jname := grammar.Quote(mustJSON(name))
+	switch s.Format {
+	case Hermes:
+		return fmt.Sprintf(`%s "\n"? "{" js "\"name\"" js ":" js %s js "," js "\"arguments\"" js ":" js %s js "}" "\n"? %s`,
+			g.mark("<tool_call>"), jname, args, g.mark("</tool_call>"))
+	case Llama3:
+		return fmt.Sprintf(`"{" js "\"name\"" js ":" js %s js "," js "\"parameters\"" js ":" js %s js "}"`, jname, args)
+	case Mistral:
+		return fmt.Sprintf(`"{" js "\"name\"" js ":" js %s js "," js "\"arguments\"" js ":" js %s ( js "," js "\"id\"" js ":" js "\"" [a-zA-Z0-9]{9} "\"" )? js "}"`, jname, args)
+	case MistralV11:
+		return fmt.Sprintf(`%s %s %s %s`, g.mark("[TOOL_CALLS]"), grammar.Quote(name), g.mark("[ARGS]"), args)
+	case DeepSeekR1:
+		return fmt.Sprintf("%s \"function\" %s %s \"\\n```json\\n\" %s \"\\n```\" %s", g.mark("<｜tool▁call▁begin｜>"), g.mark("<｜tool▁sep｜>"), grammar.Quote(name), args, g.mark("<｜tool▁call▁end｜>"))
+	case DeepSeekV3:
+		return fmt.Sprintf("%s %s %s %s %s", g.mark("<｜tool▁call▁begin｜>"), grammar.Quote(name), g.mark("<｜tool▁sep｜>"), args, g.mark("<｜tool▁call▁end｜>"))
+	}
+	return ""
+}
+
+// callsExpr is the call region: one or more calls (at most max when max
+// is above 0) with the format's opening and closing around them.
+func (s Spec) callsExpr(g *gbnf, call string, max int) string {
+	sep := map[Format]string{Hermes: `sp`, Llama3: `js ";" js`, Mistral: `js "," js`, MistralV11: ``, DeepSeekR1: `sp`, DeepSeekV3: ``}[s.Format]
+	more := fmt.Sprintf("( %s %s )*", sep, call)
+	if max == 1 {
+		more = ""
+	} else if max > 1 {
+		more = fmt.Sprintf("( %s %s ){0,%d}", sep, call, max-1)
+	}
+	list := strings.TrimSpace(call + " " + more)
+	switch s.Format {
+	case Mistral:
+		return g.add("calls", fmt.Sprintf(`%s "[" %s "]"`, g.mark("[TOOL_CALLS]"), list))
+	case DeepSeekR1, DeepSeekV3:
+		return g.add("calls", fmt.Sprintf(`%s %s %s`, g.mark("<｜tool▁calls▁begin｜>"), list, g.mark("<｜tool▁calls▁end｜>")))
+	}
+	return g.add("calls", list)
+}
+
+// lazyExpr is an answer in text or, from the format's opening marker on,
+// calls (llama3: an answer that does not start with '{', or calls).
+func (s Spec) lazyExpr(g *gbnf, calls string) string {
+	switch s.Format {
+	case Llama3:
+		text := g.without("text", "<|python_tag|>", true)
+		return fmt.Sprintf(`( %s | %s %s | [^{ \t\r\n] %s )?`, calls, g.mark("<|python_tag|>"), calls, text)
+	}
+	open := map[Format]string{Hermes: "<tool_call>", Mistral: "[TOOL_CALLS]", MistralV11: "[TOOL_CALLS]",
+		DeepSeekR1: "<｜tool▁calls▁begin｜>", DeepSeekV3: "<｜tool▁calls▁begin｜>"}[s.Format]
+	text := g.without("text", open, false)
+	return fmt.Sprintf("%s ( %s )?", text, calls)
+}
+
+func mustJSON(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// objectSchema makes arguments an object: a tool without parameters takes
+// {}-like objects, and a schema that leaves its type open gets type
+// "object".
+func objectSchema(params json.RawMessage) json.RawMessage {
+	p := strings.TrimSpace(string(params))
+	if p == "" || p == "null" || p == "{}" {
+		return json.RawMessage(`{"type": "object"}`)
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(params, &top) != nil || top == nil {
+		return params // not an object: let the compiler say what is wrong
+	}
+	if _, ok := top["type"]; ok {
+		return params
+	}
+	return json.RawMessage(`{"type": "object", ` + p[1:])
+}

@@ -1,0 +1,148 @@
+package toolcall
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/ondo-ai/ondo/grammar"
+	"github.com/ondo-ai/ondo/internal/testtok"
+	"github.com/ondo-ai/ondo/tokenizer"
+)
+
+var testTools = []Tool{
+	{Name: "get_weather", Parameters: json.RawMessage(`{"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1, "maximum": 7}}, "required": ["city"], "additionalProperties": false}`)},
+	{Name: "get_time", Parameters: nil},
+}
+
+// accepts reports whether the grammar takes text whole, tokenized as the
+// model would write it (control tokens included).
+func accepts(t *testing.T, tk *tokenizer.Tokenizer, c *grammar.Constraint, text string) bool {
+	t.Helper()
+	m := c.NewMatcher()
+	for _, id := range tk.Encode(text, tokenizer.EncodeOptions{ParseSpecial: true, BOS: tokenizer.Off, EOS: tokenizer.Off}) {
+		if m.Accept(id) != nil {
+			return false
+		}
+	}
+	return m.Complete()
+}
+
+func vocabToken(tk *tokenizer.Tokenizer) func(string) (int32, bool) {
+	return func(s string) (int32, bool) {
+		ids := tk.Encode(s, tokenizer.EncodeOptions{ParseSpecial: true, BOS: tokenizer.Off, EOS: tokenizer.Off})
+		if len(ids) == 1 && tk.Piece(ids[0]) == s {
+			return ids[0], true
+		}
+		return 0, false
+	}
+}
+
+func TestGrammarPerFormat(t *testing.T) {
+	tk := testtok.Load(t, "llama3")
+	ix := grammar.NewIndex(tk)
+	for _, tc := range []struct {
+		spec Spec
+		opt  GrammarOptions
+		good []string
+		bad  []string
+	}{
+		{specOf(Hermes, "<think>", "</think>"), GrammarOptions{Reasoning: true},
+			[]string{
+				"<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"서울\"}}\n</tool_call>",
+				"<think>\n생각\n</think>\n\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"a\", \"days\": 7}}\n</tool_call>",
+			},
+			[]string{
+				"Sure! <tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>",                          // text first: not lazy
+				"<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"a\", \"days\": 8}}\n</tool_call>", // maximum
+				"<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {}}\n</tool_call>",                             // required
+				"<tool_call>\n{\"name\": \"other\", \"arguments\": {}}\n</tool_call>",                                   // unknown tool
+				"",
+			}},
+		{specOf(Hermes, "<think>", "</think>"), GrammarOptions{Lazy: true, Reasoning: true, MaxCalls: 1},
+			[]string{
+				"",
+				"그냥 답합니다. <tool 없이",
+				"<think>x</think>Let me see.\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>",
+			},
+			[]string{
+				"Let me see.\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": [1]}\n</tool_call>",                                                 // not an object
+				"<tool_call>{\"name\": \"get_time\", \"arguments\": {}}</tool_call><tool_call>{\"name\": \"get_time\", \"arguments\": {}}</tool_call>", // one call
+			}},
+		{specOf(Hermes, "<think>", "</think>"), GrammarOptions{InReasoning: true},
+			[]string{"reasoning</think>\n\n<tool_call>{\"name\": \"get_time\", \"arguments\": {}}</tool_call>"},
+			[]string{"<tool_call>{\"name\": \"get_time\", \"arguments\": {}}</tool_call>"}},
+		{specOf(Llama3, "", ""), GrammarOptions{Lazy: true},
+			[]string{
+				`{"name": "get_weather", "parameters": {"city": "Busan"}}`,
+				`<|python_tag|>{"name": "get_time", "parameters": {}}`,
+				"The weather is fine.",
+			},
+			[]string{`{"answer": 1}`, `{"name": "get_weather", "parameters": {"town": "x"}}`}},
+		{specOf(Mistral, "", ""), GrammarOptions{},
+			[]string{`[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Jeju"}, "id": "a1B2c3D4e"}, {"name": "get_time", "arguments": {}}]`},
+			[]string{`[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Jeju"}, "id": "short"}]`}},
+		{specOf(MistralV11, "[THINK]", "[/THINK]"), GrammarOptions{Lazy: true, Reasoning: true},
+			[]string{`[THINK]hmm[/THINK]Sure.[TOOL_CALLS]get_weather[ARGS]{"city": "부산"}[TOOL_CALLS]get_time[ARGS]{}`, "no calls"},
+			[]string{`[TOOL_CALLS]get_weather[ARGS]{"city": 5}`}},
+		{specOf(DeepSeekR1, "<think>", "</think>"), GrammarOptions{},
+			[]string{"<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Tokyo\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+			[]string{"<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"}},
+		{specOf(DeepSeekV3, "<think>", "</think>"), GrammarOptions{Lazy: true},
+			[]string{"Calling.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+			[]string{"<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜>"}},
+	} {
+		tc.opt.Tools = testTools
+		tc.opt.Token = vocabToken(tk)
+		src, err := tc.spec.Grammar(tc.opt)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.spec.Format, err)
+		}
+		g, err := grammar.Parse(src)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tc.spec.Format, err, src)
+		}
+		c, err := g.Bind(ix)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.spec.Format, err)
+		}
+		for _, s := range tc.good {
+			if !accepts(t, tk, c, s) {
+				t.Errorf("%s %+v: refuses %q\n%s", tc.spec.Format, tc.opt.Lazy, s, src)
+			}
+			// What the grammar takes, the parser reads back.
+			if m := tc.spec.Parse(s, Options{Tools: true, Reasoning: tc.opt.Reasoning, InReasoning: tc.opt.InReasoning}); strings.Contains(s, "get_") && len(m.Calls) == 0 {
+				t.Errorf("%s: the parser finds no call in %q", tc.spec.Format, s)
+			}
+		}
+		for _, s := range tc.bad {
+			if accepts(t, tk, c, s) {
+				t.Errorf("%s lazy=%v: accepts %q", tc.spec.Format, tc.opt.Lazy, s)
+			}
+		}
+	}
+}
+
+func TestGrammarBadTool(t *testing.T) {
+	_, err := Spec{Format: Hermes}.Grammar(GrammarOptions{Tools: []Tool{{Name: "f", Parameters: json.RawMessage(`{"type": "object", "not": {}}`)}}})
+	if err == nil || !strings.Contains(err.Error(), `tool "f"`) || !strings.Contains(err.Error(), "not") {
+		t.Fatalf("err = %v, want one naming the tool and the keyword", err)
+	}
+}
+
+func TestWrapKeepsReasoningOutsideTheFormat(t *testing.T) {
+	tk := testtok.Load(t, "llama3")
+	ix := grammar.NewIndex(tk)
+	body := "root ::= \"{\" \"}\"\n"
+	src := specOf(Hermes, "<think>", "</think>").Wrap(body, GrammarOptions{Reasoning: true, Token: vocabToken(tk)})
+	g, err := grammar.Parse(src)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, src)
+	}
+	c, _ := g.Bind(ix)
+	for s, want := range map[string]bool{"{}": true, "<think>any {text}</think>\n{}": true, "<think>x</think>[]": false, "x{}": false} {
+		if accepts(t, tk, c, s) != want {
+			t.Errorf("%q: accepted %v, want %v", s, !want, want)
+		}
+	}
+}
