@@ -276,22 +276,6 @@ func parseTemplate(src string) (*chat.Template, error) {
 	return t, nil
 }
 
-// normalizeToolCalls turns tool-call arguments sent as a JSON string (the
-// OpenAI convention) into the JSON object templates expect.
-func normalizeToolCalls(msgs []chat.Message) {
-	for i := range msgs {
-		for j := range msgs[i].ToolCalls {
-			a := msgs[i].ToolCalls[j].Function.Arguments
-			var s string
-			if len(a) > 0 && a[0] == '"' && json.Unmarshal(a, &s) == nil {
-				if v := json.RawMessage(s); json.Valid(v) {
-					msgs[i].ToolCalls[j].Function.Arguments = v
-				}
-			}
-		}
-	}
-}
-
 // tokenText is a generated token's text as it stands alone (its bytes: a
 // piece of a multi-byte character is not valid UTF-8 on its own).
 func (r *runner) tokenText(id int32) string { return string(r.tok.Bytes(id)) }

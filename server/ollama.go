@@ -420,7 +420,6 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) error {
 		}
 		msgs[i] = msg
 	}
-	normalizeToolCalls(msgs)
 	var tmpl *chat.Template
 	if req.Template != "" {
 		var err error

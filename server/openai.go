@@ -304,7 +304,6 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) e
 	if ereq.Sampling.LogitBias, err = m.logitBias(req.LogitBias); err != nil {
 		return err
 	}
-	normalizeToolCalls(req.Messages)
 	kwargs := req.ChatTemplateKwargs
 	if req.ReasoningEffort != "" {
 		kwargs = withKwarg(kwargs, "reasoning_effort", req.ReasoningEffort)

@@ -193,6 +193,7 @@ func (m *runner) planChat(tmpl *chat.Template, msgs []chat.Message, rawTools []j
 		tmpl = m.tmpl
 	}
 	caps := tmpl.Caps()
+	msgs = adaptMessages(msgs, caps)
 	p := &chatPlan{spec: toolcall.Detect(tmpl.Source()), tools: tools, choice: choice, thinking: caps.Thinking}
 	if think.set {
 		if think.on && !caps.Thinking {
@@ -306,4 +307,41 @@ func (r *runner) markerToken(text string) (int32, bool) {
 		return ids[0], true
 	}
 	return 0, false
+}
+
+// adaptMessages writes the conversation the way the template needs it:
+// tool-call arguments as an object, or as a string of JSON for templates
+// that join them as text (caps.StringArguments), and content as a list of
+// text parts for templates that read only those (caps.TypedContent).
+// msgs is not changed.
+func adaptMessages(msgs []chat.Message, caps chat.Caps) []chat.Message {
+	out := make([]chat.Message, len(msgs))
+	copy(out, msgs)
+	asString := caps.StringArguments && !caps.ObjectArguments
+	for i := range out {
+		m := &out[i]
+		if len(m.ToolCalls) > 0 {
+			m.ToolCalls = append([]chat.ToolCall(nil), m.ToolCalls...)
+			for j := range m.ToolCalls {
+				a := &m.ToolCalls[j].Function.Arguments
+				var s string
+				isString := len(*a) > 0 && (*a)[0] == '"' && json.Unmarshal(*a, &s) == nil
+				switch {
+				case asString && !isString:
+					obj := strings.TrimSpace(string(*a))
+					if obj == "" {
+						obj = "{}"
+					}
+					b, _ := json.Marshal(obj)
+					*a = b
+				case !asString && isString && json.Valid([]byte(s)):
+					*a = json.RawMessage(s)
+				}
+			}
+		}
+		if caps.TypedContent && m.Parts == nil {
+			m.Parts = []chat.ContentPart{{Type: "text", Text: m.Content}}
+		}
+	}
+	return out
 }

@@ -3,7 +3,10 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +14,10 @@ import (
 	"sync"
 	"testing"
 
+	ollama "github.com/ollama/ollama/api"
+	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/ondo-ai/ondo/chat"
 	"github.com/ondo-ai/ondo/internal/schematest"
 	"github.com/ondo-ai/ondo/internal/scripted"
 	"github.com/ondo-ai/ondo/internal/testdata"
@@ -522,4 +529,118 @@ func decodeReply(t *testing.T, r response) chatReply {
 		t.Fatalf("not a chat completion (%v): %s", err, r.body)
 	}
 	return c
+}
+
+// Arguments go to each template the way it writes them: Functionary's
+// joins them as text, so it gets the JSON string; Qwen's writes them with
+// tojson, so it gets the object. Either way the prompt holds the JSON.
+func TestAdaptMessagesArguments(t *testing.T) {
+	msgs := []chat.Message{
+		{Role: "user", Content: "날씨?"},
+		{Role: "assistant", ToolCalls: []chat.ToolCall{{ID: "call_1", Type: "function", Function: chat.ToolCallFunction{Name: "get_weather", Arguments: json.RawMessage(`"{\"city\": \"서울\"}"`)}}}},
+		{Role: "tool", ToolCallID: "call_1", Content: "맑음"},
+	}
+	for _, tc := range []struct{ file, want, not string }{
+		{"../chat/testdata/captemplates/meetkai-functionary-medium-v3.2.jinja", `{"city": "서울"}`, `'city'`},
+		{"../chat/testdata/templates/Qwen-Qwen2.5-7B-Instruct.jinja", `"arguments": {"city": "서울"}`, `"{\"city\"`},
+	} {
+		src, err := os.ReadFile(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl, err := chat.Parse(string(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := tmpl.Render(chat.Input{Messages: adaptMessages(msgs, tmpl.Caps()), AddGenerationPrompt: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, tc.want) || strings.Contains(out, tc.not) {
+			t.Errorf("%s: prompt lacks %s or has %s:\n%s", filepath.Base(tc.file), tc.want, tc.not, out)
+		}
+	}
+	if string(msgs[1].ToolCalls[0].Function.Arguments) != `"{\"city\": \"서울\"}"` {
+		t.Error("adaptMessages changed its input")
+	}
+}
+
+// The real Go clients read calls and reasoning, whole and streamed.
+func TestToolCallsGoClients(t *testing.T) {
+	tc := toolCases[1] // qwen3: reasoning, then a call
+	ts := toolServer(t, []toolCase{tc})
+	ctx := context.Background()
+	model := modelName(tc.name)
+	params, _ := json.Marshal(weatherTool["function"].(map[string]any)["parameters"])
+
+	oc := openaiClient(ts, "unused")
+	req := openai.ChatCompletionRequest{Model: model,
+		Messages: []openai.ChatCompletionMessage{{Role: "user", Content: "서울 날씨?"}},
+		Tools:    []openai.Tool{{Type: openai.ToolTypeFunction, Function: &openai.FunctionDefinition{Name: "get_weather", Parameters: json.RawMessage(params)}}}}
+	resp, err := oc.CreateChatCompletion(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := resp.Choices[0].Message
+	if resp.Choices[0].FinishReason != openai.FinishReasonToolCalls || m.ReasoningContent != tc.reasoning ||
+		len(m.ToolCalls) != 1 || m.ToolCalls[0].Function.Name != tc.calls[0][0] || m.ToolCalls[0].Function.Arguments != tc.calls[0][1] {
+		t.Fatalf("go-openai: %+v", resp.Choices[0])
+	}
+	stream, err := oc.CreateChatCompletionStream(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasoning strings.Builder
+	var calls []openai.ToolCall
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(chunk.Choices) == 0 {
+			continue
+		}
+		d := chunk.Choices[0].Delta
+		reasoning.WriteString(d.ReasoningContent)
+		for _, c := range d.ToolCalls {
+			if *c.Index == len(calls) {
+				calls = append(calls, c)
+			} else {
+				calls[*c.Index].Function.Arguments += c.Function.Arguments
+			}
+		}
+	}
+	stream.Close()
+	if reasoning.String() != tc.reasoning || len(calls) != 1 || calls[0].ID == "" || calls[0].Function.Name != tc.calls[0][0] || calls[0].Function.Arguments != tc.calls[0][1] {
+		t.Fatalf("go-openai stream: reasoning %q, calls %+v", reasoning.String(), calls)
+	}
+
+	ol := ollamaClient(t, ts, "")
+	var tool ollama.Tool
+	raw, _ := json.Marshal(weatherTool)
+	if err := json.Unmarshal(raw, &tool); err != nil {
+		t.Fatal(err)
+	}
+	for _, streamed := range []bool{false, true} {
+		var got ollama.Message
+		err := ol.Chat(ctx, &ollama.ChatRequest{Model: model, Stream: &streamed, Tools: ollama.Tools{tool},
+			Messages: []ollama.Message{{Role: "user", Content: "서울 날씨?"}}}, func(r ollama.ChatResponse) error {
+			got.Content += r.Message.Content
+			got.Thinking += r.Message.Thinking
+			got.ToolCalls = append(got.ToolCalls, r.Message.ToolCalls...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Thinking != tc.reasoning || len(got.ToolCalls) != 1 || got.ToolCalls[0].Function.Name != tc.calls[0][0] {
+			t.Fatalf("ollama (stream %v): %+v", streamed, got)
+		}
+		if v, _ := got.ToolCalls[0].Function.Arguments.Get("city"); v != "Seoul" {
+			t.Fatalf("ollama (stream %v): arguments %v", streamed, got.ToolCalls[0].Function.Arguments)
+		}
+	}
 }
