@@ -33,7 +33,9 @@
 // remain are listed in testdata/README.md.
 // Outputs are checked against Python's jinja2 for the templates of Llama 3.x,
 // Qwen2.5, Qwen3, Gemma 2 and 3, Mistral Nemo and Small 3.2, Phi-3.5,
-// SmolLM3 and DeepSeek-R1 distills (testdata/fixtures.json, made by
+// SmolLM3 and DeepSeek-R1 distills, and of the tool-call formats of
+// Qwen3-Coder, DeepSeek-V3.1, Kimi-K2, GLM-4.6, gpt-oss, Command R7B and
+// Ministral 3 Reasoning (testdata/fixtures.json, made by
 // testdata/gen_fixtures.py).
 //
 // A model without a chat template gets a built-in one chosen from its

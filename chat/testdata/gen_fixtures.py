@@ -219,6 +219,15 @@ TEMPLATES = {
     "HuggingFaceTB-SmolLM3-3B": ("templates", QWEN, {"system", "smollm3"}),
     "deepseek-ai-DeepSeek-R1-Distill-Llama-8B": ("templates", DEEPSEEK, {"system", "think", "deepseek-str"}),
     "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B": ("templates", DEEPSEEK, {"system", "think", "call1"}),
+    # Templates of the tool-call formats (testdata/captemplates, from
+    # llama.cpp's collection), for tool calls rendered back.
+    "Qwen3-Coder": ("captemplates", QWEN, {"system", "tools", "call1", "calls"}),
+    "deepseek-ai-DeepSeek-V3.1": ("captemplates", DEEPSEEK, {"system", "tools", "call1", "calls"}),
+    "moonshotai-Kimi-K2": ("captemplates", ("", "<|im_end|>"), {"system", "tools", "call1", "calls"}),
+    "GLM-4.6": ("captemplates", ("", "<|endoftext|>"), {"system", "tools", "call1", "calls"}),
+    "openai-gpt-oss-120b": ("captemplates", ("<|startoftext|>", "<|return|>"), {"system", "tools", "call1", "calls"}),
+    "CohereForAI-c4ai-command-r7b-12-2024-tool_use": ("captemplates", ("<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>"), {"system", "tools", "call1", "calls"}),
+    "mistralai-Ministral-3-14B-Reasoning-2512": ("captemplates", MISTRAL, {"system", "tools", "call1", "calls", "mistral"}),
     # ondo's own fallbacks (chat/fallback/*.jinja), checked against jinja2 too.
     "chatml": ("fallback", QWEN, {"system", "parts"}),
     "llama3": ("fallback", LLAMA3, {"system", "parts"}),
@@ -488,7 +497,7 @@ SYNTHETIC_INPUT = {
 def main():
     out = []
     for name, (folder, (bos, eos), traits) in TEMPLATES.items():
-        rel = f"{folder}/{name}.jinja" if folder == "fallback" else f"testdata/templates/{name}.jinja"
+        rel = f"{folder}/{name}.jinja" if folder == "fallback" else f"testdata/{folder}/{name}.jinja"
         with open(os.path.join(CHAT, rel), encoding="utf-8", newline="") as f:
             source = f.read()
         for case, inp in cases_for(traits).items():
