@@ -31,6 +31,7 @@ import (
 	"github.com/ondo-ai/ondo/store"
 	"github.com/ondo-ai/ondo/store/resolver"
 	"github.com/ondo-ai/ondo/tokenizer"
+	"github.com/ondo-ai/ondo/toolcall"
 )
 
 // probeTimeout bounds the check for a running server.
@@ -85,6 +86,12 @@ answer sensibly within the constraint. An answer cut short (num_predict, a full
 context) is not valid JSON: that is an error (exit status 1 for a prompt given
 on the command line or standard input).
 
+A thinking model's reasoning is shown before its answer, between "Thinking..."
+and "...done thinking." (dimmed on a terminal); --hidethinking leaves it out,
+--think=false asks the model not to think (where its template can), and
+--think=low|medium|high sets the effort of models that take one. Tool calls
+the model makes are printed as [tool call] NAME(ARGUMENTS).
+
 --verbose prints timings after each answer to standard error, as ollama does:
 total duration, load duration, prompt eval count, duration and rate, eval
 count, duration and rate.
@@ -99,6 +106,7 @@ Environment:
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.stdin, o.stdout, o.stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
 			o.stdinTerminal = term.IsTerminal(int(os.Stdin.Fd()))
+			o.stdoutTerminal = term.IsTerminal(int(os.Stdout.Fd()))
 			return runModel(cmd.Context(), &o, args[0], args[1:])
 		},
 	}
@@ -106,6 +114,9 @@ Environment:
 	f.BoolVarP(&o.yes, "yes", "y", false, "pull a missing Hugging Face model without asking")
 	f.StringVar(&o.format, "format", "", `"json" for a JSON object, or a JSON schema file the answer must validate against`)
 	f.BoolVar(&o.verbose, "verbose", false, "print timings after each answer to standard error")
+	f.StringVar(&o.think, "think", "", `think before answering (thinking models): true, false, or a level, "low", "medium" or "high"`)
+	f.Lookup("think").NoOptDefVal = "true"
+	f.BoolVar(&o.hideThinking, "hidethinking", false, "do not show the model's thinking (it still thinks)")
 	f.StringVar(&o.keepAlive, "keepalive", "", "how long the server keeps the model loaded after the request (a duration, or seconds; negative: for good)")
 	f.StringArrayVarP(&o.set, "parameter", "p", nil, "set a parameter as /set parameter does, NAME=VALUE (repeatable; stop adds up)")
 	f.IntVar(&o.threads, "threads", 0, "threads when the model runs in this process (default: all CPUs)")
@@ -120,10 +131,14 @@ type runOptions struct {
 	format    string          // --format: "json" or a schema file
 	formatArg json.RawMessage // Ollama's format: "json", a schema, or nil
 	verbose   bool
+	think     string // --think: "", "true", "false", "low", "medium", "high"
 	keepAlive string
-	threads   int
-	set       []string // --parameter NAME=VALUE
-	params    params   // set's, then /set parameter's
+	// hideThinking is --hidethinking; stdoutTerminal dims the thinking.
+	hideThinking   bool
+	stdoutTerminal bool
+	threads        int
+	set            []string // --parameter NAME=VALUE
+	params         params   // set's, then /set parameter's
 
 	stdin         io.Reader
 	stdout        io.Writer
@@ -237,17 +252,66 @@ func answer(ctx context.Context, o *runOptions, b backend, msgs []chat.Message, 
 		msgs = withJSONInstruction(msgs)
 	}
 	var sb strings.Builder
-	stats, err := b.chat(ctx, msgs, p, o.formatArg, func(text string) error {
+	thinking := false // inside a shown reasoning section
+	dim := func(s string) string {
+		if o.stdoutTerminal {
+			return "\x1b[2m" + s + "\x1b[0m"
+		}
+		return s
+	}
+	stats, err := b.chat(ctx, msgs, p, askOptions{format: o.formatArg, think: o.think}, func(pc piece) error {
 		if err := ctx.Err(); err != nil {
 			// Stopped (Ctrl-C): what the model decided after that
 			// is neither shown nor kept.
 			return err
 		}
-		sb.WriteString(text)
-		_, err := io.WriteString(o.stdout, text)
+		var out string
+		switch {
+		case pc.thinking:
+			if o.hideThinking {
+				return nil
+			}
+			if !thinking {
+				out = dim("Thinking...") + "\n"
+				thinking = true
+			}
+			out += dim(pc.text)
+		default:
+			if thinking {
+				out = "\n" + dim("...done thinking.") + "\n\n"
+				thinking = false
+			}
+			if pc.call != nil {
+				out += fmt.Sprintf("[tool call] %s(%s)\n", pc.call.Name, pc.call.Arguments)
+			} else {
+				out += pc.text
+				sb.WriteString(pc.text)
+			}
+		}
+		_, err := io.WriteString(o.stdout, out)
 		return err
 	})
 	return sb.String(), stats, err
+}
+
+// thinkKwargs are the template variables of --think for a template with
+// caps: the thinking switch, and reasoning_effort for a level.
+func thinkKwargs(caps chat.Caps, think string) (map[string]any, error) {
+	if think == "" {
+		return nil, nil
+	}
+	on := think != "false"
+	if on && !caps.Thinking {
+		return nil, errors.New("--think: the model does not support thinking (its chat template has no reasoning section)")
+	}
+	kw := map[string]any{}
+	if caps.ThinkingKwarg != "" {
+		kw[caps.ThinkingKwarg] = on
+	}
+	if on && think != "true" {
+		kw["reasoning_effort"] = think
+	}
+	return kw, nil
 }
 
 // jsonInstruction is added to the last user message with --format: the
@@ -292,12 +356,29 @@ type backend interface {
 	// chat answers the conversation, calling emit with each piece of the
 	// answer as it is generated. format is Ollama's: "json", a JSON
 	// schema, or nil for free text.
-	chat(ctx context.Context, msgs []chat.Message, p params, format json.RawMessage, emit func(string) error) (runStats, error)
+	chat(ctx context.Context, msgs []chat.Message, p params, ask askOptions, emit func(piece) error) (runStats, error)
 	// info describes the model for /show.
 	info(ctx context.Context) (modelInfo, error)
 	// load loads the model without answering anything.
 	load(ctx context.Context) error
 	close() error
+}
+
+// askOptions are what an answer is asked to be beyond the conversation.
+type askOptions struct {
+	// format is Ollama's: "json", a JSON schema, or nil for free text.
+	format json.RawMessage
+	// think is --think: "" (the template's default), "true", "false",
+	// "low", "medium" or "high".
+	think string
+}
+
+// piece is a piece of an answer: text of the answer or of its reasoning,
+// or a tool call.
+type piece struct {
+	text     string
+	thinking bool
+	call     *toolcall.Call
 }
 
 // modelInfo is what /show info and /show template print.
@@ -621,7 +702,7 @@ func (b *localBackend) session(numCtx *int) (*ondo.Session, error) {
 // prompt renders and tokenizes the conversation, leaving out its oldest
 // turns (never a system message or the last one) while it does not fit in
 // size tokens with room for an answer.
-func (b *localBackend) prompt(msgs []chat.Message, size int) ([]int32, error) {
+func (b *localBackend) prompt(msgs []chat.Message, kwargs map[string]any, size int) ([]int32, string, error) {
 	tok := b.m.Tokenizer()
 	piece := func(id int32) string {
 		if id == tokenizer.NoToken {
@@ -632,9 +713,9 @@ func (b *localBackend) prompt(msgs []chat.Message, size int) ([]int32, error) {
 	bos, eos := piece(tok.BOS()), piece(tok.EOS())
 	room := min(size/4, 256)
 	for {
-		text, err := b.tmpl.Render(chat.Input{Messages: msgs, AddGenerationPrompt: true, BOSToken: bos, EOSToken: eos})
+		text, err := b.tmpl.Render(chat.Input{Messages: msgs, AddGenerationPrompt: true, BOSToken: bos, EOSToken: eos, Kwargs: kwargs})
 		if err != nil {
-			return nil, fmt.Errorf("rendering the chat template: %w", err)
+			return nil, "", fmt.Errorf("rendering the chat template: %w", err)
 		}
 		opts := tokenizer.EncodeOptions{AddSpecial: true, ParseSpecial: true, EOS: tokenizer.Off}
 		if bos != "" && strings.HasPrefix(text, bos) {
@@ -642,7 +723,7 @@ func (b *localBackend) prompt(msgs []chat.Message, size int) ([]int32, error) {
 		}
 		ids := tok.Encode(text, opts)
 		if len(ids)+room <= size {
-			return ids, nil
+			return ids, text, nil
 		}
 		drop := -1
 		for i := 0; i < len(msgs)-1; i++ {
@@ -653,9 +734,9 @@ func (b *localBackend) prompt(msgs []chat.Message, size int) ([]int32, error) {
 		}
 		if drop < 0 {
 			if len(ids) < size {
-				return ids, nil // it fits, with little room for the answer
+				return ids, text, nil // it fits, with little room for the answer
 			}
-			return nil, fmt.Errorf("the prompt has %d tokens, more than the context of %d (raise it with /set parameter num_ctx)", len(ids), size)
+			return nil, "", fmt.Errorf("the prompt has %d tokens, more than the context of %d (raise it with /set parameter num_ctx)", len(ids), size)
 		}
 		msgs = append(append([]chat.Message(nil), msgs[:drop]...), msgs[drop+1:]...)
 	}
@@ -683,14 +764,14 @@ func (b *localBackend) constraint(format json.RawMessage) (*grammar.Grammar, err
 	return g, nil
 }
 
-func (b *localBackend) chat(ctx context.Context, msgs []chat.Message, p params, format json.RawMessage, emit func(string) error) (runStats, error) {
+func (b *localBackend) chat(ctx context.Context, msgs []chat.Message, p params, ask askOptions, emit func(piece) error) (runStats, error) {
 	start := time.Now()
 	var st runStats
 	cfg, err := p.sampling()
 	if err != nil {
 		return st, err
 	}
-	g, err := b.constraint(format)
+	g, err := b.constraint(ask.format)
 	if err != nil {
 		return st, err
 	}
@@ -698,11 +779,40 @@ func (b *localBackend) chat(ctx context.Context, msgs []chat.Message, p params, 
 	if err != nil {
 		return st, err
 	}
-	ids, err := b.prompt(msgs, sess.Context())
+	kwargs, err := thinkKwargs(b.tmpl.Caps(), ask.think)
 	if err != nil {
 		return st, err
 	}
-	gen := ondo.GenerateOptions{Sampling: cfg, Stop: p.Stop, Grammar: g}
+	ids, text, err := b.prompt(msgs, kwargs, sess.Context())
+	if err != nil {
+		return st, err
+	}
+	spec := toolcall.Detect(b.tmpl.Source())
+	popt := toolcall.Options{Reasoning: spec.ThinkOpen != "" && ask.think != "false"}
+	popt.InReasoning = popt.Reasoning && strings.HasSuffix(strings.TrimRight(text, " \t\r\n"), spec.ThinkOpen)
+	if g != nil && popt.Reasoning {
+		// The format constrains the answer, after the reasoning.
+		if g, err = grammar.Parse(spec.Wrap(g.Source(), toolcall.GrammarOptions{Reasoning: true, InReasoning: popt.InReasoning})); err != nil {
+			return st, err
+		}
+	}
+	parser := spec.NewParser(popt)
+	send := func(evs []toolcall.Event) error {
+		for _, e := range evs {
+			var err error
+			switch e.Kind {
+			case toolcall.Content:
+				err = emit(piece{text: e.Text})
+			case toolcall.Reasoning:
+				err = emit(piece{text: e.Text, thinking: true})
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	gen := ondo.GenerateOptions{Sampling: cfg, Stop: p.Stop, Grammar: g, Special: popt.Reasoning}
 	if p.NumPredict != nil && *p.NumPredict > 0 {
 		gen.MaxTokens = *p.NumPredict
 	}
@@ -712,7 +822,10 @@ func (b *localBackend) chat(ctx context.Context, msgs []chat.Message, p params, 
 	}
 	var res *ondo.Result
 	if p.NumPredict == nil || *p.NumPredict != 0 {
-		res, err = sess.Generate(ctx, ids, gen, emit)
+		res, err = sess.Generate(ctx, ids, gen, func(text string) error { return send(parser.Write(text)) })
+		if err == nil {
+			err = send(parser.Close())
+		}
 	}
 	st.total = time.Since(start) + st.load
 	st.contextSize = sess.Context()
@@ -858,20 +971,34 @@ func (b *remoteBackend) info(ctx context.Context) (modelInfo, error) {
 		context: num("context_length"), embedding: num("embedding_length"), template: r.Template}, nil
 }
 
-func (b *remoteBackend) chat(ctx context.Context, msgs []chat.Message, p params, format json.RawMessage, emit func(string) error) (runStats, error) {
+func (b *remoteBackend) chat(ctx context.Context, msgs []chat.Message, p params, ask askOptions, emit func(piece) error) (runStats, error) {
 	var st runStats
 	type message struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
+		Role      string `json:"role"`
+		Content   string `json:"content"`
+		Thinking  string `json:"thinking,omitempty"`
+		ToolCalls []struct {
+			Function struct {
+				Name      string          `json:"name"`
+				Arguments json.RawMessage `json:"arguments"`
+			} `json:"function"`
+		} `json:"tool_calls,omitempty"`
 	}
 	body := map[string]any{"model": b.model, "stream": true, "options": p}
 	ms := make([]message, len(msgs))
 	for i, m := range msgs {
-		ms[i] = message{m.Role, m.Content}
+		ms[i] = message{Role: m.Role, Content: m.Content}
 	}
 	body["messages"] = ms
-	if format != nil {
-		body["format"] = format
+	if ask.format != nil {
+		body["format"] = ask.format
+	}
+	switch ask.think {
+	case "":
+	case "true", "false":
+		body["think"] = ask.think == "true"
+	default:
+		body["think"] = ask.think
 	}
 	if k := b.keepAlive(); k != nil {
 		body["keep_alive"] = k
@@ -891,8 +1018,18 @@ func (b *remoteBackend) chat(ctx context.Context, msgs []chat.Message, p params,
 		if err := json.Unmarshal(line, &r); err != nil {
 			return fmt.Errorf("/api/chat: %w", err)
 		}
+		if r.Message.Thinking != "" {
+			if err := emit(piece{text: r.Message.Thinking, thinking: true}); err != nil {
+				return err
+			}
+		}
 		if r.Message.Content != "" {
-			if err := emit(r.Message.Content); err != nil {
+			if err := emit(piece{text: r.Message.Content}); err != nil {
+				return err
+			}
+		}
+		for _, c := range r.Message.ToolCalls {
+			if err := emit(piece{call: &toolcall.Call{Name: c.Function.Name, Arguments: string(c.Function.Arguments)}}); err != nil {
 				return err
 			}
 		}

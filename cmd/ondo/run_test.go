@@ -316,11 +316,11 @@ func TestLocalPromptTrims(t *testing.T) {
 			chat.Message{Role: "assistant", Content: fmt.Sprintf("Answer %d about a dog.", i)})
 	}
 	msgs = append(msgs, chat.Message{Role: "user", Content: "The last question?"})
-	full, err := lb.prompt(msgs, 4096)
+	full, _, err := lb.prompt(msgs, nil, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := lb.prompt(msgs, 200)
+	ids, _, err := lb.prompt(msgs, nil, 200)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestLocalPromptTrims(t *testing.T) {
 	}
 	// Too long even alone: an error that says what to do.
 	huge := []chat.Message{{Role: "user", Content: strings.Repeat("cat ", 400)}}
-	if _, err := lb.prompt(huge, 100); err == nil || !strings.Contains(err.Error(), "num_ctx") {
+	if _, _, err := lb.prompt(huge, nil, 100); err == nil || !strings.Contains(err.Error(), "num_ctx") {
 		t.Errorf("a prompt larger than the context: %v", err)
 	}
 }
