@@ -258,10 +258,9 @@ func (p *Parser) run(final bool) {
 			progressed = p.body(final)
 		case sDone:
 			// Text after a bare call: keep it as content.
-			if len(p.buf) > 0 {
-				p.emit(Content, string(p.buf))
-				p.buf = p.buf[:0]
-			}
+			n := p.decidable(nil, final)
+			p.emit(Content, string(p.buf[:n]))
+			p.buf = p.buf[n:]
 		}
 		if !progressed {
 			return
