@@ -227,6 +227,9 @@ func (m *runner) planChat(tmpl *chat.Template, msgs []chat.Message, rawTools []j
 		return nil, err
 	}
 	p.opt.Tools = len(offered) > 0
+	for _, t := range tools {
+		p.opt.Schemas = append(p.opt.Schemas, toolcall.Tool{Name: t.Name, Parameters: t.Parameters})
+	}
 	p.opt.Reasoning = p.spec.ThinkOpen != "" && !(think.set && !think.on)
 	if p.opt.Reasoning {
 		p.opt.InReasoning = strings.HasSuffix(strings.TrimRight(p.prompt, " \t\r\n"), p.spec.ThinkOpen)

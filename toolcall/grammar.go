@@ -252,12 +252,24 @@ func (s Spec) Grammar(o GrammarOptions) (string, error) {
 	g := &gbnf{names: map[string]bool{}, token: o.Token}
 	var schemas []string
 	var alts []string
+	if _, ok := formats[s.Format]; !ok {
+		return "", fmt.Errorf("toolcall: no grammar for format %q", s.Format)
+	}
 	for i, t := range o.Tools {
 		src, err := jsonschema.Compile(objectSchema(t.Parameters), jsonschema.Options{})
 		if err != nil {
 			return "", fmt.Errorf("the parameters of tool %q: %w", t.Name, err)
 		}
 		prefix := fmt.Sprintf("t%d-", i)
+		if b := formats[s.Format].body; b == bodyXML || b == bodyGLM {
+			call, rules, err := s.xmlCall(g, t, prefix)
+			if err != nil {
+				return "", err
+			}
+			schemas = append(schemas, rules)
+			alts = append(alts, call)
+			continue
+		}
 		schemas = append(schemas, prefixRules(src, prefix))
 		alts = append(alts, s.callExpr(g, t.Name, prefix+"root"))
 	}
@@ -295,6 +307,13 @@ func (s Spec) callExpr(g *gbnf, name, args string) string {
 		return fmt.Sprintf("%s \"function\" %s %s \"\\n```json\\n\" %s \"\\n```\" %s", g.mark("<｜tool▁call▁begin｜>"), g.mark("<｜tool▁sep｜>"), grammar.Quote(name), args, g.mark("<｜tool▁call▁end｜>"))
 	case DeepSeekV3:
 		return fmt.Sprintf("%s %s %s %s %s", g.mark("<｜tool▁call▁begin｜>"), grammar.Quote(name), g.mark("<｜tool▁sep｜>"), args, g.mark("<｜tool▁call▁end｜>"))
+	case Granite, Phi4:
+		return fmt.Sprintf(`"{" js "\"name\"" js ":" js %s js "," js "\"arguments\"" js ":" js %s js "}"`, jname, args)
+	case CommandR7B:
+		return fmt.Sprintf(`"{" js "\"tool_call_id\"" js ":" js "\"" [0-9]{1,3} "\"" js "," js "\"tool_name\"" js ":" js %s js "," js "\"parameters\"" js ":" js %s js "}"`, jname, args)
+	case KimiK2:
+		return fmt.Sprintf(`%s %s [0-9]{1,3} %s %s %s`, g.mark("<|tool_call_begin|>"), grammar.Quote("functions."+name+":"),
+			g.mark("<|tool_call_argument_begin|>"), args, g.mark("<|tool_call_end|>"))
 	}
 	return ""
 }
@@ -302,7 +321,8 @@ func (s Spec) callExpr(g *gbnf, name, args string) string {
 // callsExpr is the call region: one or more calls (at most max when max
 // is above 0) with the format's opening and closing around them.
 func (s Spec) callsExpr(g *gbnf, call string, max int) string {
-	sep := map[Format]string{Hermes: `sp`, Llama3: `js ";" js`, Mistral: `js "," js`, MistralV11: ``, DeepSeekR1: `sp`, DeepSeekV3: ``}[s.Format]
+	sep := map[Format]string{Hermes: `sp`, Llama3: `js ";" js`, Mistral: `js "," js`, DeepSeekR1: `sp`,
+		Granite: `js "," js`, Phi4: `js "," js`, CommandR7B: `"," lsp`, QwenXML: `sp`, GLM: `sp`}[s.Format]
 	more := fmt.Sprintf("( %s %s )*", sep, call)
 	if max == 1 {
 		more = ""
@@ -315,6 +335,15 @@ func (s Spec) callsExpr(g *gbnf, call string, max int) string {
 		return g.add("calls", fmt.Sprintf(`%s "[" %s "]"`, g.mark("[TOOL_CALLS]"), list))
 	case DeepSeekR1, DeepSeekV3:
 		return g.add("calls", fmt.Sprintf(`%s %s %s`, g.mark("<｜tool▁calls▁begin｜>"), list, g.mark("<｜tool▁calls▁end｜>")))
+	case Granite:
+		return g.add("calls", fmt.Sprintf(`%s "[" %s "]"`, g.mark("<|tool_call|>"), list))
+	case Phi4:
+		return g.add("calls", fmt.Sprintf(`%s "[" %s "]" %s`, g.mark("<|tool_call|>"), list, g.mark("<|/tool_call|>")))
+	case CommandR7B:
+		g.add("lsp", `( " " | "\n" ){0,8}`)
+		return g.add("calls", fmt.Sprintf(`%s "[" lsp %s lsp "]" %s`, g.mark("<|START_ACTION|>"), list, g.mark("<|END_ACTION|>")))
+	case KimiK2:
+		return g.add("calls", fmt.Sprintf(`%s %s %s`, g.mark("<|tool_calls_section_begin|>"), list, g.mark("<|tool_calls_section_end|>")))
 	}
 	return g.add("calls", list)
 }
@@ -327,9 +356,7 @@ func (s Spec) lazyExpr(g *gbnf, calls string) string {
 		text := g.without("text", "<|python_tag|>", true)
 		return fmt.Sprintf(`( %s | %s %s | [^{ \t\r\n] %s )?`, calls, g.mark("<|python_tag|>"), calls, text)
 	}
-	open := map[Format]string{Hermes: "<tool_call>", Mistral: "[TOOL_CALLS]", MistralV11: "[TOOL_CALLS]",
-		DeepSeekR1: "<｜tool▁calls▁begin｜>", DeepSeekV3: "<｜tool▁calls▁begin｜>"}[s.Format]
-	text := g.without("text", open, false)
+	text := g.without("text", formats[s.Format].open[0], false)
 	return fmt.Sprintf("%s ( %s )?", text, calls)
 }
 
@@ -354,4 +381,126 @@ func objectSchema(params json.RawMessage) json.RawMessage {
 		return params
 	}
 	return json.RawMessage(`{"type": "object", ` + p[1:])
+}
+
+// xmlCall is one call of tool t in an XML format (Qwen3-Coder's, GLM's):
+// its parameters in the schema's order, the required ones always there.
+// A string parameter's value is raw text (any text without the closing
+// tag, or one of its enum's values): its other keywords (lengths,
+// pattern) are not enforced. Any other parameter's value is JSON that
+// validates against the parameter's schema, or any JSON value where that
+// schema refers to others ($ref). It returns the call and the rules it
+// needs.
+func (s Spec) xmlCall(g *gbnf, t Tool, prefix string) (string, string, error) {
+	props, required, err := orderedProperties(objectSchema(t.Parameters))
+	if err != nil {
+		return "", "", fmt.Errorf("the parameters of tool %q: %w", t.Name, err)
+	}
+	var rules strings.Builder
+	open, closeTag := "<parameter=%s>\n", "\n</parameter>"
+	keyOpen, valueOpen, valueClose := "", "", ""
+	if s.Format == GLM {
+		keyOpen, valueOpen, valueClose = "<arg_key>%s</arg_key>\n", "<arg_value>", "</arg_value>"
+		open, closeTag = keyOpen+valueOpen, valueClose
+	}
+	textRule := g.without("xml-text", strings.TrimPrefix(closeTag, "\n"), true)
+	var parts []string
+	for j, p := range props {
+		var value string
+		var enum []string
+		if p.typ == "string" && json.Unmarshal(p.enum, &enum) == nil && len(enum) > 0 {
+			var alts []string
+			for _, e := range enum {
+				alts = append(alts, grammar.Quote(e))
+			}
+			value = "( " + strings.Join(alts, " | ") + " )"
+		} else if p.typ == "string" {
+			value = textRule
+		} else {
+			value = "any-json"
+			if src, err := jsonschema.Compile(p.schema, jsonschema.Options{}); err == nil {
+				pp := fmt.Sprintf("%sp%d-", prefix, j)
+				rules.WriteString(prefixRules(src, pp))
+				value = pp + "root"
+			} else if !g.names["any-json"] {
+				g.add("any-json", "t-any-root")
+				rules.WriteString(prefixRules(jsonAny, "t-any-"))
+			}
+		}
+		part := fmt.Sprintf("%s %s %s sp", grammar.Quote(fmt.Sprintf(open, p.name)), value, grammar.Quote(closeTag))
+		if !required[p.name] {
+			part = "( " + part + " )?"
+		}
+		parts = append(parts, part)
+	}
+	body := strings.Join(parts, " ")
+	var call string
+	if s.Format == GLM {
+		call = fmt.Sprintf(`%s %s "\n" %s %s`, g.mark("<tool_call>"), grammar.Quote(t.Name), body, g.mark("</tool_call>"))
+	} else {
+		call = fmt.Sprintf(`%s "\n" %s "\n" %s %s sp %s`, g.mark("<tool_call>"), grammar.Quote("<function="+t.Name+">"), body,
+			grammar.Quote("</function>"), g.mark("</tool_call>"))
+	}
+	return call, rules.String(), nil
+}
+
+// jsonAny is GBNF for any JSON value.
+var jsonAny = func() string {
+	src, err := jsonschema.Compile([]byte(`{}`), jsonschema.Options{})
+	if err != nil {
+		panic(err)
+	}
+	return src
+}()
+
+// property is one declared property of an object schema.
+type property struct {
+	name   string
+	schema json.RawMessage
+	typ    string          // its type when a single one is given
+	enum   json.RawMessage // its enum, if any
+}
+
+// orderedProperties reads an object schema's properties in their order
+// and its required list.
+func orderedProperties(schema json.RawMessage) ([]property, map[string]bool, error) {
+	var top struct {
+		Properties json.RawMessage `json:"properties"`
+		Required   []string        `json:"required"`
+	}
+	if err := json.Unmarshal(schema, &top); err != nil {
+		return nil, nil, err
+	}
+	required := map[string]bool{}
+	for _, r := range top.Required {
+		required[r] = true
+	}
+	var props []property
+	if len(top.Properties) == 0 {
+		return nil, required, nil
+	}
+	d := json.NewDecoder(strings.NewReader(string(top.Properties)))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil, fmt.Errorf("properties is not an object")
+	}
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		var raw json.RawMessage
+		if err := d.Decode(&raw); err != nil {
+			return nil, nil, err
+		}
+		p := property{name: t.(string), schema: raw}
+		var info struct {
+			Type json.RawMessage `json:"type"`
+			Enum json.RawMessage `json:"enum"`
+		}
+		json.Unmarshal(raw, &info)
+		json.Unmarshal(info.Type, &p.typ)
+		p.enum = info.Enum
+		props = append(props, p)
+	}
+	return props, required, nil
 }

@@ -91,6 +91,26 @@ func TestGrammarPerFormat(t *testing.T) {
 		{specOf(DeepSeekV3, "<think>", "</think>"), GrammarOptions{Lazy: true},
 			[]string{"Calling.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
 			[]string{"<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜>"}},
+		{specOf(Granite, "<think>", "</think>"), GrammarOptions{Lazy: true, Reasoning: true},
+			[]string{"<think>plan</think><|tool_call|>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"서울\"}}, {\"name\": \"get_time\", \"arguments\": {}}]", "그냥 답"},
+			[]string{"<|tool_call|>[{\"name\": \"get_weather\", \"arguments\": {}}]"}},
+		{specOf(Phi4, "", ""), GrammarOptions{},
+			[]string{"<|tool_call|>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Seoul\"}}]<|/tool_call|>"},
+			[]string{"<|tool_call|>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Seoul\"}}]"}},
+		{Spec{Format: CommandR7B, ThinkOpen: "<|START_THINKING|>", ThinkClose: "<|END_THINKING|>"}, GrammarOptions{Reasoning: true},
+			[]string{"<|START_THINKING|>I will call.<|END_THINKING|><|START_ACTION|>[\n    {\"tool_call_id\": \"0\", \"tool_name\": \"get_weather\", \"parameters\": {\"city\": \"Seoul\"}}\n]<|END_ACTION|>"},
+			[]string{"<|START_ACTION|>[{\"tool_call_id\": \"0\", \"tool_name\": \"get_weather\", \"parameters\": {\"town\": \"Seoul\"}}]<|END_ACTION|>"}},
+		{specOf(KimiK2, "<think>", "</think>"), GrammarOptions{Lazy: true},
+			[]string{"Checking.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>{\"city\": \"Seoul\"}<|tool_call_end|><|tool_call_begin|>functions.get_time:1<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>"},
+			[]string{"<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>{\"days\": 1}<|tool_call_end|><|tool_calls_section_end|>"}},
+		{specOf(QwenXML, "", ""), GrammarOptions{},
+			[]string{"<tool_call>\n<function=get_weather>\n<parameter=city>\n서울 </x>\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>",
+				"<tool_call>\n<function=get_time>\n</function>\n</tool_call>"},
+			[]string{"<tool_call>\n<function=get_weather>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>", // city is required
+				"<tool_call>\n<function=get_weather>\n<parameter=city>\nx\n</parameter>\n<parameter=days>\n9\n</parameter>\n</function>\n</tool_call>"}},
+		{specOf(GLM, "<think>", "</think>"), GrammarOptions{Lazy: true, Reasoning: true},
+			[]string{"<think>x</think>\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>부산</arg_value>\n<arg_key>days</arg_key>\n<arg_value>2</arg_value>\n</tool_call>"},
+			[]string{"<tool_call>get_weather\n<arg_key>days</arg_key>\n<arg_value>2</arg_value>\n</tool_call>"}},
 	} {
 		tc.opt.Tools = testTools
 		tc.opt.Token = vocabToken(tk)
@@ -111,7 +131,7 @@ func TestGrammarPerFormat(t *testing.T) {
 				t.Errorf("%s %+v: refuses %q\n%s", tc.spec.Format, tc.opt.Lazy, s, src)
 			}
 			// What the grammar takes, the parser reads back.
-			if m := tc.spec.Parse(s, Options{Tools: true, Reasoning: tc.opt.Reasoning, InReasoning: tc.opt.InReasoning}); strings.Contains(s, "get_") && len(m.Calls) == 0 {
+			if m := tc.spec.Parse(s, Options{Tools: true, Reasoning: tc.opt.Reasoning, InReasoning: tc.opt.InReasoning, Schemas: testTools}); strings.Contains(s, "get_") && len(m.Calls) == 0 {
 				t.Errorf("%s: the parser finds no call in %q", tc.spec.Format, s)
 			}
 		}

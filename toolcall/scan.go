@@ -17,17 +17,26 @@ type callScan struct {
 	argsStart, argsEnd, argsAvail int
 	argsString                    bool // the arguments are a JSON string holding JSON
 	argsSent                      int  // bytes of the arguments already passed on
+	// built are the arguments as far as they are read, for formats that
+	// write them other than as JSON (nil for the others).
+	built []byte
+	tools []Tool // the offered tools, for the types of parameters
 }
 
 // scan reads the call in b; it returns the bytes the call takes and
 // whether it is complete.
 func (c *callScan) scan(b []byte) (int, bool) {
 	c.argsStart, c.argsEnd, c.argsAvail = -1, -1, -1
-	switch c.format {
-	case MistralV11:
+	c.built = nil
+	switch formats[c.format].body {
+	case bodyNameArgs:
 		return c.scanMistralV11(b)
-	case DeepSeekR1, DeepSeekV3:
-		return c.scanDeepSeek(b)
+	case bodySep:
+		return c.scanSep(b)
+	case bodyXML:
+		return c.scanXML(b)
+	case bodyGLM:
+		return c.scanGLM(b)
 	}
 	return c.scanObject(b, 0)
 }
@@ -85,13 +94,13 @@ func (c *callScan) scanObject(b []byte, i int) (int, bool) {
 				return 0, false
 			}
 			c.argsEnd = ve
-		case "name", "id":
+		case "name", "id", "tool_name", "tool_call_id":
 			if ve < 0 {
 				return 0, false
 			}
 			var s string
 			if json.Unmarshal(b[i:ve], &s) == nil {
-				if key == "name" {
+				if key == "name" || key == "tool_name" {
 					c.name = s
 				} else {
 					c.id = s
@@ -168,17 +177,21 @@ func (c *callScan) args(b []byte, i int) int {
 	return ve
 }
 
-// scanDeepSeek reads function<｜tool▁sep｜>NAME\n```json\n{…}\n```<｜tool▁call▁end｜>
-// (R1) or NAME<｜tool▁sep｜>{…}<｜tool▁call▁end｜> (V3.1).
-func (c *callScan) scanDeepSeek(b []byte) (int, bool) {
-	const sep, end = "<｜tool▁sep｜>", "<｜tool▁call▁end｜>"
+// scanSep reads NAME SEP {…} END: DeepSeek V3.1's, DeepSeek R1's (whose
+// name part is "function", the name follows the separator on its own line
+// and the arguments are in a json fence), and Kimi-K2's (whose name part
+// is the call's id, functions.NAME:INDEX).
+func (c *callScan) scanSep(b []byte) (int, bool) {
+	def := formats[c.format]
 	s := string(b)
-	k := strings.Index(s, sep)
+	k := strings.Index(s, def.sep)
 	if k < 0 {
 		return 0, false
 	}
-	i := k + len(sep)
-	if c.format == DeepSeekR1 {
+	i := k + len(def.sep)
+	head := strings.TrimSpace(s[:k])
+	switch c.format {
+	case DeepSeekR1:
 		nl := strings.IndexByte(s[i:], '\n')
 		if nl < 0 {
 			return 0, false
@@ -193,8 +206,15 @@ func (c *callScan) scanDeepSeek(b []byte) (int, bool) {
 		} else {
 			i += len("```json")
 		}
-	} else {
-		c.name = strings.TrimSpace(s[:k])
+	case KimiK2:
+		c.id = head
+		name := strings.TrimPrefix(head, def.namePrefix)
+		if j := strings.LastIndexByte(name, ':'); j >= 0 {
+			name = name[:j]
+		}
+		c.name = name
+	default:
+		c.name = head
 	}
 	ve := c.args(b, i)
 	if ve < 0 {
@@ -205,13 +225,161 @@ func (c *callScan) scanDeepSeek(b []byte) (int, bool) {
 		return 0, false // maybe the closing fence
 	}
 	rest = strings.TrimLeft(strings.TrimPrefix(rest, "```"), " \t\r\n")
-	if !strings.HasPrefix(rest, end) {
-		if len(rest) < len(end) && strings.HasPrefix(end, rest) {
+	if !strings.HasPrefix(rest, def.end) {
+		if len(rest) < len(def.end) && strings.HasPrefix(def.end, rest) {
 			return 0, false
 		}
 		return len(s) - len(rest), true
 	}
-	return len(s) - len(rest) + len(end), true
+	return len(s) - len(rest) + len(def.end), true
+}
+
+// scanXML reads Qwen3-Coder's call:
+// <function=NAME>\n<parameter=K>\nV\n</parameter>\n…</function>.
+// The arguments are built as a JSON object, parameter by parameter.
+func (c *callScan) scanXML(b []byte) (int, bool) {
+	s := string(b)
+	i := skipSpace(b, 0)
+	const fn = "<function="
+	if !strings.HasPrefix(s[i:], fn) {
+		if strings.HasPrefix(fn, s[i:]) {
+			return 0, false
+		}
+		return i, true // not a call
+	}
+	i += len(fn)
+	gt := strings.IndexByte(s[i:], '>')
+	if gt < 0 {
+		return 0, false
+	}
+	c.name = strings.TrimSpace(s[i : i+gt])
+	i += gt + 1
+	c.built = []byte("{")
+	for {
+		i = skipSpace(b, i)
+		rest := s[i:]
+		switch {
+		case strings.HasPrefix(rest, "</function>"):
+			c.built = append(c.built, '}')
+			return i + len("</function>"), true
+		case strings.HasPrefix(rest, "<parameter="):
+			j := i + len("<parameter=")
+			gt := strings.IndexByte(s[j:], '>')
+			if gt < 0 {
+				return 0, false
+			}
+			key := strings.TrimSpace(s[j : j+gt])
+			j += gt + 1
+			end := strings.Index(s[j:], "</parameter>")
+			if end < 0 {
+				return 0, false
+			}
+			c.addArg(key, trimOneNewline(s[j:j+end]))
+			i = j + end + len("</parameter>")
+		case strings.HasPrefix("</function>", rest) || strings.HasPrefix("<parameter=", rest):
+			return 0, false
+		default:
+			c.built = append(c.built, '}')
+			return i, true // broken: end the call here
+		}
+	}
+}
+
+// scanGLM reads GLM-4.5's call:
+// NAME\n<arg_key>K</arg_key>\n<arg_value>V</arg_value>…, up to </tool_call>.
+func (c *callScan) scanGLM(b []byte) (int, bool) {
+	s := string(b)
+	i := skipSpace(b, 0)
+	j := strings.IndexAny(s[i:], "\n<")
+	if j < 0 {
+		return 0, false
+	}
+	c.name = strings.TrimSpace(s[i : i+j])
+	if c.name == "" {
+		return i, true // not a call
+	}
+	i += j
+	c.built = []byte("{")
+	for {
+		i = skipSpace(b, i)
+		rest := s[i:]
+		switch {
+		case strings.HasPrefix(rest, "<arg_key>"):
+			k := strings.Index(rest, "</arg_key>")
+			if k < 0 {
+				return 0, false
+			}
+			key := strings.TrimSpace(rest[len("<arg_key>"):k])
+			v := skipSpace(b, i+k+len("</arg_key>"))
+			if !strings.HasPrefix(s[v:], "<arg_value>") {
+				if strings.HasPrefix("<arg_value>", s[v:]) {
+					return 0, false
+				}
+				c.built = append(c.built, '}')
+				return v, true
+			}
+			v += len("<arg_value>")
+			end := strings.Index(s[v:], "</arg_value>")
+			if end < 0 {
+				return 0, false
+			}
+			c.addArg(key, s[v:v+end])
+			i = v + end + len("</arg_value>")
+		case rest == "" || strings.HasPrefix("<arg_key>", rest):
+			return 0, false
+		default:
+			c.built = append(c.built, '}')
+			return i, true // the region's closing marker follows
+		}
+	}
+}
+
+// addArg adds one parameter to the arguments built: its value as JSON
+// when it is JSON and the tool does not declare the parameter a string,
+// else as a string.
+func (c *callScan) addArg(key, val string) {
+	if len(c.built) > 1 {
+		c.built = append(c.built, ", "...)
+	}
+	k, _ := json.Marshal(key)
+	c.built = append(append(c.built, k...), ": "...)
+	if v := strings.TrimSpace(val); !c.stringParam(key) && v != "" && json.Valid([]byte(v)) {
+		c.built = append(c.built, v...)
+		return
+	}
+	q, _ := json.Marshal(val)
+	c.built = append(c.built, q...)
+}
+
+// stringParam reports whether the called tool declares parameter key a
+// string.
+func (c *callScan) stringParam(key string) bool {
+	for _, t := range c.tools {
+		if t.Name == c.name {
+			return propType(t.Parameters, key) == "string"
+		}
+	}
+	return false
+}
+
+// propType is the single type a schema gives property key, or "".
+func propType(schema json.RawMessage, key string) string {
+	var s struct {
+		Properties map[string]struct {
+			Type json.RawMessage `json:"type"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(schema, &s) != nil {
+		return ""
+	}
+	var t string
+	json.Unmarshal(s.Properties[key].Type, &t)
+	return t
+}
+
+func trimOneNewline(s string) string {
+	s = strings.TrimPrefix(s, "\n")
+	return strings.TrimSuffix(s, "\n")
 }
 
 func skipSpace(b []byte, i int) int {

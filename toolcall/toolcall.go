@@ -28,6 +28,7 @@ import (
 
 	"encoding/json"
 	"github.com/ondo-ai/ondo/chat"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -44,7 +45,54 @@ const (
 	MistralV11 Format = "mistral-v11"
 	DeepSeekR1 Format = "deepseek-r1"
 	DeepSeekV3 Format = "deepseek-v3"
+	Granite    Format = "granite"
+	Phi4       Format = "phi4"
+	CommandR7B Format = "command-r7b"
+	KimiK2     Format = "kimi-k2"
+	QwenXML    Format = "qwen3-coder"
+	GLM        Format = "glm"
 )
+
+// body is how one call is written.
+type body uint8
+
+const (
+	bodyJSON     body = iota // {"name": …, "arguments": …}
+	bodyNameArgs             // NAME[CALL_ID]ID[ARGS]{…} (Mistral v11)
+	bodySep                  // NAME SEP {…} END (DeepSeek, Kimi-K2)
+	bodyXML                  // <function=NAME><parameter=K>V</parameter>…</function> (Qwen3-Coder)
+	bodyGLM                  // NAME<arg_key>K</arg_key><arg_value>V</arg_value>… (GLM-4.5/4.6)
+)
+
+// formatDef is where a format's calls are and how each is written.
+type formatDef struct {
+	open     []string // markers that open the call region
+	close    string   // the marker that closes it ("" none)
+	callOpen []string // markers that open each call inside the region
+	list     bool     // the calls are a JSON list [a, b]
+	body     body
+	// For bodySep: what comes before the name, the separator before the
+	// arguments, and the call's end.
+	namePrefix, sep, end string
+}
+
+var formats = map[Format]formatDef{
+	Hermes:     {open: []string{"<tool_call>"}, close: "</tool_call>"},
+	Llama3:     {open: []string{"<|python_tag|>"}, close: "<|eom_id|>"},
+	Mistral:    {open: []string{"[TOOL_CALLS]"}, list: true},
+	MistralV11: {open: []string{"[TOOL_CALLS]"}, callOpen: []string{"[TOOL_CALLS]"}, body: bodyNameArgs},
+	DeepSeekR1: {open: []string{"<｜tool▁calls▁begin｜>"}, close: "<｜tool▁calls▁end｜>", callOpen: []string{"<｜tool▁call▁begin｜>"},
+		body: bodySep, namePrefix: "function", sep: "<｜tool▁sep｜>", end: "<｜tool▁call▁end｜>"},
+	DeepSeekV3: {open: []string{"<｜tool▁calls▁begin｜>"}, close: "<｜tool▁calls▁end｜>", callOpen: []string{"<｜tool▁call▁begin｜>"},
+		body: bodySep, sep: "<｜tool▁sep｜>", end: "<｜tool▁call▁end｜>"},
+	Granite:    {open: []string{"<|tool_call|>"}, list: true},
+	Phi4:       {open: []string{"<|tool_call|>"}, close: "<|/tool_call|>", list: true},
+	CommandR7B: {open: []string{"<|START_ACTION|>"}, close: "<|END_ACTION|>", list: true},
+	KimiK2: {open: []string{"<|tool_calls_section_begin|>"}, close: "<|tool_calls_section_end|>", callOpen: []string{"<|tool_call_begin|>"},
+		body: bodySep, namePrefix: "functions.", sep: "<|tool_call_argument_begin|>", end: "<|tool_call_end|>"},
+	QwenXML: {open: []string{"<tool_call>"}, close: "</tool_call>", body: bodyXML},
+	GLM:     {open: []string{"<tool_call>"}, close: "</tool_call>", body: bodyGLM},
+}
 
 // Spec is a model family's output format.
 type Spec struct {
@@ -52,6 +100,9 @@ type Spec struct {
 	// ThinkOpen and ThinkClose are the markers of a reasoning section;
 	// empty when the family has none.
 	ThinkOpen, ThinkClose string
+	// Strip are markers around the answer that are not part of it
+	// (Command R7B's <|START_RESPONSE|>, Granite's <response>).
+	Strip []string
 }
 
 // Detect chooses the format from a chat template's source by the markers
@@ -60,6 +111,18 @@ func Detect(template string) Spec {
 	var s Spec
 	has := func(m string) bool { return strings.Contains(template, m) }
 	switch {
+	case has("<|tool_calls_section_begin|>"):
+		s.Format = KimiK2
+	case has("<|START_ACTION|>"):
+		s.Format = CommandR7B
+	case has("<function=") && has("<parameter="):
+		s.Format = QwenXML
+	case has("<arg_key>") && has("<arg_value>"):
+		s.Format = GLM
+	case has("<|tool_call|>") && has("<|/tool_call|>"):
+		s.Format = Phi4
+	case has("<|tool_call|>"):
+		s.Format = Granite
 	case has("[TOOL_CALLS]") && has("[ARGS]"):
 		s.Format = MistralV11
 	case has("[TOOL_CALLS]"):
@@ -74,10 +137,17 @@ func Detect(template string) Spec {
 		s.Format = Llama3
 	}
 	switch {
+	case has("<|START_THINKING|>"):
+		s.ThinkOpen, s.ThinkClose = "<|START_THINKING|>", "<|END_THINKING|>"
 	case has("[THINK]"):
 		s.ThinkOpen, s.ThinkClose = "[THINK]", "[/THINK]"
 	case has("<think>") || has("</think>"):
 		s.ThinkOpen, s.ThinkClose = "<think>", "</think>"
+	}
+	if has("<|START_RESPONSE|>") {
+		s.Strip = []string{"<|START_RESPONSE|>", "<|END_RESPONSE|>"}
+	} else if has("<response>") && has("</response>") {
+		s.Strip = []string{"<response>", "</response>"}
 	}
 	return s
 }
@@ -113,6 +183,9 @@ type Options struct {
 	Reasoning bool
 	// InReasoning starts inside a reasoning section, opened by the prompt.
 	InReasoning bool
+	// Schemas are the offered tools: formats that write arguments other
+	// than as JSON (Qwen3-Coder's, GLM's) need the parameters' types.
+	Schemas []Tool
 	// MaxCalls, when above 0, is the most calls reported (OpenAI's
 	// parallel_tool_calls false is 1); calls after them are dropped.
 	MaxCalls int
@@ -132,6 +205,7 @@ type Parser struct {
 	// (llama3) must be the whole answer.
 	started bool
 	trim    bool // drop whitespace before the content (after reasoning)
+	inList  bool // inside a call region's JSON list
 	calls   int  // calls started
 	call    callScan
 	out     []Event
@@ -224,21 +298,6 @@ func (p *Parser) curIndex(k Kind) int {
 	return 0
 }
 
-// starts returns the markers that begin a call region in the format.
-func (p *Parser) starts() []string {
-	switch p.spec.Format {
-	case Hermes:
-		return []string{"<tool_call>"}
-	case Llama3:
-		return []string{"<|python_tag|>"}
-	case Mistral, MistralV11:
-		return []string{"[TOOL_CALLS]"}
-	case DeepSeekR1, DeepSeekV3:
-		return []string{"<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>"}
-	}
-	return nil
-}
-
 // run decides as much of buf as it can; at the end (final) it decides all.
 func (p *Parser) run(final bool) {
 	idle := 0
@@ -282,8 +341,10 @@ func (p *Parser) text(final bool) bool {
 	if think {
 		marks = append(marks, p.spec.ThinkOpen)
 	}
+	marks = append(marks, p.spec.Strip...)
+	def := formats[p.spec.Format]
 	if p.opt.Tools {
-		marks = append(marks, p.starts()...)
+		marks = append(marks, def.open...)
 		if p.spec.Format == Llama3 && !p.started {
 			// A bare JSON call must be the whole answer.
 			if t := strings.TrimLeft(string(p.buf), " \t\r\n"); t != "" && t[0] == '{' {
@@ -312,13 +373,17 @@ func (p *Parser) text(final bool) bool {
 	}
 	p.emit(Content, string(p.buf[:i]))
 	p.buf = p.buf[i+len(m):]
-	if think && m == p.spec.ThinkOpen {
+	switch {
+	case think && m == p.spec.ThinkOpen:
 		p.state = sThink
-		return true
-	}
-	p.state = sCall
-	if m == "<｜tool▁call▁begin｜>" {
-		p.startBody()
+	case slices.Contains(p.spec.Strip, m):
+		// Not part of the answer.
+	default:
+		p.state = sCall
+		p.inList = false
+		if slices.Contains(def.callOpen, m) {
+			p.startBody() // the region's opening is the call's
+		}
 	}
 	return true
 }
@@ -367,56 +432,46 @@ func (p *Parser) bareMaybe(final bool) bool {
 	return true
 }
 
-// region reads a call region between calls: separators, the region's end
-// marker, or the start of the next call.
+// region reads a call region between calls: separators, a list's
+// brackets, the region's closing marker, or the start of the next call.
 func (p *Parser) region(final bool) bool {
 	f := p.spec.Format
+	def := formats[f]
 	for len(p.buf) > 0 {
 		c := p.buf[0]
 		switch {
-		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';' || c == ',':
+		case isSpace(c) || c == ',' || c == ';':
 			p.buf = p.buf[1:]
 			continue
-		case f == Mistral && (c == '[' || c == ']'):
+		case def.list && c == '[' && !p.inList:
+			p.inList = true
 			p.buf = p.buf[1:]
-			if c == ']' {
-				p.state = sText
+			continue
+		case def.list && c == ']' && p.inList:
+			p.inList = false
+			p.buf = p.buf[1:]
+			if def.close == "" {
+				p.endRegion()
 				return true
 			}
 			continue
-		case c == '{' && f != MistralV11 && f != DeepSeekR1 && f != DeepSeekV3:
+		case c == '{' && def.body == bodyJSON:
 			p.startBody()
 			return true
 		}
-		// Markers: the region's end, or a call's start in the formats
-		// that repeat them.
-		var marks []string
-		switch f {
-		case Hermes:
-			marks = []string{"</tool_call>", "<tool_call>"}
-		case Llama3:
-			marks = []string{"<|eom_id|>", "<|python_tag|>"}
-		case MistralV11:
-			marks = []string{"[TOOL_CALLS]"}
-		case DeepSeekR1, DeepSeekV3:
-			marks = []string{"<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>"}
-		case Mistral:
-			marks = []string{"[TOOL_CALLS]"}
-		}
+		marks := append([]string{def.close}, def.callOpen...)
+		marks = append(marks, def.open...)
 		for _, m := range marks {
+			if m == "" {
+				continue
+			}
 			if strings.HasPrefix(string(p.buf), m) {
 				p.buf = p.buf[len(m):]
-				switch m {
-				case "</tool_call>", "<｜tool▁calls▁end｜>", "<|eom_id|>":
-					p.state = sText
-					p.trim = true // spaces between and after calls are not content
-					if f == Llama3 {
-						p.state = sDone
-					}
-					return true
-				case "<｜tool▁call▁begin｜>":
+				switch {
+				case m == def.close:
+					p.endRegion()
+				case slices.Contains(def.callOpen, m):
 					p.startBody()
-					return true
 				}
 				return true
 			}
@@ -424,23 +479,31 @@ func (p *Parser) region(final bool) bool {
 				return false // maybe a marker: wait
 			}
 		}
-		if f == MistralV11 {
-			p.startBody() // NAME[ARGS]…
+		if def.body != bodyJSON && def.callOpen == nil || def.body == bodyNameArgs {
+			p.startBody() // the call follows the opening directly
 			return true
 		}
 		// Anything else ends the region: it is content.
-		p.state = sText
-		if f == Llama3 {
-			p.state = sDone
-		}
+		p.endRegion()
 		return true
 	}
 	return false
 }
 
+// endRegion goes back to the answer after a call region; spaces between
+// and after calls are not content. Text after a bare llama3 call is kept
+// apart: no call can follow it.
+func (p *Parser) endRegion() {
+	p.state = sText
+	p.trim = true
+	if p.spec.Format == Llama3 {
+		p.state = sDone
+	}
+}
+
 func (p *Parser) startBody() {
 	p.state = sCallBody
-	p.call = callScan{format: p.spec.Format}
+	p.call = callScan{format: p.spec.Format, tools: p.opt.Schemas}
 }
 
 // body reads one call, announcing it once its name is known and passing
@@ -461,7 +524,7 @@ func (p *Parser) body(final bool) bool {
 		return false
 	}
 	// Mistral Nemo writes the id after the arguments: wait for it.
-	early := c.argsStart >= 0 && p.spec.Format != Mistral
+	early := (c.argsStart >= 0 || c.built != nil) && p.spec.Format != Mistral
 	if c.name != "" && !c.announced && (early || done || final) {
 		id := c.id
 		if id == "" {
@@ -471,7 +534,12 @@ func (p *Parser) body(final bool) bool {
 		p.out = append(p.out, Event{Kind: CallStart, Index: p.calls - 1, ID: id, Name: c.name})
 		c.announced = true
 	}
-	if c.announced && c.argsStart >= 0 {
+	if c.announced && c.built != nil {
+		if len(c.built) > c.argsSent {
+			p.emit(CallArgs, string(c.built[c.argsSent:]))
+			c.argsSent = len(c.built)
+		}
+	} else if c.announced && c.argsStart >= 0 {
 		end := c.argsEnd
 		if end < 0 {
 			end = c.argsAvail
@@ -498,7 +566,7 @@ func (p *Parser) body(final bool) bool {
 			if !c.announced {
 				p.emit(Content, string(p.buf))
 			} else {
-				if c.argsStart < 0 {
+				if c.argsStart < 0 && c.built == nil {
 					p.emit(CallArgs, "{}")
 				}
 				p.out = append(p.out, Event{Kind: CallEnd, Index: p.calls - 1})
@@ -507,11 +575,13 @@ func (p *Parser) body(final bool) bool {
 		}
 		return false
 	}
-	if c.announced && c.argsStart < 0 {
+	if c.announced && c.argsStart < 0 && c.built == nil {
 		p.emit(CallArgs, "{}")
 	}
 	if !c.announced {
-		// Not a call after all (no name): the text is content.
+		// Not a call after all (no name): the text is content, less
+		// the spaces after the marker.
+		p.trim = true
 		p.emit(Content, string(p.buf[:n]))
 		p.buf = p.buf[n:]
 		p.state = sText

@@ -3,6 +3,7 @@ package toolcall
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -83,6 +84,32 @@ var cases = []parseCase{
 	{name: "one call at most", spec: specOf(Hermes, "", ""), opt: Options{Tools: true, MaxCalls: 1},
 		text:  "<tool_call>{\"name\": \"a\", \"arguments\": {}}</tool_call>\n<tool_call>{\"name\": \"b\", \"arguments\": {\"x\": 1}}</tool_call>\nok",
 		calls: []wantCall{{"", "a", `{}`}}, content: "ok"},
+	{name: "granite", spec: specOf(Granite, "<think>", "</think>"), opt: Options{Tools: true, Reasoning: true},
+		text:      "<think>plan</think><|tool_call|>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"서울\"}}, {\"name\": \"get_time\", \"arguments\": {}}]",
+		reasoning: "plan",
+		calls:     []wantCall{{"", "get_weather", `{"city": "서울"}`}, {"", "get_time", `{}`}}},
+	{name: "phi4", spec: specOf(Phi4, "", ""), opt: Options{Tools: true},
+		text:  "<|tool_call|>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Seoul\"}}]<|/tool_call|>after",
+		calls: []wantCall{{"", "get_weather", `{"city": "Seoul"}`}}, content: "after"},
+	{name: "command r7b", spec: Spec{Format: CommandR7B, ThinkOpen: "<|START_THINKING|>", ThinkClose: "<|END_THINKING|>", Strip: []string{"<|START_RESPONSE|>", "<|END_RESPONSE|>"}},
+		opt:       Options{Tools: true, Reasoning: true},
+		text:      "<|START_THINKING|>I will call.<|END_THINKING|><|START_ACTION|>[\n    {\"tool_call_id\": \"0\", \"tool_name\": \"get_weather\", \"parameters\": {\"city\": \"Seoul\"}}\n]<|END_ACTION|>",
+		reasoning: "I will call.",
+		calls:     []wantCall{{"0", "get_weather", `{"city": "Seoul"}`}}},
+	{name: "command r7b answer", spec: Spec{Format: CommandR7B, ThinkOpen: "<|START_THINKING|>", ThinkClose: "<|END_THINKING|>", Strip: []string{"<|START_RESPONSE|>", "<|END_RESPONSE|>"}},
+		opt:  Options{Tools: true, Reasoning: true},
+		text: "<|START_RESPONSE|>맑아요.<|END_RESPONSE|>", content: "맑아요."},
+	{name: "kimi k2", spec: specOf(KimiK2, "<think>", "</think>"), opt: Options{Tools: true, Reasoning: true},
+		text:      "<think>hm</think>Checking.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>{\"city\": \"Seoul\"}<|tool_call_end|><|tool_call_begin|>functions.get_time:1<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>",
+		reasoning: "hm", content: "Checking.",
+		calls: []wantCall{{"functions.get_weather:0", "get_weather", `{"city": "Seoul"}`}, {"functions.get_time:1", "get_time", `{}`}}},
+	{name: "qwen3 coder", spec: specOf(QwenXML, "", ""), opt: Options{Tools: true, Schemas: []Tool{{Name: "get_weather", Parameters: []byte(`{"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}`)}}},
+		text:  "<tool_call>\n<function=get_weather>\n<parameter=city>\n123\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>",
+		calls: []wantCall{{"", "get_weather", `{"city": "123", "days": 3}`}}},
+	{name: "glm", spec: specOf(GLM, "<think>", "</think>"), opt: Options{Tools: true, Reasoning: true},
+		text:      "<think>x</think>\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>부산</arg_value>\n<arg_key>days</arg_key>\n<arg_value>2</arg_value>\n</tool_call>",
+		reasoning: "x",
+		calls:     []wantCall{{"", "get_weather", `{"city": "부산", "days": 2}`}}},
 	{name: "cut short keeps arguments", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
 		text:  `<tool_call>{"name": "f", "arguments": {"a": "long`,
 		calls: []wantCall{{"", "f", `{"a": "long`}}},
@@ -228,9 +255,15 @@ func TestDetect(t *testing.T) {
 		{`[TOOL_CALLS]{{name}}[ARGS][THINK]`, Spec{Format: MistralV11, ThinkOpen: "[THINK]", ThinkClose: "[/THINK]"}},
 		{`<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>`, Spec{Format: DeepSeekR1}},
 		{`<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>{{name}}<｜tool▁sep｜>`, Spec{Format: DeepSeekV3}},
+		{`<|tool_call|>`, Spec{Format: Granite}},
+		{`<|tool_call|>x<|/tool_call|>`, Spec{Format: Phi4}},
+		{`<|START_THINKING|><|START_ACTION|><|START_RESPONSE|>`, Spec{Format: CommandR7B, ThinkOpen: "<|START_THINKING|>", ThinkClose: "<|END_THINKING|>", Strip: []string{"<|START_RESPONSE|>", "<|END_RESPONSE|>"}}},
+		{`<|tool_calls_section_begin|>`, Spec{Format: KimiK2}},
+		{`<tool_call><function=x><parameter=y>`, Spec{Format: QwenXML}},
+		{`<tool_call>{{name}}<arg_key>k</arg_key><arg_value>`, Spec{Format: GLM}},
 		{`{{ messages }}`, Spec{}},
 	} {
-		if got := Detect(tc.src); got != tc.want {
+		if got := Detect(tc.src); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("Detect(%q) = %+v, want %+v", tc.src, got, tc.want)
 		}
 	}
@@ -242,8 +275,11 @@ func FuzzParser(f *testing.F) {
 	for _, tc := range cases {
 		f.Add(tc.text, uint8(3))
 	}
-	specs := []Spec{specOf(Hermes, "<think>", "</think>"), specOf(Llama3, "", ""), specOf(Mistral, "", ""),
-		specOf(MistralV11, "[THINK]", "[/THINK]"), specOf(DeepSeekR1, "<think>", "</think>"), specOf(DeepSeekV3, "<think>", "</think>")}
+	var specs []Spec
+	for f := range formats {
+		specs = append(specs, specOf(f, "<think>", "</think>"))
+	}
+	specs = append(specs, Spec{Format: CommandR7B, ThinkOpen: "<|START_THINKING|>", ThinkClose: "<|END_THINKING|>", Strip: []string{"<|START_RESPONSE|>", "<|END_RESPONSE|>"}})
 	f.Fuzz(func(t *testing.T, text string, cut uint8) {
 		if !utf8.ValidString(text) {
 			return
