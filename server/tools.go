@@ -230,9 +230,9 @@ func (m *runner) planChat(tmpl *chat.Template, msgs []chat.Message, rawTools []j
 	for _, t := range tools {
 		p.opt.Schemas = append(p.opt.Schemas, toolcall.Tool{Name: t.Name, Parameters: t.Parameters})
 	}
-	p.opt.Reasoning = p.spec.ThinkOpen != "" && !(think.set && !think.on)
+	p.opt.Reasoning = p.spec.Reasons() && !(think.set && !think.on)
 	if p.opt.Reasoning {
-		p.opt.InReasoning = strings.HasSuffix(strings.TrimRight(p.prompt, " \t\r\n"), p.spec.ThinkOpen)
+		p.opt.InReasoning = p.spec.ThinkOpen != "" && strings.HasSuffix(strings.TrimRight(p.prompt, " \t\r\n"), p.spec.ThinkOpen)
 	}
 	return p, nil
 }

@@ -146,6 +146,12 @@ const spRule = `( " " | "\n" ){0,3}`
 // rules must not use the names think-text*, sp and output-root.
 func (s Spec) Wrap(body string, o GrammarOptions) string {
 	g := &gbnf{names: map[string]bool{}, token: o.Token}
+	if s.Format == Harmony {
+		// The answer is the final channel's message.
+		renamed := renameRoot(body, "output-root")
+		g.add("root", fmt.Sprintf("%s %s %s %s output-root", s.harmonyAnalysis(g), g.mark(hChannel), grammar.Quote("final"), g.mark(hMessage)))
+		return strings.Join(g.rules, "\n") + "\n" + renamed
+	}
 	think := s.reasoning(g, o)
 	if think == "" {
 		return body
@@ -252,7 +258,7 @@ func (s Spec) Grammar(o GrammarOptions) (string, error) {
 	g := &gbnf{names: map[string]bool{}, token: o.Token}
 	var schemas []string
 	var alts []string
-	if _, ok := formats[s.Format]; !ok {
+	if _, ok := formats[s.Format]; !ok && s.Format != Harmony {
 		return "", fmt.Errorf("toolcall: no grammar for format %q", s.Format)
 	}
 	for i, t := range o.Tools {
@@ -274,6 +280,16 @@ func (s Spec) Grammar(o GrammarOptions) (string, error) {
 		alts = append(alts, s.callExpr(g, t.Name, prefix+"root"))
 	}
 	call := g.add("call", strings.Join(alts, " | "))
+	if s.Format == Harmony {
+		// One call per generation: <|call|> ends it.
+		root := call
+		if o.Lazy {
+			root = fmt.Sprintf("( %s | %s %s %s %s )", call, g.mark(hChannel), grammar.Quote("final"), g.mark(hMessage), g.without("text", hEnd, false))
+		}
+		g.add("sp", spRule)
+		g.add("js", `( " " ){0,1}`)
+		return "root ::= " + s.harmonyAnalysis(g) + " " + root + "\n" + strings.Join(g.rules, "\n") + "\n" + strings.Join(schemas, ""), nil
+	}
 	calls := s.callsExpr(g, call, o.MaxCalls)
 	body := calls
 	if o.Lazy {
@@ -311,6 +327,9 @@ func (s Spec) callExpr(g *gbnf, name, args string) string {
 		return fmt.Sprintf(`"{" js "\"name\"" js ":" js %s js "," js "\"arguments\"" js ":" js %s js "}"`, jname, args)
 	case CommandR7B:
 		return fmt.Sprintf(`"{" js "\"tool_call_id\"" js ":" js "\"" [0-9]{1,3} "\"" js "," js "\"tool_name\"" js ":" js %s js "," js "\"parameters\"" js ":" js %s js "}"`, jname, args)
+	case Harmony:
+		return fmt.Sprintf(`%s %s %s %s %s %s`, g.mark(hChannel), grammar.Quote("commentary to=functions."+name+" "),
+			g.mark("<|constrain|>"), grammar.Quote("json"), g.mark(hMessage), args)
 	case KimiK2:
 		return fmt.Sprintf(`%s %s [0-9]{1,3} %s %s %s`, g.mark("<|tool_call_begin|>"), grammar.Quote("functions."+name+":"),
 			g.mark("<|tool_call_argument_begin|>"), args, g.mark("<|tool_call_end|>"))
@@ -503,4 +522,12 @@ func orderedProperties(schema json.RawMessage) ([]property, map[string]bool, err
 		props = append(props, p)
 	}
 	return props, required, nil
+}
+
+// harmonyAnalysis is gpt-oss's optional analysis message before the
+// answer or the call.
+func (s Spec) harmonyAnalysis(g *gbnf) string {
+	text := g.without("think-text", hEnd, false)
+	return fmt.Sprintf("( %s %s %s %s %s %s %s )?", g.mark(hChannel), grammar.Quote("analysis"), g.mark(hMessage), text,
+		g.mark(hEnd), g.mark(hStart), grammar.Quote("assistant"))
 }

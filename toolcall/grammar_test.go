@@ -111,6 +111,10 @@ func TestGrammarPerFormat(t *testing.T) {
 		{specOf(GLM, "<think>", "</think>"), GrammarOptions{Lazy: true, Reasoning: true},
 			[]string{"<think>x</think>\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>부산</arg_value>\n<arg_key>days</arg_key>\n<arg_value>2</arg_value>\n</tool_call>"},
 			[]string{"<tool_call>get_weather\n<arg_key>days</arg_key>\n<arg_value>2</arg_value>\n</tool_call>"}},
+		{Spec{Format: Harmony}, GrammarOptions{Lazy: true},
+			[]string{"<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\":\"서울\"}",
+				"<|channel|>final<|message|>답은 4입니다."},
+			[]string{"<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"town\":\"서울\"}"}},
 	} {
 		tc.opt.Tools = testTools
 		tc.opt.Token = vocabToken(tk)

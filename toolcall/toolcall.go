@@ -51,6 +51,7 @@ const (
 	KimiK2     Format = "kimi-k2"
 	QwenXML    Format = "qwen3-coder"
 	GLM        Format = "glm"
+	Harmony    Format = "harmony"
 )
 
 // body is how one call is written.
@@ -111,6 +112,9 @@ func Detect(template string) Spec {
 	var s Spec
 	has := func(m string) bool { return strings.Contains(template, m) }
 	switch {
+	case has("<|channel|>") && has("<|message|>"):
+		s.Format = Harmony
+		return s // its channels are its reasoning markers
 	case has("<|tool_calls_section_begin|>"):
 		s.Format = KimiK2
 	case has("<|START_ACTION|>"):
@@ -208,6 +212,7 @@ type Parser struct {
 	inList  bool // inside a call region's JSON list
 	calls   int  // calls started
 	call    callScan
+	h       harmonyState
 	out     []Event
 }
 
@@ -302,24 +307,12 @@ func (p *Parser) curIndex(k Kind) int {
 func (p *Parser) run(final bool) {
 	idle := 0
 	for {
-		progressed := false
 		size, events := len(p.buf), len(p.out)
-		switch p.state {
-		case sText:
-			progressed = p.text(final)
-		case sThink:
-			progressed = p.think(final)
-		case sBareMaybe:
-			progressed = p.bareMaybe(final)
-		case sCall:
-			progressed = p.region(final)
-		case sCallBody:
-			progressed = p.body(final)
-		case sDone:
-			// Text after a bare call: keep it as content.
-			n := p.decidable(nil, final)
-			p.emit(Content, string(p.buf[:n]))
-			p.buf = p.buf[n:]
+		var progressed bool
+		if p.spec.Format == Harmony {
+			progressed = p.harmony(final)
+		} else {
+			progressed = p.step(final)
 		}
 		if !progressed {
 			return
@@ -332,6 +325,29 @@ func (p *Parser) run(final bool) {
 			return
 		}
 	}
+}
+
+// step is one step of the formats other than harmony; it reports whether
+// it may have made progress.
+func (p *Parser) step(final bool) bool {
+	switch p.state {
+	case sText:
+		return p.text(final)
+	case sThink:
+		return p.think(final)
+	case sBareMaybe:
+		return p.bareMaybe(final)
+	case sCall:
+		return p.region(final)
+	case sCallBody:
+		return p.body(final)
+	case sDone:
+		// Text after a bare call: keep it as content.
+		n := p.decidable(nil, final)
+		p.emit(Content, string(p.buf[:n]))
+		p.buf = p.buf[n:]
+	}
+	return false
 }
 
 // text scans content for a reasoning section or a call.
@@ -758,3 +774,7 @@ func Supports(t *chat.Template) (tools, thinking bool) {
 	caps := t.Caps()
 	return caps.Tools && Detect(t.Source()).Format != None, caps.Thinking
 }
+
+// Reasons reports whether the format has a reasoning section to split
+// off: think markers, or harmony's analysis channel.
+func (s Spec) Reasons() bool { return s.ThinkOpen != "" || s.Format == Harmony }

@@ -110,6 +110,21 @@ var cases = []parseCase{
 		text:      "<think>x</think>\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>부산</arg_value>\n<arg_key>days</arg_key>\n<arg_value>2</arg_value>\n</tool_call>",
 		reasoning: "x",
 		calls:     []wantCall{{"", "get_weather", `{"city": "부산", "days": 2}`}}},
+	{name: "harmony answer", spec: Spec{Format: Harmony}, opt: Options{Tools: true, Reasoning: true},
+		text:      "<|channel|>analysis<|message|>User asks 2+2.<|end|><|start|>assistant<|channel|>final<|message|>답은 4입니다.",
+		reasoning: "User asks 2+2.", content: "답은 4입니다."},
+	{name: "harmony call", spec: Spec{Format: Harmony}, opt: Options{Tools: true, Reasoning: true},
+		text:      "<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\":\"서울\"}",
+		reasoning: "Need weather.",
+		calls:     []wantCall{{"", "get_weather", `{"city":"서울"}`}}},
+	{name: "harmony call in role", spec: Spec{Format: Harmony}, opt: Options{Tools: true, Reasoning: true},
+		text:  "<|start|>assistant to=functions.get_time<|channel|>commentary json<|message|>{}<|call|>",
+		calls: []wantCall{{"", "get_time", `{}`}}},
+	{name: "harmony preamble", spec: Spec{Format: Harmony}, opt: Options{Tools: true, Reasoning: true},
+		text:    "<|channel|>commentary<|message|>Checking now.<|end|><|start|>assistant<|channel|>commentary to=functions.get_time <|constrain|>json<|message|>{}",
+		content: "Checking now.", calls: []wantCall{{"", "get_time", `{}`}}},
+	{name: "harmony no reasoning", spec: Spec{Format: Harmony}, opt: Options{},
+		text: "<|channel|>analysis<|message|>a<|end|><|start|>assistant<|channel|>final<|message|>b", content: "ab"},
 	{name: "cut short keeps arguments", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
 		text:  `<tool_call>{"name": "f", "arguments": {"a": "long`,
 		calls: []wantCall{{"", "f", `{"a": "long`}}},
@@ -261,6 +276,7 @@ func TestDetect(t *testing.T) {
 		{`<|tool_calls_section_begin|>`, Spec{Format: KimiK2}},
 		{`<tool_call><function=x><parameter=y>`, Spec{Format: QwenXML}},
 		{`<tool_call>{{name}}<arg_key>k</arg_key><arg_value>`, Spec{Format: GLM}},
+		{`<|start|>assistant<|channel|>final<|message|><think>`, Spec{Format: Harmony}},
 		{`{{ messages }}`, Spec{}},
 	} {
 		if got := Detect(tc.src); !reflect.DeepEqual(got, tc.want) {
@@ -279,7 +295,7 @@ func FuzzParser(f *testing.F) {
 	for f := range formats {
 		specs = append(specs, specOf(f, "<think>", "</think>"))
 	}
-	specs = append(specs, Spec{Format: CommandR7B, ThinkOpen: "<|START_THINKING|>", ThinkClose: "<|END_THINKING|>", Strip: []string{"<|START_RESPONSE|>", "<|END_RESPONSE|>"}})
+	specs = append(specs, Spec{Format: Harmony}, Spec{Format: CommandR7B, ThinkOpen: "<|START_THINKING|>", ThinkClose: "<|END_THINKING|>", Strip: []string{"<|START_RESPONSE|>", "<|END_RESPONSE|>"}})
 	f.Fuzz(func(t *testing.T, text string, cut uint8) {
 		if !utf8.ValidString(text) {
 			return

@@ -788,8 +788,8 @@ func (b *localBackend) chat(ctx context.Context, msgs []chat.Message, p params, 
 		return st, err
 	}
 	spec := toolcall.Detect(b.tmpl.Source())
-	popt := toolcall.Options{Reasoning: spec.ThinkOpen != "" && ask.think != "false"}
-	popt.InReasoning = popt.Reasoning && strings.HasSuffix(strings.TrimRight(text, " \t\r\n"), spec.ThinkOpen)
+	popt := toolcall.Options{Reasoning: spec.Reasons() && ask.think != "false"}
+	popt.InReasoning = popt.Reasoning && spec.ThinkOpen != "" && strings.HasSuffix(strings.TrimRight(text, " \t\r\n"), spec.ThinkOpen)
 	if g != nil && popt.Reasoning {
 		// The format constrains the answer, after the reasoning.
 		if g, err = grammar.Parse(spec.Wrap(g.Source(), toolcall.GrammarOptions{Reasoning: true, InReasoning: popt.InReasoning})); err != nil {
