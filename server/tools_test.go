@@ -122,6 +122,9 @@ var toolCases = []toolCase{
 		script:    "<|channel|>analysis<|message|>Need the weather tool.<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Seoul\"}",
 		reasoning: "Need the weather tool.",
 		calls:     [][2]string{{"get_weather", `{"city": "Seoul"}`}}},
+	{name: "lfm2", template: "../captemplates/LFM2-8B-A1B.jinja",
+		script: `<|tool_call_start|>[get_weather(city="Seoul")]<|tool_call_end|>`,
+		calls:  [][2]string{{"get_weather", `{"city": "Seoul"}`}}},
 	{name: "deepseek r1 distill", template: "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
 		script:    "Plain reasoning.\n</think>\n\nThe answer is 4.",
 		reasoning: "Plain reasoning.\n", content: "The answer is 4.", noTools: true, think: true},
@@ -391,6 +394,7 @@ func TestRequiredToolCallsRandomModel(t *testing.T) {
 		"command-r7b": "../captemplates/CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja",
 		"granite":     "../captemplates/ibm-granite-granite-3.3-2B-Instruct.jinja",
 		"gpt-oss":     "../captemplates/openai-gpt-oss-120b.jinja",
+		"lfm2":        "../captemplates/LFM2-8B-A1B.jinja",
 	}
 	for name, tmpl := range formats {
 		withTemplate(t, random, filepath.Join(dir, name+".gguf"), readTemplate(t, tmpl))

@@ -267,7 +267,7 @@ func (s Spec) Grammar(o GrammarOptions) (string, error) {
 			return "", fmt.Errorf("the parameters of tool %q: %w", t.Name, err)
 		}
 		prefix := fmt.Sprintf("t%d-", i)
-		if b := formats[s.Format].body; b == bodyXML || b == bodyGLM {
+		if b := formats[s.Format].body; b == bodyXML || b == bodyGLM || b == bodyPython {
 			call, rules, err := s.xmlCall(g, t, prefix)
 			if err != nil {
 				return "", err
@@ -341,7 +341,7 @@ func (s Spec) callExpr(g *gbnf, name, args string) string {
 // is above 0) with the format's opening and closing around them.
 func (s Spec) callsExpr(g *gbnf, call string, max int) string {
 	sep := map[Format]string{Hermes: `sp`, Llama3: `js ";" js`, Mistral: `js "," js`, DeepSeekR1: `sp`,
-		Granite: `js "," js`, Phi4: `js "," js`, CommandR7B: `"," lsp`, QwenXML: `sp`, GLM: `sp`}[s.Format]
+		Granite: `js "," js`, LFM2: `"," " "?`, Phi4: `js "," js`, CommandR7B: `"," lsp`, QwenXML: `sp`, GLM: `sp`}[s.Format]
 	more := fmt.Sprintf("( %s %s )*", sep, call)
 	if max == 1 {
 		more = ""
@@ -363,6 +363,8 @@ func (s Spec) callsExpr(g *gbnf, call string, max int) string {
 		return g.add("calls", fmt.Sprintf(`%s "[" lsp %s lsp "]" %s`, g.mark("<|START_ACTION|>"), list, g.mark("<|END_ACTION|>")))
 	case KimiK2:
 		return g.add("calls", fmt.Sprintf(`%s %s %s`, g.mark("<|tool_calls_section_begin|>"), list, g.mark("<|tool_calls_section_end|>")))
+	case LFM2:
+		return g.add("calls", fmt.Sprintf(`%s "[" %s "]" %s`, g.mark("<|tool_call_start|>"), list, g.mark("<|tool_call_end|>")))
 	}
 	return g.add("calls", list)
 }
@@ -425,6 +427,9 @@ func (s Spec) xmlCall(g *gbnf, t Tool, prefix string) (string, string, error) {
 	textRule := g.without("xml-text", strings.TrimPrefix(closeTag, "\n"), true)
 	var parts []string
 	for j, p := range props {
+		if s.Format == LFM2 {
+			break // pythonCall writes the parameters
+		}
 		var value string
 		var enum []string
 		if p.typ == "string" && json.Unmarshal(p.enum, &enum) == nil && len(enum) > 0 {
@@ -451,6 +456,9 @@ func (s Spec) xmlCall(g *gbnf, t Tool, prefix string) (string, string, error) {
 			part = "( " + part + " )?"
 		}
 		parts = append(parts, part)
+	}
+	if s.Format == LFM2 {
+		return s.pythonCall(g, t.Name, prefix, props, required, &rules), rules.String(), nil
 	}
 	body := strings.Join(parts, " ")
 	var call string
@@ -530,4 +538,41 @@ func (s Spec) harmonyAnalysis(g *gbnf) string {
 	text := g.without("think-text", hEnd, false)
 	return fmt.Sprintf("( %s %s %s %s %s %s %s )?", g.mark(hChannel), grammar.Quote("analysis"), g.mark(hMessage), text,
 		g.mark(hEnd), g.mark(hStart), grammar.Quote("assistant"))
+}
+
+// pythonCall is one call of LFM2's: NAME(K=V, …), the parameters in the
+// schema's order, the required ones always there, each value JSON that
+// validates against the parameter's schema (any JSON value where that
+// schema refers to others).
+func (s Spec) pythonCall(g *gbnf, name, prefix string, props []property, required map[string]bool, rules *strings.Builder) string {
+	param := make([]string, len(props))
+	for j, p := range props {
+		value := "any-json"
+		if src, err := jsonschema.Compile(p.schema, jsonschema.Options{}); err == nil {
+			pp := fmt.Sprintf("%sp%d-", prefix, j)
+			rules.WriteString(prefixRules(src, pp))
+			value = pp + "root"
+		} else if !g.names["any-json"] {
+			g.add("any-json", "t-any-root")
+			rules.WriteString(prefixRules(jsonAny, "t-any-"))
+		}
+		param[j] = fmt.Sprintf("%s %s", grammar.Quote(p.name+"="), value)
+	}
+	// first[j]: the parameters from j on, the first one present written
+	// without a comma; rest[j]: each one after a comma.
+	n := len(props)
+	first := func(j int) string { return fmt.Sprintf("%spy-first-%d", prefix, j) }
+	rest := func(j int) string { return fmt.Sprintf("%spy-rest-%d", prefix, j) }
+	g.add(first(n), `""`)
+	g.add(rest(n), `""`)
+	for j := n - 1; j >= 0; j-- {
+		if required[props[j].name] {
+			g.add(rest(j), fmt.Sprintf(`"," " "? %s %s`, param[j], rest(j+1)))
+			g.add(first(j), fmt.Sprintf("%s %s", param[j], rest(j+1)))
+		} else {
+			g.add(rest(j), fmt.Sprintf(`( "," " "? %s )? %s`, param[j], rest(j+1)))
+			g.add(first(j), fmt.Sprintf("%s %s | %s", param[j], rest(j+1), first(j+1)))
+		}
+	}
+	return fmt.Sprintf(`%s "(" %s ")"`, grammar.Quote(name), first(0))
 }

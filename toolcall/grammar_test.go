@@ -115,6 +115,11 @@ func TestGrammarPerFormat(t *testing.T) {
 			[]string{"<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\":\"서울\"}",
 				"<|channel|>final<|message|>답은 4입니다."},
 			[]string{"<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"town\":\"서울\"}"}},
+		{specOf(LFM2, "<think>", "</think>"), GrammarOptions{Lazy: true, Reasoning: true},
+			[]string{"Checking.<|tool_call_start|>[get_weather(city=\"서울\", days=3), get_time()]<|tool_call_end|>",
+				"<|tool_call_start|>[get_weather(city=\"x\")]<|tool_call_end|>"},
+			[]string{"<|tool_call_start|>[get_weather(days=3)]<|tool_call_end|>", "<|tool_call_start|>[get_weather(, city=\"x\")]<|tool_call_end|>",
+				"<|tool_call_start|>[get_weather(city=\"x\", days=8)]<|tool_call_end|>"}},
 	} {
 		tc.opt.Tools = testTools
 		tc.opt.Token = vocabToken(tk)

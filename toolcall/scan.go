@@ -37,6 +37,8 @@ func (c *callScan) scan(b []byte) (int, bool) {
 		return c.scanXML(b)
 	case bodyGLM:
 		return c.scanGLM(b)
+	case bodyPython:
+		return c.scanPython(b)
 	}
 	return c.scanObject(b, 0)
 }
@@ -332,6 +334,106 @@ func (c *callScan) scanGLM(b []byte) (int, bool) {
 			return i, true // the region's closing marker follows
 		}
 	}
+}
+
+// scanPython reads one call written as Python: NAME(K=V, …), values
+// being JSON or Python literals (True, False, None, 'single-quoted').
+func (c *callScan) scanPython(b []byte) (int, bool) {
+	s := string(b)
+	i := skipSpace(b, 0)
+	j := strings.IndexByte(s[i:], '(')
+	if j < 0 {
+		if strings.ContainsAny(s[i:], " \t\n)]=,\"") {
+			return i, true // not a call
+		}
+		return 0, false
+	}
+	c.name = strings.TrimSpace(s[i : i+j])
+	if c.name == "" || strings.ContainsAny(c.name, " \t\n\"'[]{}") {
+		c.name = ""
+		return i, true
+	}
+	i += j + 1
+	c.built = []byte("{")
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return 0, false
+		}
+		if b[i] == ')' {
+			c.built = append(c.built, '}')
+			return i + 1, true
+		}
+		if b[i] == ',' {
+			i++
+			continue
+		}
+		eq := strings.IndexByte(s[i:], '=')
+		if eq < 0 {
+			return 0, false
+		}
+		key := strings.TrimSpace(s[i : i+eq])
+		v := skipSpace(b, i+eq+1)
+		if v >= len(b) {
+			return 0, false
+		}
+		val, end, ok := pyValue(s, v)
+		if !ok {
+			if end < 0 {
+				return 0, false
+			}
+			c.built = append(c.built, '}')
+			return v, true // broken: end the call here
+		}
+		if len(c.built) > 1 {
+			c.built = append(c.built, ", "...)
+		}
+		k, _ := json.Marshal(key)
+		c.built = append(append(append(c.built, k...), ": "...), val...)
+		i = end
+	}
+}
+
+// pyValue reads a JSON or Python literal at s[i:] and returns it as JSON
+// and where it ends; end is -1 when it is not complete yet.
+func pyValue(s string, i int) (string, int, bool) {
+	switch {
+	case strings.HasPrefix(s[i:], "True"):
+		return "true", i + 4, true
+	case strings.HasPrefix(s[i:], "False"):
+		return "false", i + 5, true
+	case strings.HasPrefix(s[i:], "None"):
+		return "null", i + 4, true
+	case s[i] == '\'':
+		var b strings.Builder
+		for j := i + 1; j < len(s); j++ {
+			switch s[j] {
+			case '\\':
+				if j+1 >= len(s) {
+					return "", -1, false
+				}
+				j++
+				b.WriteByte(s[j])
+			case '\'':
+				q, _ := json.Marshal(b.String())
+				return string(q), j + 1, true
+			default:
+				b.WriteByte(s[j])
+			}
+		}
+		return "", -1, false
+	}
+	if len(s)-i < 5 && (strings.HasPrefix("True", s[i:]) || strings.HasPrefix("False", s[i:]) || strings.HasPrefix("None", s[i:])) {
+		return "", -1, false
+	}
+	end := valueEnd([]byte(s), i)
+	if end < 0 {
+		return "", -1, false
+	}
+	if v := s[i:end]; json.Valid([]byte(v)) {
+		return v, end, true
+	}
+	return "", end, false
 }
 
 // addArg adds one parameter to the arguments built: its value as JSON

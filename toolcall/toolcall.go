@@ -52,6 +52,7 @@ const (
 	QwenXML    Format = "qwen3-coder"
 	GLM        Format = "glm"
 	Harmony    Format = "harmony"
+	LFM2       Format = "lfm2"
 )
 
 // body is how one call is written.
@@ -63,6 +64,7 @@ const (
 	bodySep                  // NAME SEP {…} END (DeepSeek, Kimi-K2)
 	bodyXML                  // <function=NAME><parameter=K>V</parameter>…</function> (Qwen3-Coder)
 	bodyGLM                  // NAME<arg_key>K</arg_key><arg_value>V</arg_value>… (GLM-4.5/4.6)
+	bodyPython               // NAME(K=V, …) in a list (LFM2)
 )
 
 // formatDef is where a format's calls are and how each is written.
@@ -93,6 +95,7 @@ var formats = map[Format]formatDef{
 		body: bodySep, namePrefix: "functions.", sep: "<|tool_call_argument_begin|>", end: "<|tool_call_end|>"},
 	QwenXML: {open: []string{"<tool_call>"}, close: "</tool_call>", body: bodyXML},
 	GLM:     {open: []string{"<tool_call>"}, close: "</tool_call>", body: bodyGLM},
+	LFM2:    {open: []string{"<|tool_call_start|>"}, close: "<|tool_call_end|>", list: true, body: bodyPython},
 }
 
 // Spec is a model family's output format.
@@ -115,6 +118,8 @@ func Detect(template string) Spec {
 	case has("<|channel|>") && has("<|message|>"):
 		s.Format = Harmony
 		return s // its channels are its reasoning markers
+	case has("<|tool_call_start|>") || has("<|tool_list_start|>"):
+		s.Format = LFM2
 	case has("<|tool_calls_section_begin|>"):
 		s.Format = KimiK2
 	case has("<|START_ACTION|>"):
@@ -718,7 +723,7 @@ func valueEnd(b []byte, i int) int {
 	// A literal: up to a delimiter.
 	for j := i; j < len(b); j++ {
 		switch b[j] {
-		case ',', '}', ']', ' ', '\t', '\r', '\n':
+		case ',', '}', ']', ')', ' ', '\t', '\r', '\n':
 			return j
 		}
 	}

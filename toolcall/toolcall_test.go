@@ -125,6 +125,10 @@ var cases = []parseCase{
 		content: "Checking now.", calls: []wantCall{{"", "get_time", `{}`}}},
 	{name: "harmony no reasoning", spec: Spec{Format: Harmony}, opt: Options{},
 		text: "<|channel|>analysis<|message|>a<|end|><|start|>assistant<|channel|>final<|message|>b", content: "ab"},
+	{name: "lfm2", spec: specOf(LFM2, "<think>", "</think>"), opt: Options{Tools: true, Reasoning: true},
+		text:      "<think>ok</think>Checking.<|tool_call_start|>[get_weather(city=\"서울\", days=3, metric=True), get_time(zone='Asia/Seoul')]<|tool_call_end|>Done.",
+		reasoning: "ok", content: "Checking.Done.",
+		calls: []wantCall{{"", "get_weather", `{"city": "서울", "days": 3, "metric": true}`}, {"", "get_time", `{"zone": "Asia/Seoul"}`}}},
 	{name: "cut short keeps arguments", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
 		text:  `<tool_call>{"name": "f", "arguments": {"a": "long`,
 		calls: []wantCall{{"", "f", `{"a": "long`}}},
@@ -277,6 +281,7 @@ func TestDetect(t *testing.T) {
 		{`<tool_call><function=x><parameter=y>`, Spec{Format: QwenXML}},
 		{`<tool_call>{{name}}<arg_key>k</arg_key><arg_value>`, Spec{Format: GLM}},
 		{`<|start|>assistant<|channel|>final<|message|><think>`, Spec{Format: Harmony}},
+		{`<|tool_list_start|>x<|tool_call_start|>`, Spec{Format: LFM2}},
 		{`{{ messages }}`, Spec{}},
 	} {
 		if got := Detect(tc.src); !reflect.DeepEqual(got, tc.want) {
