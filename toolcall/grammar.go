@@ -441,15 +441,7 @@ func (s Spec) xmlCall(g *gbnf, t Tool, prefix string) (string, string, error) {
 		} else if p.typ == "string" {
 			value = textRule
 		} else {
-			value = "any-json"
-			if src, err := jsonschema.Compile(p.schema, jsonschema.Options{}); err == nil {
-				pp := fmt.Sprintf("%sp%d-", prefix, j)
-				rules.WriteString(prefixRules(src, pp))
-				value = pp + "root"
-			} else if !g.names["any-json"] {
-				g.add("any-json", "t-any-root")
-				rules.WriteString(prefixRules(jsonAny, "t-any-"))
-			}
+			value = jsonValue(g, p, fmt.Sprintf("%sp%d-", prefix, j), &rules)
 		}
 		part := fmt.Sprintf("%s %s %s sp", grammar.Quote(fmt.Sprintf(open, p.name)), value, grammar.Quote(closeTag))
 		if !required[p.name] {
@@ -547,16 +539,7 @@ func (s Spec) harmonyAnalysis(g *gbnf) string {
 func (s Spec) pythonCall(g *gbnf, name, prefix string, props []property, required map[string]bool, rules *strings.Builder) string {
 	param := make([]string, len(props))
 	for j, p := range props {
-		value := "any-json"
-		if src, err := jsonschema.Compile(p.schema, jsonschema.Options{}); err == nil {
-			pp := fmt.Sprintf("%sp%d-", prefix, j)
-			rules.WriteString(prefixRules(src, pp))
-			value = pp + "root"
-		} else if !g.names["any-json"] {
-			g.add("any-json", "t-any-root")
-			rules.WriteString(prefixRules(jsonAny, "t-any-"))
-		}
-		param[j] = fmt.Sprintf("%s %s", grammar.Quote(p.name+"="), value)
+		param[j] = fmt.Sprintf("%s %s", grammar.Quote(p.name+"="), jsonValue(g, p, fmt.Sprintf("%sp%d-", prefix, j), rules))
 	}
 	// first[j]: the parameters from j on, the first one present written
 	// without a comma; rest[j]: each one after a comma.
@@ -575,4 +558,19 @@ func (s Spec) pythonCall(g *gbnf, name, prefix string, props []property, require
 		}
 	}
 	return fmt.Sprintf(`%s "(" %s ")"`, grammar.Quote(name), first(0))
+}
+
+// jsonValue is the rule of a parameter's value as JSON valid against its
+// schema, whose rules are written to rules under prefix; any JSON value
+// where that schema does not compile alone (it refers to others).
+func jsonValue(g *gbnf, p property, prefix string, rules *strings.Builder) string {
+	if src, err := jsonschema.Compile(p.schema, jsonschema.Options{}); err == nil {
+		rules.WriteString(prefixRules(src, prefix))
+		return prefix + "root"
+	}
+	if !g.names["any-json"] {
+		g.add("any-json", "t-any-root")
+		rules.WriteString(prefixRules(jsonAny, "t-any-"))
+	}
+	return "any-json"
 }
