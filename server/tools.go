@@ -221,7 +221,10 @@ func (m *runner) planChat(tmpl *chat.Template, msgs []chat.Message, rawTools []j
 		}
 	}
 	if len(offered) > 0 && p.spec.Format == toolcall.None {
-		return nil, badRequest("tools", "model %q takes tools, but ondo does not know how its chat template writes tool calls", m.name)
+		// A template that takes tools in no format ondo knows: the
+		// generic JSON format, which the model is told about.
+		p.spec.Format = toolcall.Generic
+		msgs = withInstruction(msgs, toolcall.GenericInstruction, caps.SystemRole)
 	}
 	if p.prompt, err = m.renderChat(tmpl, msgs, offered, kwargs); err != nil {
 		return nil, err
@@ -344,6 +347,30 @@ func adaptMessages(msgs []chat.Message, caps chat.Caps) []chat.Message {
 		}
 		if caps.TypedContent && m.Parts == nil {
 			m.Parts = []chat.ContentPart{{Type: "text", Text: m.Content}}
+		}
+	}
+	return out
+}
+
+// withInstruction adds an instruction to the conversation: to its system
+// message, as a system message of its own, or (templates without a system
+// role) before the first user message's text.
+func withInstruction(msgs []chat.Message, text string, system bool) []chat.Message {
+	out := make([]chat.Message, 0, len(msgs)+1)
+	switch {
+	case len(msgs) > 0 && msgs[0].Role == "system" && msgs[0].Parts == nil:
+		first := msgs[0]
+		first.Content += "\n\n" + text
+		out = append(append(out, first), msgs[1:]...)
+	case system:
+		out = append(append(out, chat.Message{Role: "system", Content: text}), msgs...)
+	default:
+		out = append(out, msgs...)
+		for i := range out {
+			if out[i].Role == "user" && out[i].Parts == nil {
+				out[i].Content = text + "\n\n" + out[i].Content
+				break
+			}
 		}
 	}
 	return out

@@ -125,6 +125,9 @@ var toolCases = []toolCase{
 	{name: "lfm2", template: "../captemplates/LFM2-8B-A1B.jinja",
 		script: `<|tool_call_start|>[get_weather(city="Seoul")]<|tool_call_end|>`,
 		calls:  [][2]string{{"get_weather", `{"city": "Seoul"}`}}},
+	{name: "generic", template: "../captemplates/meetkai-functionary-medium-v3.2.jinja",
+		script: `{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Seoul"}}]}`,
+		calls:  [][2]string{{"get_weather", `{"city": "Seoul"}`}}},
 	{name: "deepseek r1 distill", template: "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
 		script:    "Plain reasoning.\n</think>\n\nThe answer is 4.",
 		reasoning: "Plain reasoning.\n", content: "The answer is 4.", noTools: true, think: true},
@@ -395,6 +398,7 @@ func TestRequiredToolCallsRandomModel(t *testing.T) {
 		"granite":     "../captemplates/ibm-granite-granite-3.3-2B-Instruct.jinja",
 		"gpt-oss":     "../captemplates/openai-gpt-oss-120b.jinja",
 		"lfm2":        "../captemplates/LFM2-8B-A1B.jinja",
+		"generic":     "../captemplates/meetkai-functionary-medium-v3.2.jinja",
 	}
 	for name, tmpl := range formats {
 		withTemplate(t, random, filepath.Join(dir, name+".gguf"), readTemplate(t, tmpl))
@@ -676,5 +680,32 @@ func TestToolCallsGoClients(t *testing.T) {
 		if v, _ := got.ToolCalls[0].Function.Arguments.Get("city"); v != "Seoul" {
 			t.Fatalf("ollama (stream %v): arguments %v", streamed, got.ToolCalls[0].Function.Arguments)
 		}
+	}
+}
+
+func TestWithInstruction(t *testing.T) {
+	user := chat.Message{Role: "user", Content: "hi"}
+	sys := chat.Message{Role: "system", Content: "Be brief."}
+	for _, tc := range []struct {
+		in     []chat.Message
+		system bool
+		want   []chat.Message
+	}{
+		{[]chat.Message{sys, user}, true, []chat.Message{{Role: "system", Content: "Be brief.\n\nX"}, user}},
+		{[]chat.Message{user}, true, []chat.Message{{Role: "system", Content: "X"}, user}},
+		{[]chat.Message{user}, false, []chat.Message{{Role: "user", Content: "X\n\nhi"}}},
+	} {
+		got := withInstruction(tc.in, "X", tc.system)
+		if len(got) != len(tc.want) {
+			t.Fatalf("%+v: got %+v", tc.in, got)
+		}
+		for i := range got {
+			if got[i].Role != tc.want[i].Role || got[i].Content != tc.want[i].Content {
+				t.Errorf("%+v: got %+v, want %+v", tc.in, got, tc.want)
+			}
+		}
+	}
+	if user.Content != "hi" || sys.Content != "Be brief." {
+		t.Error("withInstruction changed its input")
 	}
 }

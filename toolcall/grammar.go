@@ -258,7 +258,7 @@ func (s Spec) Grammar(o GrammarOptions) (string, error) {
 	g := &gbnf{names: map[string]bool{}, token: o.Token}
 	var schemas []string
 	var alts []string
-	if _, ok := formats[s.Format]; !ok && s.Format != Harmony {
+	if _, ok := formats[s.Format]; !ok && s.Format != Harmony && s.Format != Generic {
 		return "", fmt.Errorf("toolcall: no grammar for format %q", s.Format)
 	}
 	for i, t := range o.Tools {
@@ -280,6 +280,10 @@ func (s Spec) Grammar(o GrammarOptions) (string, error) {
 		alts = append(alts, s.callExpr(g, t.Name, prefix+"root"))
 	}
 	call := g.add("call", strings.Join(alts, " | "))
+	if s.Format == Generic {
+		g.add("js", `( " " ){0,1}`)
+		return "root ::= " + genericRoot(g, call, o) + "\n" + strings.Join(g.rules, "\n") + "\n" + strings.Join(schemas, ""), nil
+	}
 	if s.Format == Harmony {
 		// One call per generation: <|call|> ends it.
 		root := call
@@ -323,7 +327,7 @@ func (s Spec) callExpr(g *gbnf, name, args string) string {
 		return fmt.Sprintf("%s \"function\" %s %s \"\\n```json\\n\" %s \"\\n```\" %s", g.mark("<｜tool▁call▁begin｜>"), g.mark("<｜tool▁sep｜>"), grammar.Quote(name), args, g.mark("<｜tool▁call▁end｜>"))
 	case DeepSeekV3:
 		return fmt.Sprintf("%s %s %s %s %s", g.mark("<｜tool▁call▁begin｜>"), grammar.Quote(name), g.mark("<｜tool▁sep｜>"), args, g.mark("<｜tool▁call▁end｜>"))
-	case Granite, Phi4:
+	case Granite, Phi4, Generic:
 		return fmt.Sprintf(`"{" js "\"name\"" js ":" js %s js "," js "\"arguments\"" js ":" js %s js "}"`, jname, args)
 	case CommandR7B:
 		return fmt.Sprintf(`"{" js "\"tool_call_id\"" js ":" js "\"" [0-9]{1,3} "\"" js "," js "\"tool_name\"" js ":" js %s js "," js "\"parameters\"" js ":" js %s js "}"`, jname, args)

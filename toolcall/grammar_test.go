@@ -120,6 +120,12 @@ func TestGrammarPerFormat(t *testing.T) {
 				"<|tool_call_start|>[get_weather(city=\"x\")]<|tool_call_end|>"},
 			[]string{"<|tool_call_start|>[get_weather(days=3)]<|tool_call_end|>", "<|tool_call_start|>[get_weather(, city=\"x\")]<|tool_call_end|>",
 				"<|tool_call_start|>[get_weather(city=\"x\", days=8)]<|tool_call_end|>"}},
+		{Spec{Format: Generic}, GrammarOptions{Lazy: true},
+			[]string{`{"tool_calls": [{"name": "get_weather", "arguments": {"city": "서울"}}]}`, `{"response": "안녕"}`},
+			[]string{`{"tool_calls": [{"name": "get_weather", "arguments": {}}]}`, `hello`}},
+		{Spec{Format: Generic}, GrammarOptions{MaxCalls: 1},
+			[]string{`{"tool_calls": [{"name": "get_time", "arguments": {}}]}`},
+			[]string{`{"response": "안녕"}`, `{"tool_calls": [{"name": "get_time", "arguments": {}}, {"name": "get_time", "arguments": {}}]}`}},
 	} {
 		tc.opt.Tools = testTools
 		tc.opt.Token = vocabToken(tk)

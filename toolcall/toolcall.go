@@ -53,6 +53,9 @@ const (
 	GLM        Format = "glm"
 	Harmony    Format = "harmony"
 	LFM2       Format = "lfm2"
+	// Generic is for templates that take tools in no format ondo knows;
+	// Detect never picks it (see the generic format in generic.go).
+	Generic Format = "generic"
 )
 
 // body is how one call is written.
@@ -314,9 +317,12 @@ func (p *Parser) run(final bool) {
 	for {
 		size, events := len(p.buf), len(p.out)
 		var progressed bool
-		if p.spec.Format == Harmony {
+		switch p.spec.Format {
+		case Harmony:
 			progressed = p.harmony(final)
-		} else {
+		case Generic:
+			progressed = p.generic(final)
+		default:
 			progressed = p.step(final)
 		}
 		if !progressed {

@@ -129,6 +129,13 @@ var cases = []parseCase{
 		text:      "<think>ok</think>Checking.<|tool_call_start|>[get_weather(city=\"서울\", days=3, metric=True), get_time(zone='Asia/Seoul')]<|tool_call_end|>Done.",
 		reasoning: "ok", content: "Checking.Done.",
 		calls: []wantCall{{"", "get_weather", `{"city": "서울", "days": 3, "metric": true}`}, {"", "get_time", `{"zone": "Asia/Seoul"}`}}},
+	{name: "generic calls", spec: Spec{Format: Generic}, opt: Options{Tools: true},
+		text:  `{"tool_calls": [{"name": "get_weather", "arguments": {"city": "서울"}}, {"name": "get_time", "arguments": {}}]}`,
+		calls: []wantCall{{"", "get_weather", `{"city": "서울"}`}, {"", "get_time", `{}`}}},
+	{name: "generic response", spec: Spec{Format: Generic}, opt: Options{Tools: true},
+		text: `{"response": "맑아요 \"정말\""}`, content: `맑아요 "정말"`},
+	{name: "generic not json", spec: Spec{Format: Generic}, opt: Options{Tools: true},
+		text: `plain words`, content: `plain words`},
 	{name: "cut short keeps arguments", spec: specOf(Hermes, "", ""), opt: Options{Tools: true},
 		text:  `<tool_call>{"name": "f", "arguments": {"a": "long`,
 		calls: []wantCall{{"", "f", `{"a": "long`}}},
@@ -300,7 +307,7 @@ func FuzzParser(f *testing.F) {
 	for f := range formats {
 		specs = append(specs, specOf(f, "<think>", "</think>"))
 	}
-	specs = append(specs, Spec{Format: Harmony}, Spec{Format: CommandR7B, ThinkOpen: "<|START_THINKING|>", ThinkClose: "<|END_THINKING|>", Strip: []string{"<|START_RESPONSE|>", "<|END_RESPONSE|>"}})
+	specs = append(specs, Spec{Format: Harmony}, Spec{Format: Generic}, Spec{Format: CommandR7B, ThinkOpen: "<|START_THINKING|>", ThinkClose: "<|END_THINKING|>", Strip: []string{"<|START_RESPONSE|>", "<|END_RESPONSE|>"}})
 	f.Fuzz(func(t *testing.T, text string, cut uint8) {
 		if !utf8.ValidString(text) {
 			return
