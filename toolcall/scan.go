@@ -21,6 +21,9 @@ type callScan struct {
 	// write them other than as JSON (nil for the others).
 	built []byte
 	tools []Tool // the offered tools, for the types of parameters
+	// Where pending stopped in the arguments, and its state there.
+	vpos, vdepth int
+	vstr, vesc   bool
 }
 
 // scan reads the call in b; it returns the bytes the call takes and
@@ -41,6 +44,46 @@ func (c *callScan) scan(b []byte) (int, bool) {
 		return c.scanPython(b)
 	}
 	return c.scanObject(b, 0)
+}
+
+// pending reports whether the call's arguments, a JSON object or array
+// seen to start before, are still open at the end of b. It follows them
+// from where it stopped last, so that long arguments arriving in many
+// chunks are read once, not again with every chunk.
+func (c *callScan) pending(b []byte) bool {
+	if c.argsStart < 0 || c.argsEnd >= 0 || c.argsString || c.built != nil || c.argsStart >= len(b) {
+		return false
+	}
+	if o := b[c.argsStart]; o != '{' && o != '[' {
+		return false
+	}
+	if c.vpos <= c.argsStart {
+		c.vpos, c.vdepth, c.vstr, c.vesc = c.argsStart, 0, false, false
+	}
+	for ; c.vpos < len(b); c.vpos++ {
+		ch := b[c.vpos]
+		switch {
+		case c.vesc:
+			c.vesc = false
+		case c.vstr:
+			switch ch {
+			case '\\':
+				c.vesc = true
+			case '"':
+				c.vstr = false
+			}
+		case ch == '"':
+			c.vstr = true
+		case ch == '{' || ch == '[':
+			c.vdepth++
+		case ch == '}' || ch == ']':
+			c.vdepth--
+			if c.vdepth == 0 {
+				return false // complete: the full scan takes over
+			}
+		}
+	}
+	return true
 }
 
 // scanObject reads a JSON object {"name": …, "arguments"|"parameters": …}

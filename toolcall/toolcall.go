@@ -537,6 +537,20 @@ func (p *Parser) startBody() {
 // on its arguments as they come.
 func (p *Parser) body(final bool) bool {
 	c := &p.call
+	if c.pending(p.buf) {
+		// The arguments are still coming: pass them on without reading
+		// the call again from its start.
+		if c.announced {
+			end := c.argsStart + holdBack(p.buf[c.argsStart:], nil)
+			if !final && end > c.argsStart+c.argsSent {
+				p.emit(CallArgs, string(p.buf[c.argsStart+c.argsSent:end]))
+				c.argsSent = end - c.argsStart
+			}
+		}
+		if !final {
+			return false
+		}
+	}
 	n, done := c.scan(p.buf)
 	if p.opt.MaxCalls > 0 && p.calls >= p.opt.MaxCalls && !c.announced {
 		// One call too many: read it and drop it.
