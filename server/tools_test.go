@@ -709,3 +709,23 @@ func TestWithInstruction(t *testing.T) {
 		t.Error("withInstruction changed its input")
 	}
 }
+
+// /api/show lists what the template lets a model do.
+func TestShowCapabilities(t *testing.T) {
+	cases := []toolCase{toolCases[1], {name: "plain-llama", template: "meta-llama-Llama-3.2-3B-Instruct.jinja", script: "hi"},
+		{name: "gemma", template: "google-gemma-2-2b-it.jinja", script: "hi"}}
+	ts := toolServer(t, cases)
+	for name, want := range map[string][]string{
+		modelName(cases[0].name): {"completion", "tools", "thinking"},
+		"plain-llama":            {"completion", "tools"},
+		"gemma":                  {"completion"},
+	} {
+		var resp struct {
+			Capabilities []string `json:"capabilities"`
+		}
+		json.Unmarshal(ts.ok(t, "/api/show", map[string]any{"model": name}).body, &resp)
+		if strings.Join(resp.Capabilities, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: capabilities %v, want %v", name, resp.Capabilities, want)
+		}
+	}
+}
