@@ -211,25 +211,32 @@ func (m *runner) planChat(tmpl *chat.Template, msgs []chat.Message, rawTools []j
 		}
 		kwargs = kw
 	}
-	if len(tools) > 0 && choice.mode != "none" && !caps.Tools {
-		return nil, badRequest("tools", "model %q does not support tools: its chat template does not write them into the prompt", m.name)
+	calling := len(tools) > 0 && choice.mode != "none"
+	if calling && !caps.Tools && p.spec.Format == toolcall.None {
+		return nil, badRequest("tools", "model %q does not support tools: its chat template neither writes them into the prompt nor calls them in a format ondo knows", m.name)
 	}
 	var offered []any
-	if choice.mode != "none" {
-		for _, t := range rawTools {
-			offered = append(offered, t)
-		}
-	}
-	if len(offered) > 0 && p.spec.Format == toolcall.None {
+	switch {
+	case !calling:
+	case !caps.Tools:
+		// The template calls tools in a known format but does not list
+		// them (DeepSeek-R1's, V3.1's): the conversation says which.
+		msgs = withInstruction(msgs, p.spec.ToolsInstruction(rawTools), caps.SystemRole)
+	case p.spec.Format == toolcall.None:
 		// A template that takes tools in no format ondo knows: the
 		// generic JSON format, which the model is told about.
 		p.spec.Format = toolcall.Generic
 		msgs = withInstruction(msgs, toolcall.GenericInstruction, caps.SystemRole)
+		fallthrough
+	default:
+		for _, t := range rawTools {
+			offered = append(offered, t)
+		}
 	}
 	if p.prompt, err = m.renderChat(tmpl, msgs, offered, kwargs); err != nil {
 		return nil, err
 	}
-	p.opt.Tools = len(offered) > 0
+	p.opt.Tools = calling
 	for _, t := range tools {
 		p.opt.Schemas = append(p.opt.Schemas, toolcall.Tool{Name: t.Name, Parameters: t.Parameters})
 	}

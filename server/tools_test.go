@@ -128,6 +128,14 @@ var toolCases = []toolCase{
 	{name: "generic", template: "../captemplates/meetkai-functionary-medium-v3.2.jinja",
 		script: `{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Seoul"}}]}`,
 		calls:  [][2]string{{"get_weather", `{"city": "Seoul"}`}}},
+	{name: "deepseek v3.1", template: "../captemplates/deepseek-ai-DeepSeek-V3.1.jinja",
+		script:  "Calling.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Seoul\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+		content: "Calling.",
+		calls:   [][2]string{{"get_weather", `{"city": "Seoul"}`}}},
+	{name: "deepseek r1 tools", template: "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja",
+		script:    "Need the tool.\n</think>\n\n<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Seoul\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+		reasoning: "Need the tool.\n",
+		calls:     [][2]string{{"get_weather", `{"city": "Seoul"}`}}},
 	{name: "deepseek r1 distill", template: "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
 		script:    "Plain reasoning.\n</think>\n\nThe answer is 4.",
 		reasoning: "Plain reasoning.\n", content: "The answer is 4.", noTools: true, think: true},
@@ -399,6 +407,8 @@ func TestRequiredToolCallsRandomModel(t *testing.T) {
 		"gpt-oss":     "../captemplates/openai-gpt-oss-120b.jinja",
 		"lfm2":        "../captemplates/LFM2-8B-A1B.jinja",
 		"generic":     "../captemplates/meetkai-functionary-medium-v3.2.jinja",
+		"deepseek-v3": "../captemplates/deepseek-ai-DeepSeek-V3.1.jinja",
+		"deepseek-r1": "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
 	}
 	for name, tmpl := range formats {
 		withTemplate(t, random, filepath.Join(dir, name+".gguf"), readTemplate(t, tmpl))

@@ -74,3 +74,54 @@ func genericRoot(g *gbnf, call string, o GrammarOptions) string {
 }
 
 const jsonAnyString = `"\"" ( [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""`
+
+// Example writes one call of name with arguments args (JSON) in the
+// format, as a model of the family writes it.
+func (s Spec) Example(name, args string) string {
+	jn := mustJSON(name)
+	switch s.Format {
+	case Hermes:
+		return "<tool_call>\n{\"name\": " + jn + ", \"arguments\": " + args + "}\n</tool_call>"
+	case Llama3:
+		return "{\"name\": " + jn + ", \"parameters\": " + args + "}"
+	case Mistral:
+		return "[TOOL_CALLS][{\"name\": " + jn + ", \"arguments\": " + args + "}]"
+	case MistralV11:
+		return "[TOOL_CALLS]" + name + "[ARGS]" + args
+	case DeepSeekR1:
+		return "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>" + name + "\n```json\n" + args + "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"
+	case DeepSeekV3:
+		return "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>" + name + "<｜tool▁sep｜>" + args + "<｜tool▁call▁end｜><｜tool▁calls▁end｜>"
+	case Granite:
+		return "<|tool_call|>[{\"name\": " + jn + ", \"arguments\": " + args + "}]"
+	case Phi4:
+		return "<|tool_call|>[{\"name\": " + jn + ", \"arguments\": " + args + "}]<|/tool_call|>"
+	case CommandR7B:
+		return "<|START_ACTION|>[\n    {\"tool_call_id\": \"0\", \"tool_name\": " + jn + ", \"parameters\": " + args + "}\n]<|END_ACTION|>"
+	case KimiK2:
+		return "<|tool_calls_section_begin|><|tool_call_begin|>functions." + name + ":0<|tool_call_argument_begin|>" + args + "<|tool_call_end|><|tool_calls_section_end|>"
+	case Harmony:
+		return "<|channel|>commentary to=functions." + name + " <|constrain|>json<|message|>" + args
+	case Generic:
+		return "{\"tool_calls\": [{\"name\": " + jn + ", \"arguments\": " + args + "}]}"
+	}
+	return ""
+}
+
+// ToolsInstruction tells a model whose template does not write tools
+// (DeepSeek-R1's, DeepSeek-V3.1's) which tools it has and how to call
+// them in its format; tools are the offered definitions as JSON.
+func (s Spec) ToolsInstruction(tools []json.RawMessage) string {
+	var b strings.Builder
+	b.WriteString("You can call these tools:\n")
+	for _, t := range tools {
+		b.Write(t)
+		b.WriteByte('\n')
+	}
+	if s.Format == Generic {
+		b.WriteString(GenericInstruction)
+	} else {
+		b.WriteString("To call one, write: " + s.Example("NAME", "{ARGUMENTS}"))
+	}
+	return b.String()
+}

@@ -139,7 +139,7 @@ func Detect(template string) Spec {
 		s.Format = MistralV11
 	case has("[TOOL_CALLS]"):
 		s.Format = Mistral
-	case has("<｜tool▁calls▁begin｜>") && has("<｜tool▁sep｜>") && has("function<｜tool▁sep｜>"):
+	case has("<｜tool▁calls▁begin｜>") && has("<｜tool▁sep｜>") && (has("function<｜tool▁sep｜>") || has("```json")):
 		s.Format = DeepSeekR1
 	case has("<｜tool▁calls▁begin｜>") && has("<｜tool▁sep｜>"):
 		s.Format = DeepSeekV3

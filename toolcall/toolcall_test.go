@@ -3,6 +3,8 @@ package toolcall
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -342,5 +344,41 @@ func BenchmarkLongArguments(b *testing.B) {
 			p.Write(text[i:min(i+4, len(text))])
 		}
 		p.Close()
+	}
+}
+
+// Detect on the real templates of chat's test data.
+func TestDetectTemplates(t *testing.T) {
+	for file, want := range map[string]Format{
+		"templates/meta-llama-Llama-3.1-8B-Instruct.jinja":                 Llama3,
+		"templates/meta-llama-Llama-3.2-3B-Instruct.jinja":                 Llama3,
+		"templates/meta-llama-Llama-3.3-70B-Instruct.jinja":                Llama3,
+		"templates/Qwen-Qwen2.5-7B-Instruct.jinja":                         Hermes,
+		"templates/Qwen-Qwen3-0.6B.jinja":                                  Hermes,
+		"templates/mistralai-Mistral-Nemo-Instruct-2407.jinja":             Mistral,
+		"templates/Mistral-Small-3.2-24B-Instruct-2506.jinja":              MistralV11,
+		"templates/deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja":         DeepSeekR1,
+		"templates/deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja":         DeepSeekR1,
+		"templates/google-gemma-3-4b-it.jinja":                             None,
+		"templates/microsoft-Phi-3.5-mini-instruct.jinja":                  None,
+		"captemplates/NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja":   Hermes,
+		"captemplates/Qwen3-Coder.jinja":                                   QwenXML,
+		"captemplates/deepseek-ai-DeepSeek-V3.1.jinja":                     DeepSeekV3,
+		"captemplates/openai-gpt-oss-120b.jinja":                           Harmony,
+		"captemplates/ibm-granite-granite-3.3-2B-Instruct.jinja":           Granite,
+		"captemplates/CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja": CommandR7B,
+		"captemplates/moonshotai-Kimi-K2.jinja":                            KimiK2,
+		"captemplates/GLM-4.6.jinja":                                       GLM,
+		"captemplates/LFM2-8B-A1B.jinja":                                   LFM2,
+		"captemplates/mistralai-Ministral-3-14B-Reasoning-2512.jinja":      MistralV11,
+		"captemplates/meetkai-functionary-medium-v3.2.jinja":               None,
+	} {
+		src, err := os.ReadFile(filepath.Join("..", "chat", "testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Detect(string(src)).Format; got != want {
+			t.Errorf("%s: %q, want %q", file, got, want)
+		}
 	}
 }

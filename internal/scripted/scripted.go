@@ -10,8 +10,11 @@ package scripted
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/kvcache"
@@ -54,22 +57,25 @@ func Write(tb testing.TB, vocab, dst, tmpl, script string) {
 	}
 }
 
-// Model generates its script. It is safe for the engine's use (calls are
-// serialised, but the state is locked anyway).
+// Model generates its script. It follows the text generated rather than
+// the tokens: a constrained sampler may force the same text in other
+// tokens, and the script goes on from wherever the text has got to.
 type Model struct {
-	vocab  int
-	script []int32
+	tok    *tokenizer.Tokenizer
+	script string
+	ids    []int32 // the script's tokens
 	eos    int32
 	mu     sync.Mutex
 	seqs   map[*kvcache.Cache]*seqState
+	next   map[int]int32 // the script's next token after each length of text
 }
 
-// seqState follows one sequence: where its output started and what it
-// was given last.
+// seqState follows one sequence.
 type seqState struct {
-	start int // position of the first generated token
-	last  int // position of the last token seen
-	want  int32
+	last   int     // position of the last token seen
+	wanted bool    // its logits were asked for: the next token is generated
+	out    []byte  // the text generated so far
+	gen    []int32 // and its tokens
 }
 
 func load(f *gguf.File, _ model.Config) (model.Model, error) {
@@ -81,22 +87,23 @@ func load(f *gguf.File, _ model.Config) (model.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	return New(tok, script)
+}
+
+// New returns a model with tok's vocabulary that generates script, then
+// the vocabulary's EOS token.
+func New(tok *tokenizer.Tokenizer, script string) (*Model, error) {
 	eos := tok.EOS()
 	if eos == tokenizer.NoToken {
 		return nil, fmt.Errorf("scripted: the vocabulary has no EOS token")
 	}
 	ids := tok.Encode(script, tokenizer.EncodeOptions{ParseSpecial: true, BOS: tokenizer.Off, EOS: tokenizer.Off})
-	return New(tok.VocabSize(), ids, eos), nil
-}
-
-// New returns a model of vocab tokens that generates script, then eos.
-func New(vocab int, script []int32, eos int32) *Model {
-	return &Model{vocab: vocab, script: script, eos: eos, seqs: map[*kvcache.Cache]*seqState{}}
+	return &Model{tok: tok, script: script, ids: ids, eos: eos, seqs: map[*kvcache.Cache]*seqState{}, next: map[int]int32{}}, nil
 }
 
 // Info describes a one-layer model with a small cache.
 func (m *Model) Info() model.Info {
-	return model.Info{Arch: Arch, VocabSize: m.vocab, ContextLength: 4096, EmbeddingLength: 8,
+	return model.Info{Arch: Arch, VocabSize: m.tok.VocabSize(), ContextLength: 4096, EmbeddingLength: 8,
 		FeedForwardLength: 8, Layers: 1, Heads: 1, KVHeads: 1, HeadDim: 8}
 }
 
@@ -105,48 +112,95 @@ func (m *Model) NewCache(size int, f16 bool) (*kvcache.Cache, error) {
 	return kvcache.New(1, size, 1, 8, f16)
 }
 
-// Forward puts the script's next token on top of each wanted logits row:
-// a token that follows the last one given on from the script continues
-// it, any other starts the script again after it.
+// want is the token that continues the script after st's output: its
+// next token while the output is the script's tokens, else the first
+// token of the rest of the script's text (control tokens written in it
+// included), or EOS when the output is the whole script, has left it, or
+// stops inside a character.
+func (m *Model) want(st *seqState) int32 {
+	if n := len(st.gen); n <= len(m.ids) && slices.Equal(st.gen, m.ids[:n]) {
+		if n == len(m.ids) {
+			return m.eos
+		}
+		return m.ids[n]
+	}
+	out := st.out
+	if !strings.HasPrefix(m.script, string(out)) || len(out) == len(m.script) {
+		return m.eos
+	}
+	if id, ok := m.next[len(out)]; ok {
+		return id
+	}
+	rest := m.script[len(out):]
+	id := m.eos
+	if utf8.RuneStart(rest[0]) {
+		if ids := m.tok.Encode(rest, tokenizer.EncodeOptions{ParseSpecial: true, BOS: tokenizer.Off, EOS: tokenizer.Off}); len(ids) > 0 {
+			id = ids[0]
+		}
+	} else {
+		// Inside a character (a forced token ended there): the longest
+		// token whose bytes the rest starts with.
+		best := 0
+		for t := range int32(m.tok.VocabSize()) {
+			if b := m.tok.Bytes(t); len(b) > best && strings.HasPrefix(rest, string(b)) && !m.tok.IsControl(t) {
+				id, best = t, len(b)
+			}
+		}
+	}
+	m.next[len(out)] = id
+	return id
+}
+
+// Forward puts the script's next token on top of each wanted logits row.
+// A sequence's one token right after a position whose logits were asked
+// for is generated text; any other token is prompt, after which the
+// script starts again.
 func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	count := map[*kvcache.Cache]int{}
+	cacheOf := func(i int) *kvcache.Cache {
+		if b.Seq != nil {
+			return b.Caches[b.Seq[i]]
+		}
+		return b.Caches[0]
+	}
+	for i := range b.Tokens {
+		count[cacheOf(i)]++
+	}
+	vocab := m.tok.VocabSize()
 	row := 0
 	ends := map[*kvcache.Cache]int{}
 	for i, tok := range b.Tokens {
-		c := b.Caches[0]
-		if b.Seq != nil {
-			c = b.Caches[b.Seq[i]]
-		}
+		c := cacheOf(i)
 		pos := b.Pos[i]
 		if err := c.Check(pos, 1); err != nil {
 			return err
 		}
 		ends[c] = max(ends[c], pos+1)
+		st := m.seqs[c]
+		if st == nil {
+			st = &seqState{last: -2}
+			m.seqs[c] = st
+		}
+		if count[c] == 1 && st.wanted && pos == st.last+1 {
+			st.out = append(st.out, m.tok.Bytes(tok)...)
+			st.gen = append(st.gen, tok)
+		} else {
+			st.out, st.gen = st.out[:0], st.gen[:0]
+		}
+		st.last = pos
 		wanted := i == len(b.Tokens)-1
 		if b.Logits != nil {
 			wanted = b.Logits[i]
 		}
-		st := m.seqs[c]
-		if st == nil {
-			st = &seqState{}
-			m.seqs[c] = st
-		}
-		if !(pos == st.last+1 && tok == st.want && pos >= st.start) {
-			st.start = pos + 1 // a prompt: the output starts after it
-		}
-		st.last = pos
-		k := pos + 1 - st.start
-		st.want = m.eos
-		if k < len(m.script) {
-			st.want = m.script[k]
-		}
+		st.wanted = wanted
 		if !wanted {
 			continue
 		}
-		out := logits[row*m.vocab : (row+1)*m.vocab]
+		out := logits[row*vocab : (row+1)*vocab]
 		clear(out)
-		out[st.want] = 100
+		out[m.want(st)] = 100
 		row++
 	}
 	for c, n := range ends {
