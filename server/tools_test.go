@@ -739,3 +739,22 @@ func TestShowCapabilities(t *testing.T) {
 		}
 	}
 }
+
+// A response format constrains the answer after the reasoning section,
+// not the reasoning (ollama#10929).
+func TestFormatAfterThinking(t *testing.T) {
+	tc := toolCase{name: "thinker", template: "Qwen-Qwen3-0.6B.jinja", script: "<think>\n먼저 생각.\n</think>\n\n{\"a\": 1}", noTools: true}
+	ts := toolServer(t, []toolCase{tc})
+	r := decodeReply(t, ts.ok(t, "/v1/chat/completions", chatBody(tc, "/v1/", false, map[string]any{"response_format": map[string]any{"type": "json_object"}})))
+	m := r.Choices[0].Message
+	if m.Content == nil || *m.Content != `{"a": 1}` || m.ReasoningContent != "\n먼저 생각.\n" {
+		t.Errorf("openai: content %v, reasoning %q", m.Content, m.ReasoningContent)
+	}
+	var o struct {
+		Message struct{ Content, Thinking string }
+	}
+	json.Unmarshal(ts.ok(t, "/api/chat", chatBody(tc, "/api/", false, map[string]any{"format": "json", "think": true})).body, &o)
+	if o.Message.Content != `{"a": 1}` || o.Message.Thinking != "\n먼저 생각.\n" {
+		t.Errorf("ollama: %+v", o.Message)
+	}
+}

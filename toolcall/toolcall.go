@@ -74,6 +74,7 @@ const (
 type formatDef struct {
 	open     []string // markers that open the call region
 	close    string   // the marker that closes it ("" none)
+	close2   string   // another spelling of it, also read
 	callOpen []string // markers that open each call inside the region
 	list     bool     // the calls are a JSON list [a, b]
 	body     body
@@ -92,7 +93,7 @@ var formats = map[Format]formatDef{
 	DeepSeekV3: {open: []string{"<｜tool▁calls▁begin｜>"}, close: "<｜tool▁calls▁end｜>", callOpen: []string{"<｜tool▁call▁begin｜>"},
 		body: bodySep, sep: "<｜tool▁sep｜>", end: "<｜tool▁call▁end｜>"},
 	Granite:    {open: []string{"<|tool_call|>"}, list: true},
-	Phi4:       {open: []string{"<|tool_call|>"}, close: "<|/tool_call|>", list: true},
+	Phi4:       {open: []string{"<|tool_call|>"}, close: "<|/tool_call|>", close2: "</|tool_call|>", list: true},
 	CommandR7B: {open: []string{"<|START_ACTION|>"}, close: "<|END_ACTION|>", list: true},
 	KimiK2: {open: []string{"<|tool_calls_section_begin|>"}, close: "<|tool_calls_section_end|>", callOpen: []string{"<|tool_call_begin|>"},
 		body: bodySep, namePrefix: "functions.", sep: "<|tool_call_argument_begin|>", end: "<|tool_call_end|>"},
@@ -131,7 +132,7 @@ func Detect(template string) Spec {
 		s.Format = QwenXML
 	case has("<arg_key>") && has("<arg_value>"):
 		s.Format = GLM
-	case has("<|tool_call|>") && has("<|/tool_call|>"):
+	case has("<|tool_call|>") && (has("<|/tool_call|>") || has("</|tool_call|>")):
 		s.Format = Phi4
 	case has("<|tool_call|>"):
 		s.Format = Granite
@@ -486,7 +487,7 @@ func (p *Parser) region(final bool) bool {
 			p.startBody()
 			return true
 		}
-		marks := append([]string{def.close}, def.callOpen...)
+		marks := append([]string{def.close, def.close2}, def.callOpen...)
 		marks = append(marks, def.open...)
 		for _, m := range marks {
 			if m == "" {
@@ -495,7 +496,7 @@ func (p *Parser) region(final bool) bool {
 			if strings.HasPrefix(string(p.buf), m) {
 				p.buf = p.buf[len(m):]
 				switch {
-				case m == def.close:
+				case m == def.close || m == def.close2:
 					p.endRegion()
 				case slices.Contains(def.callOpen, m):
 					p.startBody()

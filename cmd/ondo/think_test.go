@@ -34,6 +34,9 @@ func TestRunThinking(t *testing.T) {
 		}
 	}
 	noServer(t)
+	if r := mustRun(t, "show", filepath.Join(dir, "thinker.gguf")); !strings.Contains(r.stdout, "capabilities") || !strings.Contains(r.stdout, "completion tools thinking") {
+		t.Errorf("ondo show: %s", r.stdout)
+	}
 	check("in-process")
 	startServer(t, dir, "")
 	check("on the server")
