@@ -136,6 +136,13 @@ var toolCases = []toolCase{
 		script:    "Need the tool.\n</think>\n\n<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Seoul\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
 		reasoning: "Need the tool.\n",
 		calls:     [][2]string{{"get_weather", `{"city": "Seoul"}`}}},
+	{name: "exaone 4", template: "../shapes/exaone4-shape.jinja", think: true,
+		script:    "도구가 필요하다.\n</think>\n\n<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"서울\"}}</tool_call>",
+		reasoning: "도구가 필요하다.\n",
+		calls:     [][2]string{{"get_weather", `{"city": "서울"}`}}},
+	{name: "phi4 mini", template: "../shapes/phi4-mini-shape.jinja",
+		script: `<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Seoul"}}, {"name": "get_time", "arguments": {}}]<|/tool_call|>`,
+		calls:  [][2]string{{"get_weather", `{"city": "Seoul"}`}, {"get_time", `{}`}}},
 	{name: "deepseek r1 distill", template: "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
 		script:    "Plain reasoning.\n</think>\n\nThe answer is 4.",
 		reasoning: "Plain reasoning.\n", content: "The answer is 4.", noTools: true, think: true},
@@ -409,6 +416,8 @@ func TestRequiredToolCallsRandomModel(t *testing.T) {
 		"generic":     "../captemplates/meetkai-functionary-medium-v3.2.jinja",
 		"deepseek-v3": "../captemplates/deepseek-ai-DeepSeek-V3.1.jinja",
 		"deepseek-r1": "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
+		"phi4":        "../shapes/phi4-mini-shape.jinja",
+		"exaone4":     "../shapes/exaone4-shape.jinja",
 	}
 	for name, tmpl := range formats {
 		withTemplate(t, random, filepath.Join(dir, name+".gguf"), readTemplate(t, tmpl))

@@ -228,6 +228,10 @@ TEMPLATES = {
     "openai-gpt-oss-120b": ("captemplates", ("<|startoftext|>", "<|return|>"), {"system", "tools", "call1", "calls"}),
     "CohereForAI-c4ai-command-r7b-12-2024-tool_use": ("captemplates", ("<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>"), {"system", "tools", "call1", "calls"}),
     "mistralai-Ministral-3-14B-Reasoning-2512": ("captemplates", MISTRAL, {"system", "tools", "call1", "calls", "mistral"}),
+    # ondo's own templates in the shape of EXAONE 4.0's and Phi-4-mini's
+    # (testdata/shapes), used by the server's tool-call tests.
+    "exaone4-shape": ("shapes", ("", "[|endofturn|]"), {"system", "tools", "call1", "calls"}),
+    "phi4-mini-shape": ("shapes", ("", "<|end|>"), {"system", "tools", "call1", "calls"}),
     # ondo's own fallbacks (chat/fallback/*.jinja), checked against jinja2 too.
     "chatml": ("fallback", QWEN, {"system", "parts"}),
     "llama3": ("fallback", LLAMA3, {"system", "parts"}),
