@@ -400,6 +400,9 @@ func (c *Constraint) chainExits(s, left int32, one byte, exits []loopEdge, skip 
 // that the loop's slice entered inside the loop too, takes its subtree
 // from the slice. The lock is held.
 func (c *Constraint) walkRoot(s int32, out []uint64, pend *pendSet) {
+	if c.walkLike(s, out, pend) {
+		return
+	}
 	g, ix := c.g, c.ix
 	a := &g.a
 	for i := ix.edgeOff[0]; i < ix.edgeOff[1]; i++ {
@@ -473,4 +476,95 @@ func (g *Grammar) loopOf(s int32) *loopDFA {
 	}
 	a.loops[s] = d
 	return d
+}
+
+// minLikeChildren is the fewest root children that must behave as a
+// loop's for walkLike to use the loop's slice.
+const minLikeChildren = 64
+
+// walkLike is walk from the trie's root for a state s that is not a loop
+// but moves as one on most first bytes: a key that must not be one of the
+// declared names, which leaves the string loop only on the names' first
+// bytes. Below a root child where s steps where the loop state L steps,
+// the trie is walked as from L, so the loop's slice holds the answer: the
+// mask starts as the slice's tokens, the subtrees of the other children
+// are taken out and walked from s, and the slice's exits below the alike
+// children are walked on. It reports whether it applied. The lock is held.
+func (c *Constraint) walkLike(s int32, out []uint64, pend *pendSet) bool {
+	g, ix := c.g, c.ix
+	a := &g.a
+	// L: the loop state most root children step to.
+	count := map[int32]int{}
+	best, bestN := int32(-1), 0
+	for i := ix.edgeOff[0]; i < ix.edgeOff[1]; i++ {
+		ns := g.step(s, ix.edges[i].b)
+		if ns == deadState || a.states[ns].popped {
+			continue
+		}
+		if count[ns]++; count[ns] > bestN {
+			best, bestN = ns, count[ns]
+		}
+	}
+	if bestN < minLikeChildren {
+		return false
+	}
+	d := g.loopOf(best)
+	if d == nil {
+		return false
+	}
+	ls := ix.slice(d)
+	L := d.dstates[0]
+	var unlike []int32 // root edges walked from s
+	alike := 0
+	for i := ix.edgeOff[0]; i < ix.edgeOff[1]; i++ {
+		b := ix.edges[i].b
+		if g.step(s, b) == g.step(L, b) {
+			alike++
+		} else {
+			unlike = append(unlike, i)
+		}
+	}
+	if alike < minLikeChildren || a.err != nil {
+		return false
+	}
+	for i, w := range ls.within {
+		out[i] |= w
+	}
+	byNode := func(x nodeTok, n int32) int { return int(x.node - n) }
+	for _, i := range unlike {
+		e := &ix.edges[i]
+		lo, hi := e.child, ix.end[e.child]
+		j, _ := slices.BinarySearchFunc(ls.byNode, lo, byNode)
+		k, _ := slices.BinarySearchFunc(ls.byNode, hi, byNode)
+		for _, t := range ls.byNode[j:k] {
+			out[t.tok>>6] &^= 1 << (t.tok & 63)
+		}
+	}
+	// The slice's exits, but for those below unlike children.
+	skip := func(child int32) bool {
+		for _, i := range unlike {
+			e := &ix.edges[i]
+			if child >= e.child && child < ix.end[e.child] {
+				return true
+			}
+		}
+		return false
+	}
+	for _, ex := range ls.exits {
+		e := &ix.edges[ex.edge]
+		if len(unlike) > 0 && skip(e.child) {
+			continue
+		}
+		if st := g.step(d.dstates[ex.dstate], ex.b); st != deadState {
+			c.edgeFrom(e, st, out, pend)
+		}
+	}
+	// The unlike children, from s.
+	for _, i := range unlike {
+		e := &ix.edges[i]
+		if ns := g.step(s, e.b); ns != deadState {
+			c.edgeFrom(e, ns, out, pend)
+		}
+	}
+	return true
 }

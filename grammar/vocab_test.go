@@ -299,6 +299,10 @@ func TestChainMasks(t *testing.T) {
 		{`root ::= "x" [0-9a-f]{8,40} "y"`, `x0123456789abcdef0123y`},
 		{`root ::= "\"" [^"\\]{1,10} "\""`, `"abcdefghij"`},
 		{`root ::= "{\"" ( [^"\\n] [^"\\]* | "n" ( [^"\\a] [^"\\]* )? ) "\":1}"`, `{"nbc":1}`},
+		// Keys that must not be "foo" or "이름": the string loop on every
+		// first byte but 'f' and the first byte of 이.
+		{`root ::= "{\"" ( [^"\\f이] [^"\\]* | "f" ( [^"\\o] [^"\\]* | "o" ( [^"\\o] [^"\\]* | "o" [^"\\]+ )? )? | "이" ( [^"\\름] [^"\\]* )? ) "\":1}"`, `{"fox":1}`},
+		{`root ::= "{\"" ( [^"\\f이] [^"\\]* | "f" ( [^"\\o] [^"\\]* | "o" ( [^"\\o] [^"\\]* | "o" [^"\\]+ )? )? | "이" ( [^"\\름] [^"\\]* )? ) "\":1}"`, `{"이사":1}`},
 	} {
 		g := mustParse(t, c.src)
 		cons, err := g.Bind(ix)
