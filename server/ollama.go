@@ -109,10 +109,7 @@ func (c *ollamaCommon) loadOptions() loadOptions {
 
 // check refuses what ondo cannot do yet, with a message that says so,
 // rather than answering something else.
-func (c *ollamaCommon) check(chatReq bool) error {
-	if t := strings.TrimSpace(string(c.Think)); !chatReq && t != "" && t != "null" && t != "false" {
-		return badRequest("think", "thinking is supported on /api/chat, not yet on /api/generate: leave \"think\" out or set it to false")
-	}
+func (c *ollamaCommon) check() error {
 	if c.TopLogprobs < 0 || c.TopLogprobs > 20 {
 		return badRequest("top_logprobs", "top_logprobs %d is outside [0, 20]", c.TopLogprobs)
 	}
@@ -204,6 +201,7 @@ type ollamaGenerateResponse struct {
 	Model      string          `json:"model"`
 	CreatedAt  time.Time       `json:"created_at"`
 	Response   string          `json:"response"`
+	Thinking   string          `json:"thinking,omitempty"`
 	Done       bool            `json:"done"`
 	DoneReason string          `json:"done_reason,omitempty"`
 	Context    []int32         `json:"context,omitempty"`
@@ -255,7 +253,7 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) error {
 	if req.Model == "" {
 		return badRequest("model", "the \"model\" field is required")
 	}
-	if err := req.check(false); err != nil {
+	if err := req.check(); err != nil {
 		return err
 	}
 	if len(req.Images) > 0 {
@@ -288,9 +286,14 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer s.models.release(m)
 	loadDur := time.Since(start)
-	if err := con.apply(m, &ereq); err != nil {
+	think, err := parseOllamaThink(req.Think)
+	if err != nil {
 		return err
 	}
+	if req.Raw && think.set && think.on {
+		return badRequest("think", "think needs the chat template: it cannot be used with raw")
+	}
+	var parser *toolcall.Parser // splits reasoning off, unless raw
 
 	var prompt []int32
 	for i, id := range req.Context {
@@ -311,10 +314,16 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) error {
 			msgs = append(msgs, chat.Message{Role: "system", Content: req.System})
 		}
 		msgs = append(msgs, chat.Message{Role: "user", Content: req.Prompt})
-		text, err := m.renderChat(tmpl, msgs, nil, nil)
+		plan, err := m.planChat(tmpl, msgs, nil, nil, think, nil)
 		if err != nil {
 			return err
 		}
+		if con, err = s.chatConstraint(m, plan, con); err != nil {
+			return err
+		}
+		ereq.Special = plan.special()
+		parser = plan.newParser()
+		text := plan.prompt
 		if len(prompt) > 0 {
 			// The conversation so far is in context; the new turn
 			// follows it without a second BOS.
@@ -325,6 +334,32 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	ereq.Prompt = prompt
+	if err := con.apply(m, &ereq); err != nil {
+		return err
+	}
+	// split is the parsed events of a piece of output: the response text
+	// and the thinking.
+	split := func(evs []toolcall.Event) (text, thinking string) {
+		for _, e := range evs {
+			switch e.Kind {
+			case toolcall.Content:
+				text += e.Text
+			case toolcall.Reasoning:
+				thinking += e.Text
+			}
+		}
+		return text, thinking
+	}
+	parse := func(text string, end bool) (string, string) {
+		if parser == nil {
+			return text, ""
+		}
+		evs := parser.Write(text)
+		if end {
+			evs = append(evs, parser.Close()...)
+		}
+		return split(evs)
+	}
 
 	resp := func() ollamaGenerateResponse {
 		return ollamaGenerateResponse{Model: req.Model, CreatedAt: time.Now().UTC()}
@@ -347,10 +382,12 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) error {
 	}
 	var generated []int32
 	if !req.stream() {
-		var sb strings.Builder
+		var sb, tb strings.Builder
 		var lps []ollamaLogprob
 		res, err := s.run(r.Context(), m, ereq, func(ev engine.Event) error {
-			sb.WriteString(ev.Text)
+			text, thinking := parse(ev.Text, false)
+			sb.WriteString(text)
+			tb.WriteString(thinking)
 			if ev.Token >= 0 {
 				generated = append(generated, ev.Token)
 				if ereq.ChosenLogprob {
@@ -362,24 +399,34 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, final(res, sb.String(), generated, lps))
+		text, thinking := parse("", true)
+		out := final(res, sb.String()+text, generated, lps)
+		out.Thinking = tb.String() + thinking
+		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
 	st := newStream(w, false)
 	res, err := s.run(r.Context(), m, ereq, func(ev engine.Event) error {
 		out := resp()
-		out.Response = ev.Text
+		out.Response, out.Thinking = parse(ev.Text, false)
 		if ev.Token >= 0 {
 			generated = append(generated, ev.Token)
 			if ereq.ChosenLogprob {
 				out.Logprobs = []ollamaLogprob{m.ollamaLogprob(ev)}
 			}
 		}
-		if out.Response == "" && out.Logprobs == nil {
+		if out.Response == "" && out.Thinking == "" && out.Logprobs == nil {
 			return nil
 		}
 		return st.send(out)
 	})
+	if err == nil {
+		if text, thinking := parse("", true); text != "" || thinking != "" {
+			out := resp()
+			out.Response, out.Thinking = text, thinking
+			err = st.send(out)
+		}
+	}
 	if err != nil {
 		if !st.started {
 			return err
@@ -402,7 +449,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) error {
 	if req.Model == "" {
 		return badRequest("model", "the \"model\" field is required")
 	}
-	if err := req.check(true); err != nil {
+	if err := req.check(); err != nil {
 		return err
 	}
 	if len(req.Messages) == 0 {

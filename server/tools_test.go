@@ -767,3 +767,30 @@ func TestFormatAfterThinking(t *testing.T) {
 		t.Errorf("ollama: %+v", o.Message)
 	}
 }
+
+// Ollama's /api/generate splits the thinking off too.
+func TestGenerateThinking(t *testing.T) {
+	tc := toolCase{name: "thinker", template: "Qwen-Qwen3-0.6B.jinja", script: "<think>\n생각.\n</think>\n\n답.", noTools: true}
+	ts := toolServer(t, []toolCase{tc})
+	body := map[string]any{"model": "thinker", "prompt": "질문", "think": true, "stream": false}
+	var o struct{ Response, Thinking string }
+	json.Unmarshal(ts.ok(t, "/api/generate", body).body, &o)
+	if o.Response != "답." || o.Thinking != "\n생각.\n" {
+		t.Errorf("whole: %+v", o)
+	}
+	body["stream"] = true
+	var resp, thinking string
+	for _, l := range bytes.Split(ts.ok(t, "/api/generate", body).body, []byte("\n")) {
+		var c struct{ Response, Thinking string }
+		json.Unmarshal(l, &c)
+		resp += c.Response
+		thinking += c.Thinking
+	}
+	if resp != "답." || thinking != "\n생각.\n" {
+		t.Errorf("streamed: %q, %q", resp, thinking)
+	}
+	body["raw"] = true
+	if r := ts.do(t, "POST", "/api/generate", body); r.status != http.StatusBadRequest {
+		t.Errorf("think with raw: %d %s", r.status, r.body)
+	}
+}
