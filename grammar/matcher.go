@@ -386,7 +386,7 @@ func (c *Constraint) local(s int32) *localMask {
 	}
 	if lm == nil {
 		lm = &localMask{bits: make([]uint64, (c.ix.n+63)/64)}
-		if d := c.g.loop(s); d != nil {
+		if d := c.g.loopOf(s); d != nil {
 			c.walkLoop(d, lm.bits, &lm.pend)
 		} else {
 			c.walkRoot(s, lm.bits, &lm.pend)

@@ -54,13 +54,22 @@ func utf8Rest(b byte) int {
 // loop returns the character loop of state s, or nil when s does not loop
 // on at least minLoopBytes ASCII bytes. The lock is held.
 func (g *Grammar) loop(s int32) *loopDFA {
-	ascii := 0
+	if g.a.states[s].popped {
+		return nil
+	}
+	// Only first bytes can come back to s: give up as soon as too few of
+	// them are left to make minLoopBytes (most states go elsewhere).
+	f := &g.a.states[s].first
+	left := bits.OnesCount64(f[0]) + bits.OnesCount64(f[1])
 	for b := range 128 {
-		if g.step(s, byte(b)) == s && !g.a.states[s].popped {
-			ascii++
+		if left < minLoopBytes {
+			return nil
+		}
+		if f.has(byte(b)) && g.step(s, byte(b)) != s {
+			left--
 		}
 	}
-	if ascii < minLoopBytes {
+	if left < minLoopBytes {
 		return nil
 	}
 	type key struct {
