@@ -209,19 +209,22 @@ func (g *Grammar) step(s int32, c byte) int32 {
 			}
 			return deadState
 		}
-	} else if !st.first.has(c) {
+	}
+	if !st.first.has(c) {
+		// No stack takes c: dead, without interning the empty set.
+		if st.next != nil {
+			st.next[c] = deadState
+		}
 		return deadState
 	}
 	out := a.scratch[:0]
-	if st.first.has(c) {
-		for _, id := range st.stacks {
-			if id < 0 {
-				continue
-			}
-			f := a.frames[id]
-			if e := g.elems[f.pos]; e.kind == eBytes && g.sets[e.arg].has(c) {
-				out = g.expand(out, f.pos+1, f.parent)
-			}
+	for _, id := range st.stacks {
+		if id < 0 {
+			continue
+		}
+		f := a.frames[id]
+		if e := g.elems[f.pos]; e.kind == eBytes && g.sets[e.arg].has(c) {
+			out = g.expand(out, f.pos+1, f.parent)
 		}
 	}
 	n := g.intern(out)
