@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/ondo-ai/ondo/chat"
-	"github.com/ondo-ai/ondo/grammar/jsonschema"
 	"github.com/ondo-ai/ondo/tokenizer"
 	"github.com/ondo-ai/ondo/toolcall"
 )
@@ -53,7 +52,7 @@ func parseTools(raw []json.RawMessage) ([]toolDef, error) {
 		if p := strings.TrimSpace(string(params)); p == "" || p == "null" {
 			params = json.RawMessage(`{}`)
 		}
-		if _, err := jsonschema.Compile(params, jsonschema.Options{}); err != nil {
+		if err := toolcall.CheckParameters(params); err != nil {
 			return nil, badRequest("tools", "the parameters of tool %q: %v", name, err)
 		}
 		defs = append(defs, toolDef{Name: name, Parameters: params})

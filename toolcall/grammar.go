@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ondo-ai/ondo/grammar"
 	"github.com/ondo-ai/ondo/grammar/jsonschema"
@@ -262,7 +263,7 @@ func (s Spec) Grammar(o GrammarOptions) (string, error) {
 		return "", fmt.Errorf("toolcall: no grammar for format %q", s.Format)
 	}
 	for i, t := range o.Tools {
-		src, err := jsonschema.Compile(objectSchema(t.Parameters), jsonschema.Options{})
+		src, err := compileParameters(t.Parameters)
 		if err != nil {
 			return "", fmt.Errorf("the parameters of tool %q: %w", t.Name, err)
 		}
@@ -577,4 +578,45 @@ func jsonValue(g *gbnf, p property, prefix string, rules *strings.Builder) strin
 		rules.WriteString(prefixRules(jsonAny, "t-any-"))
 	}
 	return "any-json"
+}
+
+// CheckParameters reports why a tool's parameters cannot constrain its
+// arguments (nil when they can). The compiled schema is kept for the
+// grammar of the calls, which requests with the same tools build again.
+func CheckParameters(params json.RawMessage) error {
+	_, err := compileParameters(params)
+	return err
+}
+
+// compiled are tool parameters compiled to GBNF, by their JSON text.
+var compiled struct {
+	sync.Mutex
+	m map[string]compiledParams
+}
+
+type compiledParams struct {
+	src string
+	err error
+}
+
+// maxCompiled bounds compiled; past it the map starts again.
+const maxCompiled = 512
+
+// compileParameters is the GBNF of a tool's arguments (see objectSchema).
+func compileParameters(params json.RawMessage) (string, error) {
+	key := string(params)
+	compiled.Lock()
+	c, ok := compiled.m[key]
+	compiled.Unlock()
+	if ok {
+		return c.src, c.err
+	}
+	c.src, c.err = jsonschema.Compile(objectSchema(params), jsonschema.Options{})
+	compiled.Lock()
+	if compiled.m == nil || len(compiled.m) >= maxCompiled {
+		compiled.m = map[string]compiledParams{}
+	}
+	compiled.m[key] = c
+	compiled.Unlock()
+	return c.src, c.err
 }
