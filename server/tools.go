@@ -166,12 +166,11 @@ func parseOllamaThink(raw json.RawMessage) (thinkSetting, error) {
 
 // chatPlan is a chat request's prompt and how its output is split.
 type chatPlan struct {
-	prompt   string
-	spec     toolcall.Spec
-	opt      toolcall.Options
-	tools    []toolDef
-	choice   toolChoice
-	thinking bool // the template can reason (for Ollama's think)
+	prompt string
+	spec   toolcall.Spec
+	opt    toolcall.Options
+	tools  []toolDef
+	choice toolChoice
 }
 
 // planChat checks the tools, tool choice and reasoning settings of a chat
@@ -193,7 +192,7 @@ func (m *runner) planChat(tmpl *chat.Template, msgs []chat.Message, rawTools []j
 	}
 	caps := tmpl.Caps()
 	msgs = adaptMessages(msgs, caps)
-	p := &chatPlan{spec: toolcall.Detect(tmpl.Source()), tools: tools, choice: choice, thinking: caps.Thinking}
+	p := &chatPlan{spec: toolcall.Detect(tmpl.Source()), tools: tools, choice: choice}
 	if think.set {
 		if think.on && !caps.Thinking {
 			return nil, badRequest("think", "model %q does not support thinking: its chat template has no reasoning section", m.name)
