@@ -104,6 +104,12 @@ func (s Spec) Example(name, args string) string {
 		return "<|channel|>commentary to=functions." + name + " <|constrain|>json<|message|>" + args
 	case Generic:
 		return "{\"tool_calls\": [{\"name\": " + jn + ", \"arguments\": " + args + "}]}"
+	case QwenXML:
+		return "<tool_call>\n<function=" + name + ">\n<parameter=KEY>\nVALUE\n</parameter>\n</function>\n</tool_call>"
+	case GLM:
+		return "<tool_call>" + name + "\n<arg_key>KEY</arg_key>\n<arg_value>VALUE</arg_value>\n</tool_call>"
+	case LFM2:
+		return "<|tool_call_start|>[" + name + "(KEY=VALUE)]<|tool_call_end|>"
 	}
 	return ""
 }

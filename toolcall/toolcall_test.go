@@ -389,3 +389,17 @@ func TestDetectTemplates(t *testing.T) {
 		}
 	}
 }
+
+// Every format has an example call (ToolsInstruction shows it).
+func TestExampleEveryFormat(t *testing.T) {
+	for f := range formats {
+		if (Spec{Format: f}).Example("get_time", "{}") == "" {
+			t.Errorf("%s: no example", f)
+		}
+	}
+	for _, f := range []Format{Harmony, Generic} {
+		if (Spec{Format: f}).Example("get_time", "{}") == "" {
+			t.Errorf("%s: no example", f)
+		}
+	}
+}
