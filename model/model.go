@@ -7,10 +7,10 @@
 //
 //	import _ "github.com/ondo-ai/ondo/model/llama"
 //
-// The shared building blocks (RMS norm, rotary embeddings, attention over
-// the cache, SwiGLU) are in model/layers, so a family's package holds only
-// its hyperparameters, its tensor names and a forward pass that reads like
-// the paper.
+// A decoder family's package is its hyperparameters and a recipe: which
+// norms, attention, feed-forward and scalars each layer has, assembled by
+// model/decoder from the parts in model/layers, where the forward pass,
+// the KV cache and batching live once.
 package model
 
 import (

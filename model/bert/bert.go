@@ -50,7 +50,7 @@ type Model struct {
 	tokEmbd  *kernels.Matrix // vocab × embd
 	posEmbd  *kernels.Matrix // positions × embd (BERT only)
 	typeEmbd []float32       // the embedding of token type 0, or nil
-	embdNorm norm
+	embdNorm layers.Norm
 	blocks   []block
 
 	pool *kernels.Pool
@@ -59,27 +59,23 @@ type Model struct {
 	s  scratch
 }
 
-// norm is a LayerNorm's weight and bias.
-type norm struct{ w, b []float32 }
-
 // block is one encoder layer's weights.
 type block struct {
 	q, k, v, o layers.Linear
-	attnNorm   norm // attn_output_norm: after the attention residual
-	up, down   layers.Linear
-	gate       layers.Linear // nomic-bert's SwiGLU gate
-	outNorm    norm          // layer_output_norm: after the feed-forward residual
+	attnNorm   layers.Norm // attn_output_norm: after the attention residual
+	ffn        layers.FeedForward
+	outNorm    layers.Norm // layer_output_norm: after the feed-forward residual
 }
 
 // scratch holds the activations of one pass, one row per token.
 type scratch struct {
-	n       int       // tokens the buffers are sized for
-	x       []float32 // layer input and output, n × embd
-	xb, xc  []float32 // attention output / feed-forward input and output, n × embd
-	q, att  []float32 // queries and attention output, n × embd
-	k, v    []float32 // keys and values, n × kvHeads·headDim
-	hb, hb2 []float32 // feed-forward hidden, n × ffn
-	rope    []float32 // cos/sin tables, n × rope dims (nomic-bert)
+	n      int       // tokens the buffers are sized for
+	x      []float32 // layer input and output, n × embd
+	xb, xc []float32 // attention output / feed-forward input and output, n × embd
+	q, att []float32 // queries and attention output, n × embd
+	k, v   []float32 // keys and values, n × kvHeads·headDim
+	ffn    layers.Scratch
+	rope   []float32 // cos/sin tables, n × rope dims (nomic-bert)
 }
 
 // Load builds an encoder of architecture a (bert or nomic-bert) from f,
@@ -119,8 +115,8 @@ func (m *Model) loadTensors(f *gguf.File) error {
 	linear := func(name string, in, out int) layers.Linear {
 		return layers.Linear{W: must(w.Matrix(name+".weight", in, out)), B: vec(w.OptVector(name+".bias", out))}
 	}
-	layerNorm := func(name string) norm {
-		return norm{vec(w.Vector(name+".weight", hp.Embd)), vec(w.Vector(name+".bias", hp.Embd))}
+	layerNorm := func(name string) layers.Norm {
+		return layers.Norm{W: vec(w.Vector(name+".weight", hp.Embd)), B: vec(w.Vector(name+".bias", hp.Embd)), Eps: hp.Eps, Mean: true}
 	}
 
 	m.tokEmbd = must(w.Matrix("token_embd.weight", hp.Embd, vocab))
@@ -162,12 +158,13 @@ func (m *Model) loadTensors(f *gguf.File) error {
 		b.attnNorm = layerNorm(p + "attn_output_norm")
 		if a == nomic {
 			// llama.cpp's graph uses no feed-forward biases here.
-			b.up = layers.Linear{W: must(w.Matrix(p+"ffn_up.weight", hp.Embd, hp.FFN))}
-			b.gate = layers.Linear{W: must(w.Matrix(p+"ffn_gate.weight", hp.Embd, hp.FFN))}
-			b.down = layers.Linear{W: must(w.Matrix(p+"ffn_down.weight", hp.FFN, hp.Embd))}
+			b.ffn = &layers.SwiGLU{
+				Up:   layers.Linear{W: must(w.Matrix(p+"ffn_up.weight", hp.Embd, hp.FFN))},
+				Gate: layers.Linear{W: must(w.Matrix(p+"ffn_gate.weight", hp.Embd, hp.FFN))},
+				Down: layers.Linear{W: must(w.Matrix(p+"ffn_down.weight", hp.FFN, hp.Embd))},
+			}
 		} else {
-			b.up = linear(p+"ffn_up", hp.Embd, hp.FFN)
-			b.down = linear(p+"ffn_down", hp.FFN, hp.Embd)
+			b.ffn = &layers.MLP{Up: linear(p+"ffn_up", hp.Embd, hp.FFN), Down: linear(p+"ffn_down", hp.FFN, hp.Embd), Act: layers.ActGELU}
 		}
 		b.outNorm = layerNorm(p + "layer_output_norm")
 		if err != nil {
@@ -241,7 +238,7 @@ func (m *Model) encode(ctx context.Context, tokens []int32) error {
 			kernels.Add(xi, s.xb[:dim])
 		}
 	}
-	layerNorm(x, x, m.embdNorm, hp.Eps, n) // embedding norm
+	m.embdNorm.Forward(x, x, n) // embedding norm
 	if hp.Arch == nomic {
 		pos := make([]int, n)
 		for i := range pos {
@@ -265,17 +262,10 @@ func (m *Model) encode(ctx context.Context, tokens []int32) error {
 		m.attend(s.att, s.q, s.k, s.v, n)            // bidirectional attention
 		b.o.Forward(m.pool, s.xb, s.att, n)          // output projection
 		kernels.Add(s.xb[:n*dim], x)                 // residual
-		layerNorm(s.xb, s.xb, b.attnNorm, hp.Eps, n) // attention norm
-		if hp.Arch == nomic {
-			ffn := layers.SwiGLU{Gate: b.gate, Up: b.up, Down: b.down}
-			ffn.Forward(m.pool, s.xc, s.xb, n, s.hb, s.hb2) // SwiGLU feed-forward
-		} else {
-			b.up.Forward(m.pool, s.hb, s.xb, n)   // up
-			gelu(s.hb[:n*hp.FFN])                 // GELU
-			b.down.Forward(m.pool, s.xc, s.hb, n) // down
-		}
-		kernels.Add(s.xc[:n*dim], s.xb[:n*dim])  // residual
-		layerNorm(x, s.xc, b.outNorm, hp.Eps, n) // output norm
+		b.attnNorm.Forward(s.xb, s.xb, n)            // attention norm
+		b.ffn.Forward(m.pool, s.xc, s.xb, n, &s.ffn) // SwiGLU (nomic-bert) or GELU feed-forward
+		kernels.Add(s.xc[:n*dim], s.xb[:n*dim])      // residual
+		b.outNorm.Forward(x, s.xc, n)                // output norm
 	}
 	return nil
 }
@@ -308,40 +298,6 @@ func (m *Model) attend(out, q, k, v []float32, n int) {
 	})
 }
 
-// layerNorm normalises the n rows of x into dst (dst may alias x) in
-// ggml's float32 steps: the mean from a float64 sum, the variance of the
-// centred values from a float64 sum of squares, then (x−mean)·(1/√(var+ε)),
-// times the weight, plus the bias, each product and sum rounded to float32.
-func layerNorm(dst, x []float32, nw norm, eps float32, n int) {
-	d := len(nw.w)
-	for i := 0; i < n; i++ {
-		xs, ds := x[i*d:(i+1)*d], dst[i*d:(i+1)*d]
-		var sum float64
-		for _, v := range xs {
-			sum += float64(v)
-		}
-		mean := float32(sum) / float32(d)
-		var sq float64
-		for j, v := range xs {
-			c := v - mean
-			ds[j] = c
-			sq += float64(c * c)
-		}
-		variance := float32(sq / float64(d))
-		scale := 1 / float32(math.Sqrt(float64(variance+eps)))
-		for j, c := range ds {
-			ds[j] = float32(float32(c*scale)*nw.w[j]) + nw.b[j]
-		}
-	}
-}
-
-// gelu applies ggml's GELU to every element of x.
-func gelu(x []float32) {
-	for i, v := range x {
-		x[i] = layers.GELU(v)
-	}
-}
-
 // scratch returns buffers for n tokens, growing them when needed.
 func (m *Model) scratch(n int) *scratch {
 	s := &m.s
@@ -359,8 +315,6 @@ func (m *Model) scratch(n int) *scratch {
 		att:  make([]float32, n*hp.Embd),
 		k:    make([]float32, n*kvDim),
 		v:    make([]float32, n*kvDim),
-		hb:   make([]float32, n*hp.FFN),
-		hb2:  make([]float32, n*hp.FFN),
 		rope: make([]float32, n*max(hp.Rope.Dims, 1)),
 	}
 	return s

@@ -41,7 +41,7 @@ func TestLoadErrors(t *testing.T) {
 		{"local rope base", func(t *tiny) { t.Set("gemma3.rope.freq_base_swa", float32(-1)) },
 			`gemma3: rope.freq_base_swa: rope: frequency base -1 is not a positive number`},
 		{"global rope base", func(t *tiny) { t.Set("gemma3.rope.freq_base", float32(0)) },
-			`gemma3: rope.freq_base: rope: frequency base 0 is not a positive number`},
+			`gemma3: rope.freq_base 0 is not a positive number`},
 		{"rope scaling factor", func(t *tiny) { t.Set("gemma3.rope.scaling.factor", float32(-8)) },
 			`gemma3: rope.scaling.factor -8 is not a non-negative number`},
 		{"rope scaling type", func(t *tiny) { t.Set("gemma3.rope.scaling.type", "longrope") },

@@ -331,17 +331,17 @@ func TestLoadErrors(t *testing.T) {
 			t.AddTensor("blk.0.ffn_norm.weight", make([]float32, 8), 8)
 		}, `llama: tensor "blk.0.ffn_norm.weight" has shape [8], want [16]`},
 		{"heads do not divide", func(t *tiny) { t.Set("llama.attention.head_count", uint32(7)) },
-			`llama: head_count_kv 2 does not divide head_count 7`},
+			`llama: attention.head_count_kv 2 does not divide attention.head_count 7`},
 		{"head_count vs embedding", func(t *tiny) {
 			t.Set("llama.attention.head_count", uint32(7))
 			t.Set("llama.attention.head_count_kv", uint32(7))
-		}, `llama: head_count 7 does not divide embedding_length 16`},
-		{"zero heads", func(t *tiny) { t.Set("llama.attention.head_count", uint32(0)) }, `llama: head_count 0 is not positive`},
+		}, `llama: attention.head_count 7 does not divide embedding_length 16`},
+		{"zero heads", func(t *tiny) { t.Set("llama.attention.head_count", uint32(0)) }, `llama: attention.head_count 0 is not positive`},
 		{"missing key", func(t *tiny) { t.Del("llama.embedding_length") }, `llama: metadata key "llama.embedding_length": missing`},
 		{"wrong key type", func(t *tiny) { t.Set("llama.block_count", "two") }, `llama: metadata key "llama.block_count" has type string, want an integer`},
 		{"missing eps", func(t *tiny) { t.Del("llama.attention.layer_norm_rms_epsilon") }, `llama.attention.layer_norm_rms_epsilon`},
-		{"rope dims", func(t *tiny) { t.Set("llama.rope.dimension_count", uint32(2)) }, `llama: rope.dimension_count 2 differs from the head dimension 4`},
-		{"rope scaling type", func(t *tiny) { t.Set("llama.rope.scaling.type", "longrope") }, `llama: rope.scaling.type "longrope" is not supported`},
+		{"rope dims", func(t *tiny) { t.Set("llama.rope.dimension_count", uint32(3)) }, `llama: rope.dimension_count 3 is not an even number up to the head dimension 4`},
+		{"rope scaling type", func(t *tiny) { t.Set("llama.rope.scaling.type", "ntk") }, `llama: rope.scaling.type "ntk" is not supported`},
 		{"vocab size", func(t *tiny) { t.Set("llama.vocab_size", uint32(41)) }, `llama: vocab_size 41 differs from token_embd's 40 rows`},
 		{"router without expert_count", func(t *tiny) {
 			t.AddTensor("blk.0.ffn_gate_inp.weight", make([]float32, 16*8), 16, 8)
@@ -350,7 +350,7 @@ func TestLoadErrors(t *testing.T) {
 			t.Set("llama.expert_count", uint32(8))
 			t.Set("llama.expert_used_count", uint32(2))
 		}, `llama: missing tensor "blk.0.ffn_gate_inp.weight"`},
-		{"huge block_count", func(t *tiny) { t.Set("llama.block_count", uint32(1<<30)) }, `llama: missing tensor "blk.2.attn_norm.weight"`},
+		{"huge block_count", func(t *tiny) { t.Set("llama.block_count", uint32(1<<30)) }, `llama: block_count 1073741824 is more than the file's`},
 		{"unsupported type", func(t *tiny) {
 			t.Raw = map[string]tensor.Type{"blk.0.attn_q.weight": tensor.I32}
 		}, `llama: tensor "blk.0.attn_q.weight": kernels: tensor type I32 is not supported`},

@@ -352,21 +352,21 @@ func TestLoadErrors(t *testing.T) {
 		{"sliding window negative", func(t *tiny) { t.Set("phi3.attention.sliding_window", int32(-5)) },
 			`phi3: attention.sliding_window -5 is negative`},
 		{"rope dims odd", func(t *tiny) { t.Set("phi3.rope.dimension_count", uint32(3)) },
-			`phi3: rope.dimension_count 3 is not a positive even number`},
+			`phi3: rope.dimension_count 3 is not an even number up to the head dimension 8`},
 		{"rope dims too many", func(t *tiny) { t.Set("phi3.rope.dimension_count", uint32(16)) },
-			`phi3: rope.dimension_count 16 exceeds the head dimension 8`},
+			`phi3: rope.dimension_count 16 is not an even number up to the head dimension 8`},
 		{"rope scaling type", func(t *tiny) { t.Set("phi3.rope.scaling.type", "su") }, `phi3: rope.scaling.type "su" is not supported`},
 		{"key length", func(t *tiny) { t.Set("phi3.attention.key_length", uint32(4)) },
-			`phi3: key_length 4 differs from embedding_length/head_count 8`},
+			`phi3: rope.dimension_count 8 is not an even number up to the head dimension 4`},
 		{"heads do not divide", func(t *tiny) { t.Set("phi3.attention.head_count_kv", uint32(3)) },
-			`phi3: head_count_kv 3 does not divide head_count 2`},
+			`phi3: attention.head_count_kv 3 does not divide attention.head_count 2`},
 		{"head_count vs embedding", func(t *tiny) {
 			t.Set("phi3.attention.head_count", uint32(3))
 			t.Set("phi3.attention.head_count_kv", uint32(3))
-		}, `phi3: head_count 3 does not divide embedding_length 16`},
+		}, `phi3: attention.head_count 3 does not divide embedding_length 16`},
 		{"moe", func(t *tiny) { t.Set("phi3.expert_count", uint32(16)) }, `phi3: mixture-of-experts models (expert_count 16) are not supported`},
 		{"vocab size", func(t *tiny) { t.Set("phi3.vocab_size", uint32(41)) }, `phi3: vocab_size 41 differs from token_embd's 40 rows`},
-		{"missing qkv", func(t *tiny) { t.DelTensor("blk.1.attn_qkv.weight") }, `phi3: missing tensor "blk.1.attn_qkv.weight"`},
+		{"missing qkv", func(t *tiny) { t.DelTensor("blk.1.attn_qkv.weight") }, `phi3: missing tensor "blk.1.attn_q.weight" (nor is there a fused "blk.1.attn_qkv.weight")`},
 		{"qkv shape", func(t *tiny) {
 			t.AddTensor("blk.0.attn_qkv.weight", make([]float32, 16*48), 16, 48)
 		}, `phi3: tensor "blk.0.attn_qkv.weight" has shape [16 48], want [16 32]`},
@@ -382,7 +382,7 @@ func TestLoadErrors(t *testing.T) {
 		{"moe tensor", func(t *tiny) {
 			t.AddTensor("blk.0.ffn_gate_inp.weight", make([]float32, 16*4), 16, 4)
 		}, `phi3: mixture-of-experts models (tensor "blk.0.ffn_gate_inp.weight") are not supported`},
-		{"huge block_count", func(t *tiny) { t.Set("phi3.block_count", uint32(1<<30)) }, `phi3: missing tensor "blk.2.attn_norm.weight"`},
+		{"huge block_count", func(t *tiny) { t.Set("phi3.block_count", uint32(1<<30)) }, `phi3: block_count 1073741824 is more than the file's`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -151,7 +151,7 @@ func TestLoadErrors(t *testing.T) {
 		// Without expert_feed_forward_length llama.cpp takes
 		// feed_forward_length / expert_used_count: 96/2 = 48 ≠ 32.
 		{"expert ffn from ffn", nil, set("qwen3moe.expert_feed_forward_length", nil), `qwen3moe: tensor "blk.0.ffn_gate_exps.weight" has shape [64 32 8], want [64 48 8]`},
-		{"key length", nil, set("qwen3moe.attention.key_length", uint32(16)), `qwen3moe: value_length 32 differs from key_length 16`},
+		{"key length", nil, set("qwen3moe.attention.key_length", uint32(16)), `qwen3moe: attention.value_length 32 differs from attention.key_length 16`},
 		{"pooling", nil, set("qwen3moe.pooling_type", int32(-1)), `qwen3moe: metadata key "qwen3moe.pooling_type": unknown pooling type -1`},
 		{"rope scaling", nil, set("qwen3moe.rope.freq_base", float32(-1)), `qwen3moe: rope.freq_base -1 is not a positive number`},
 	}

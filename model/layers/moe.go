@@ -47,9 +47,8 @@ func (f *MoE) Validate() error {
 	return nil
 }
 
-// MoEScratch holds the activations of a MoE block. One serves every layer
-// of a model; it grows to the largest batch it has seen.
-type MoEScratch struct {
+// moeScratch holds the activations of a MoE block, part of a [Scratch].
+type moeScratch struct {
 	probs []float32 // n × experts: router probabilities
 	sel   []int     // n × used: the chosen experts, most likely first
 	w     []float32 // n × used: their weights
@@ -60,7 +59,7 @@ type MoEScratch struct {
 	out   []float32 // n × used × embd: weighted expert outputs by slot
 }
 
-func (s *MoEScratch) grow(n, experts, used, dim, hidden int) {
+func (s *moeScratch) grow(n, experts, used, dim, hidden int) {
 	if len(s.probs) < n*experts {
 		s.probs = make([]float32, n*experts)
 	}
@@ -129,7 +128,8 @@ func moeChosen(sel []int, e int) bool {
 // Forward writes the block's output for the n rows of x (embd wide) to dst.
 // dst may alias x. The weighted outputs of a token's experts are added in
 // the order of their probability, as llama.cpp adds them.
-func (f *MoE) Forward(p *kernels.Pool, dst, x []float32, n int, s *MoEScratch) {
+func (f *MoE) Forward(p *kernels.Pool, dst, x []float32, n int, sc *Scratch) {
+	s := &sc.moe
 	experts, k := len(f.Gate), f.Used
 	dim, hidden := f.Router.W.Cols, f.Gate[0].Rows
 	s.grow(n, experts, k, dim, hidden)

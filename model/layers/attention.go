@@ -1,9 +1,5 @@
 package layers
 
-// Building blocks of the Gemma families: the GeGLU feed-forward with ggml's
-// tanh-approximated GELU, tanh soft-capping, and attention with a sliding
-// window and soft-capped scores over caches whose sliding layers are rings.
-
 import (
 	"fmt"
 	"math"
@@ -11,112 +7,46 @@ import (
 
 	"github.com/ondo-ai/ondo/kernels"
 	"github.com/ondo-ai/ondo/kvcache"
-	"github.com/ondo-ai/ondo/quant"
 )
 
-// gelu is the tanh approximation of GELU in ggml's float32 steps:
-// 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))). The explicit conversions
-// keep the compiler from fusing multiply-adds, so every step rounds as C's
-// float arithmetic does.
-func gelu(x float32) float32 {
-	const (
-		coefA       = float32(0.044715)
-		sqrt2OverPi = float32(0.79788456080286535587989211986876)
-	)
-	inner := float32(1 + float32(float32(coefA*x)*x))
-	t := tanh32(float32(float32(sqrt2OverPi*x) * inner))
-	return float32(float32(0.5*x) * float32(1+t))
-}
-
-// tanh32 is tanhf: tanh rounded to float32.
-func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
-
-// geluTable holds fp16(gelu(h)) for every fp16 value h, as ggml's
-// ggml_table_gelu_f16, which its CPU backend reads instead of computing
-// GELU (GGML_GELU_FP16).
-var geluTable = sync.OnceValue(func() *[1 << 16]uint16 {
-	var t [1 << 16]uint16
-	for h := range t {
-		t[h] = quant.Float32ToFP16(gelu(quant.FP16ToFloat32(uint16(h))))
-	}
-	return &t
-})
-
-// GELU returns the tanh-approximated GELU of x exactly as ggml's CPU backend
-// computes it: 0 at or below −10, x at or above 10, and in between the
-// fp16-rounded GELU of x rounded to fp16 (a table lookup). The lookup's
-// rounding, about 2⁻¹¹ relative, is part of the function llama.cpp
-// computes, so matching it keeps activations bit-identical.
-func GELU(x float32) float32 {
-	switch {
-	case x <= -10:
-		return 0
-	case x >= 10:
-		return x
-	}
-	return quant.FP16ToFloat32(geluTable()[quant.Float32ToFP16(x)])
-}
-
-// GeGLU is the gated feed-forward block of Gemma: Down · (gelu(Gate·x) ⊙
-// Up·x), GELU as [GELU].
-type GeGLU struct {
-	Gate, Up, Down Linear
-}
-
-// Forward writes the block's output for the n rows of x to dst, using g and
-// u (n × hidden each) as scratch. dst may alias x.
-func (f *GeGLU) Forward(p *kernels.Pool, dst, x []float32, n int, g, u []float32) {
-	hidden := f.Gate.W.Rows
-	f.Gate.Forward(p, g, x, n)
-	f.Up.Forward(p, u, x, n)
-	g, u = g[:n*hidden], u[:n*hidden]
-	for i, v := range g {
-		g[i] = GELU(v) * u[i]
-	}
-	f.Down.Forward(p, dst, g, n)
-}
-
-// SoftCap replaces every element v of x by c·tanh(v/c), which bounds it to
-// (−c, c) smoothly: Gemma's attention-logit and final-logit soft-capping.
-// As in llama.cpp's graph the division is a multiplication by the float32
-// 1/c.
-func SoftCap(x []float32, c float32) {
-	inv := 1 / c
-	for i, v := range x {
-		x[i] = c * tanh32(v*inv)
-	}
-}
-
-// WindowAttention is grouped-query attention (query head h reads key/value
-// head h / (Heads/KVHeads)) with the two extras of Gemma's attention: a
-// sliding window and soft-capped scores. A score is the plain dot product
-// q·k, soft-capped when Softcap > 0: Gemma scales the queries beforehand
-// (1/√query_pre_attn_scalar), as llama.cpp does, so that an fp16 cache sees
-// the same rounded query.
-type WindowAttention struct {
+// Attention is causal multi-head attention over the KV cache with grouped
+// key/value heads (query head h reads key/value head h / (Heads/KVHeads)),
+// and the variations families add: a sliding window, soft-capped scores and
+// attention sinks. A score is Scale·q·k (Scale 0 means 1: families that
+// scale the queries beforehand, as Gemma and Phi-3 do, leave it 0 so that an
+// fp16 cache meets the same rounded query as in llama.cpp).
+type Attention struct {
 	Heads, KVHeads, HeadDim int
+	Scale                   float32
 	// Window, when positive, limits the token at p to the positions
 	// (p−Window, p]; 0 attends to the whole causal prefix [0, p].
 	Window int
 	// Softcap, when positive, replaces each score s by
-	// Softcap·tanh(s/Softcap) before the softmax.
+	// Softcap·tanh(s/Softcap) before the softmax (Gemma 2).
 	Softcap float32
+	// Sinks, when set, holds one logit per query head that joins the
+	// softmax's normaliser without a value (gpt-oss): the weights then sum
+	// to less than 1.
+	Sinks []float32
 }
 
-// Validate reports head counts that do not group and negative settings.
-func (a *WindowAttention) Validate() error {
+// Validate reports head counts that do not group and settings out of range.
+func (a *Attention) Validate() error {
 	if a.Heads <= 0 || a.KVHeads <= 0 || a.HeadDim <= 0 || a.Heads%a.KVHeads != 0 {
 		return fmt.Errorf("attention: %d heads, %d KV heads of %d", a.Heads, a.KVHeads, a.HeadDim)
 	}
-	if a.Window < 0 || !(a.Softcap >= 0) {
+	if a.Window < 0 || !(a.Softcap >= 0) || math.IsInf(float64(a.Softcap), 0) {
 		return fmt.Errorf("attention: window %d and soft cap %v must not be negative", a.Window, a.Softcap)
+	}
+	if a.Sinks != nil && len(a.Sinks) != a.Heads {
+		return fmt.Errorf("attention: %d sinks for %d heads", len(a.Sinks), a.Heads)
 	}
 	return nil
 }
 
 // Store writes the keys k and values v of each token (KVHeads × HeadDim per
 // row) into layer of its cache at its position.
-func (a *WindowAttention) Store(caches []*kvcache.Cache, pos []int, layer int, k, v []float32) error {
+func (a *Attention) Store(caches []*kvcache.Cache, pos []int, layer int, k, v []float32) error {
 	w := a.KVHeads * a.HeadDim
 	for i, c := range caches {
 		if err := c.Put(layer, pos[i], k[i*w:(i+1)*w], v[i*w:(i+1)*w]); err != nil {
@@ -129,7 +59,7 @@ func (a *WindowAttention) Store(caches []*kvcache.Cache, pos []int, layer int, k
 // CheckCache returns an error unless layer of c can serve this attention: a
 // sliding cache layer must keep at least this attention's window, which a
 // full layer always does.
-func (a *WindowAttention) CheckCache(c *kvcache.Cache, layer int) error {
+func (a *Attention) CheckCache(c *kvcache.Cache, layer int) error {
 	if !c.Sliding(layer) {
 		return nil
 	}
@@ -171,15 +101,18 @@ func CheckWindows(caches []*kvcache.Cache, seq, pos []int) error {
 
 // Forward computes, for each token i and query head h, the softmax-weighted
 // sum of the cached values of the positions token i sees in its sequence,
-// with weights softmax(cap(q·k)), and writes it to out (Heads × HeadDim per
-// token). The tokens' own keys and values must already be stored. The
-// cache rows are read through the ring mapping of [kvcache.Cache.Slots], so
-// sliding cache layers work as long as they hold the window, which
-// [CheckWindows] and passes that fit the rings guarantee.
+// and writes it to out (Heads × HeadDim per token). The tokens' own keys and
+// values must already be stored, so tokens of one batch see each other
+// causally. The cache rows are read through the ring mapping of
+// [kvcache.Cache.Slots], so sliding cache layers work as long as they hold
+// the window, which [CheckWindows] and passes that fit the rings guarantee.
+// Each token and key/value head is a parallel job covering the query heads
+// of that group, which read each cached key and value once.
 //
 // Over an fp16 cache the query and the attention weights are rounded to
-// fp16 before they meet the keys and values, as in llama.cpp.
-func (a *WindowAttention) Forward(p *kernels.Pool, out, q []float32, caches []*kvcache.Cache, pos []int, layer int) {
+// fp16 before they meet the keys and values, as in llama.cpp, whose KQ and
+// KQV products convert their float32 operand to the cache's type.
+func (a *Attention) Forward(p *kernels.Pool, out, q []float32, caches []*kvcache.Cache, pos []int, layer int) {
 	n, hd := len(caches), a.HeadDim
 	group := a.Heads / a.KVHeads
 	kvDim := a.KVHeads * hd
@@ -190,10 +123,8 @@ func (a *WindowAttention) Forward(p *kernels.Pool, out, q []float32, caches []*k
 	if a.Window > 0 {
 		span = min(span, a.Window)
 	}
-	// One job per token and key/value head: the group's query heads read
-	// each cached key and value once.
 	p.Parallel(n*a.KVHeads, 2*span*hd*group, func(lo, hi int) {
-		sb := windowScratch.Get().(*[]float32)
+		sb := scratch.Get().(*[]float32)
 		if need := group * (2*span + hd); cap(*sb) < need {
 			*sb = make([]float32, need)
 		}
@@ -219,7 +150,7 @@ func (a *WindowAttention) Forward(p *kernels.Pool, out, q []float32, caches []*k
 				w.each(att, tmp, group, func(dst []float32, slot int) {
 					kernels.DotF16Heads(dst, q16, group, k16[slot*kvDim+off:], kvDim)
 				})
-				a.softmax(att, group)
+				a.softmax(att, group, g*group)
 				kernels.RoundFP16(att)
 				clear(og)
 				w.gather(att, tmp, group, func(weights []float32, slot int) {
@@ -234,7 +165,7 @@ func (a *WindowAttention) Forward(p *kernels.Pool, out, q []float32, caches []*k
 						ah[j] = kernels.Dot(qh, k32[row:row+hd])
 					}
 				}
-				a.softmax(att, group)
+				a.softmax(att, group, g*group)
 				clear(og)
 				for h := range group {
 					oh, ah := og[h*hd:(h+1)*hd], att[h*T:(h+1)*T]
@@ -245,26 +176,66 @@ func (a *WindowAttention) Forward(p *kernels.Pool, out, q []float32, caches []*k
 				}
 			}
 		}
-		windowScratch.Put(sb)
+		scratch.Put(sb)
 	})
 }
 
-// windowScratch holds per-worker attention rows: scores, a copy of one run
-// of them, then the queries.
-var windowScratch = sync.Pool{New: func() any { return new([]float32) }}
+// scratch holds per-worker attention rows: scores, a copy of one run of
+// them, then the queries.
+var scratch = sync.Pool{New: func() any { return new([]float32) }}
 
-// softmax caps the scores of each of the heads when asked, then normalises
-// them.
-func (a *WindowAttention) softmax(att []float32, heads int) {
+// softmax turns the scores of heads query heads, the first being head
+// first of a token, into weights: scaled, capped and normalised, with the
+// heads' sinks when there are any.
+func (a *Attention) softmax(att []float32, heads, first int) {
 	T := len(att) / heads
 	for h := range heads {
 		ah := att[h*T : (h+1)*T]
+		if a.Scale != 0 && a.Scale != 1 {
+			kernels.Scale(ah, a.Scale)
+		}
 		if a.Softcap > 0 {
 			SoftCap(ah, a.Softcap)
 		}
-		kernels.Softmax(ah)
+		if a.Sinks != nil {
+			SoftmaxSink(ah, a.Sinks[first+h])
+		} else {
+			kernels.Softmax(ah)
+		}
 	}
 }
+
+// SoftmaxSink replaces x by its softmax with an extra logit s in the
+// normaliser, as ggml's soft_max with sinks computes it: the maximum
+// includes s, the exponentials are float32 summed in float64 with e^(s−max)
+// added last, and the reciprocal of the sum is rounded to float32.
+func SoftmaxSink(x []float32, s float32) {
+	m := s
+	for _, v := range x {
+		m = max(m, v)
+	}
+	var sum float64
+	for i, v := range x {
+		x[i] = kernels.Exp(v - m)
+		sum += float64(x[i])
+	}
+	sum += float64(kernels.Exp(s - m))
+	kernels.Scale(x, float32(1/sum))
+}
+
+// SoftCap replaces every element v of x by c·tanh(v/c), which bounds it to
+// (−c, c) smoothly: Gemma's attention-logit and final-logit soft-capping.
+// As in llama.cpp's graph the division is a multiplication by the float32
+// 1/c.
+func SoftCap(x []float32, c float32) {
+	inv := 1 / c
+	for i, v := range x {
+		x[i] = c * tanh32(v*inv)
+	}
+}
+
+// tanh32 is tanhf: tanh rounded to float32.
+func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
 
 // window is the run of positions [first, last] one token attends to, as it
 // lies in a cache layer of slots rows: in order from row first mod slots,

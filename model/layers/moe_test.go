@@ -174,7 +174,7 @@ func TestMoEReference(t *testing.T) {
 					x[j] = float32(math.Abs(float64(x[j])))
 				}
 			}
-			var s MoEScratch
+			var s Scratch
 			got := make([]float32, n*dim)
 			f.Forward(kernels.NewPool(2), got, x, n, &s)
 			// dst may alias x.

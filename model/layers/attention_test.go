@@ -2,74 +2,14 @@ package layers
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/ondo-ai/ondo/kernels"
 	"github.com/ondo-ai/ondo/kvcache"
-	"github.com/ondo-ai/ondo/quant"
 )
-
-// gelu64 is the tanh approximation of GELU in float64.
-func gelu64(x float64) float64 {
-	return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*x*(1+0.044715*x*x)))
-}
-
-func roundFP16(x float64) float32 { return quant.FP16ToFloat32(quant.Float32ToFP16(float32(x))) }
-
-// gelu32 is ggml_gelu_f32 transcribed: its float32 operations in C order.
-func gelu32(x float32) float32 {
-	a := float32(0.044715) * x
-	inner := float32(1 + float32(a*x))
-	arg := float32(float32(0.7978845608028654)*x) * inner
-	t := float32(math.Tanh(float64(arg)))
-	return float32(float32(0.5)*x) * float32(1+t)
-}
-
-// TestGELU checks GELU against ggml's definition: for every fp16 input, the
-// fp16 rounding of ggml_gelu_f32 (its table), 0 at or below −10 and the
-// input at or above 10; and that this stays within an fp16 step of the
-// float64 function, except in the far negative tail, where float32's
-// 1 + tanh cancels, as it does in ggml.
-func TestGELU(t *testing.T) {
-	for h := 0; h < 1<<16; h++ {
-		x := quant.FP16ToFloat32(uint16(h))
-		if math.IsNaN(float64(x)) {
-			continue
-		}
-		got := GELU(x)
-		var want float32
-		switch {
-		case x <= -10:
-			want = 0
-		case x >= 10:
-			want = x
-		default:
-			want = roundFP16(float64(gelu32(x)))
-		}
-		if got != want {
-			t.Fatalf("GELU(%v) = %v, want %v", x, got, want)
-		}
-		exact := gelu64(float64(x))
-		if x > -10 && x < 10 && math.Abs(float64(got)-exact) > max(1e-3*math.Abs(exact), 1e-6) {
-			t.Errorf("GELU(%v) = %v, float64 %v", x, got, exact)
-		}
-	}
-	// Between fp16 values, the input is rounded to fp16 first.
-	r := rand.New(rand.NewPCG(2, 2))
-	for i := 0; i < 10000; i++ {
-		x := float32(r.NormFloat64() * 4)
-		if got, want := GELU(x), GELU(roundFP16(float64(x))); got != want && x > -10 && x < 10 {
-			t.Fatalf("GELU(%v) = %v, GELU(fp16) = %v", x, got, want)
-		}
-	}
-	for _, c := range []struct{ x, want float32 }{{-10, 0}, {-1e6, 0}, {10, 10}, {123.5, 123.5}, {0, 0}} {
-		if got := GELU(c.x); got != c.want {
-			t.Errorf("GELU(%v) = %v, want %v", c.x, got, c.want)
-		}
-	}
-}
 
 func TestSoftCap(t *testing.T) {
 	x := []float32{0, 1, -1, 30, -1000, 1e30}
@@ -81,17 +21,17 @@ func TestSoftCap(t *testing.T) {
 	}
 }
 
-// TestWindowAttentionLong runs a sequence several windows long through
+// TestAttentionWindow runs a sequence several windows long through
 // sliding caches in passes of different sizes and checks every token's
 // attention output against a float64 computation over all keys with the
 // window applied as an explicit mask, and against the same attention over
 // a full cache.
-func TestWindowAttentionLong(t *testing.T) {
+func TestAttentionWindow(t *testing.T) {
 	const (
 		window, seqLen = 5, 37
 		layers         = 2
 	)
-	a := WindowAttention{Heads: 4, KVHeads: 2, HeadDim: 8, Window: window, Softcap: 2}
+	a := Attention{Heads: 4, KVHeads: 2, HeadDim: 8, Window: window, Softcap: 2}
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -242,25 +182,11 @@ func maxAbs(a, b []float32) float64 {
 	return d
 }
 
-func BenchmarkGELU(b *testing.B) {
-	x := make([]float32, 4096)
-	for i := range x {
-		x[i] = float32(i%200-100) * 0.07
-	}
-	b.ReportAllocs()
-	b.SetBytes(int64(4 * len(x)))
-	for b.Loop() {
-		for i, v := range x {
-			x[i] = GELU(v) + v*0
-		}
-	}
-}
-
-// BenchmarkWindowAttention is one decode step of a Gemma-3-1B-shaped
+// BenchmarkAttentionWindow is one decode step of a Gemma-3-1B-shaped
 // sliding layer (4 heads, 1 KV head of 256, window 512) late in a long
 // sequence, over an fp16 ring.
-func BenchmarkWindowAttention(b *testing.B) {
-	a := WindowAttention{Heads: 4, KVHeads: 1, HeadDim: 256, Window: 512}
+func BenchmarkAttentionWindow(b *testing.B) {
+	a := Attention{Heads: 4, KVHeads: 1, HeadDim: 256, Window: 512}
 	c, _ := kvcache.NewSliding(1, 8192, 1, 256, true, kvcache.Sliding{Window: 512, Batch: 64, Layers: []bool{true}})
 	row := make([]float32, 256)
 	for i := range row {
@@ -278,5 +204,135 @@ func BenchmarkWindowAttention(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		a.Forward(pool, out, q, caches, pos, 0)
+	}
+}
+
+// TestAttention checks grouped attention over the cache against a float64
+// computation, for a batch of two sequences, over float32 and fp16 caches.
+func TestAttention(t *testing.T) {
+	a := Attention{Heads: 6, KVHeads: 2, HeadDim: 8, Scale: 1 / float32(math.Sqrt(8))}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	rnd := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	kvDim, qDim := a.KVHeads*a.HeadDim, a.Heads*a.HeadDim
+	for _, f16 := range []bool{false, true} {
+		c0, _ := kvcache.New(2, 16, a.KVHeads, a.HeadDim, f16)
+		c1, _ := kvcache.New(2, 16, a.KVHeads, a.HeadDim, f16)
+		// Sequence 0 has 5 earlier positions in the cache, sequence 1 none.
+		hist := rnd(5 * kvDim * 2)
+		for p := 0; p < 5; p++ {
+			c0.Put(1, p, hist[p*kvDim:(p+1)*kvDim], hist[(5+p)*kvDim:(6+p)*kvDim])
+		}
+		c0.Commit(5)
+		caches := []*kvcache.Cache{c0, c1, c0, c1, c1}
+		pos := []int{5, 0, 6, 1, 2}
+		n := len(caches)
+		q, k, v := rnd(n*qDim), rnd(n*kvDim), rnd(n*kvDim)
+		if err := a.Store(caches, pos, 1, k, v); err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, n*qDim)
+		a.Forward(kernels.NewPool(3), out, q, caches, pos, 1)
+
+		// Reference: keys and values per sequence and position.
+		round := func(x float32) float64 {
+			if f16 {
+				y := []float32{x}
+				kernels.RoundFP16(y)
+				return float64(y[0])
+			}
+			return float64(x)
+		}
+		type kv struct{ k, v []float32 }
+		seq := map[*kvcache.Cache]map[int]kv{c0: {}, c1: {}}
+		for p := 0; p < 5; p++ {
+			seq[c0][p] = kv{hist[p*kvDim : (p+1)*kvDim], hist[(5+p)*kvDim : (6+p)*kvDim]}
+		}
+		for i, c := range caches {
+			seq[c][pos[i]] = kv{k[i*kvDim : (i+1)*kvDim], v[i*kvDim : (i+1)*kvDim]}
+		}
+		worst := 0.0
+		for i, c := range caches {
+			for h := 0; h < a.Heads; h++ {
+				g := h / (a.Heads / a.KVHeads)
+				sc := make([]float64, pos[i]+1)
+				mx := math.Inf(-1)
+				for s := range sc {
+					for d := 0; d < a.HeadDim; d++ {
+						sc[s] += float64(q[i*qDim+h*a.HeadDim+d]) * round(seq[c][s].k[g*a.HeadDim+d])
+					}
+					sc[s] *= float64(a.Scale)
+					mx = math.Max(mx, sc[s])
+				}
+				sum := 0.0
+				for s := range sc {
+					sc[s] = math.Exp(sc[s] - mx)
+					sum += sc[s]
+				}
+				for d := 0; d < a.HeadDim; d++ {
+					want := 0.0
+					for s := range sc {
+						want += sc[s] / sum * round(seq[c][s].v[g*a.HeadDim+d])
+					}
+					worst = max(worst, math.Abs(float64(out[i*qDim+h*a.HeadDim+d])-want))
+				}
+			}
+		}
+		// fp16 rounding of q and of the weights costs about 2^-11.
+		tol := map[bool]float64{false: 1e-5, true: 2e-3}[f16]
+		t.Logf("f16=%v: max error %.3g", f16, worst)
+		if worst > tol {
+			t.Errorf("f16=%v: max error %.3g > %.3g", f16, worst, tol)
+		}
+	}
+	if (&Attention{Heads: 6, KVHeads: 4, HeadDim: 8}).Validate() == nil {
+		t.Error("6 heads over 4 KV heads accepted")
+	}
+}
+
+// BenchmarkAttentionDecode measures one decoding step's attention in one
+// layer of a Llama-3.2-1B shape (32 query heads, 8 key/value heads of 64)
+// over an fp16 cache holding depth positions.
+func BenchmarkAttentionDecode(b *testing.B) {
+	a := Attention{Heads: 32, KVHeads: 8, HeadDim: 64, Scale: 0.125}
+	r := rand.New(rand.NewPCG(1, 1))
+	kv := make([]float32, a.KVHeads*a.HeadDim)
+	for _, depth := range []int{512, 2048, 4096} {
+		c, err := kvcache.New(1, depth+1, a.KVHeads, a.HeadDim, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for p := range depth {
+			for i := range kv {
+				kv[i] = float32(r.NormFloat64())
+			}
+			if err := a.Store([]*kvcache.Cache{c}, []int{p}, 0, kv, kv); err != nil {
+				b.Fatal(err)
+			}
+		}
+		q := make([]float32, a.Heads*a.HeadDim)
+		for i := range q {
+			q[i] = float32(r.NormFloat64())
+		}
+		out := make([]float32, len(q))
+		for _, threads := range []int{1, 2} {
+			p := kernels.NewPool(threads)
+			b.Run(fmt.Sprintf("depth=%d/threads=%d", depth, threads), func(b *testing.B) {
+				for b.Loop() {
+					if err := a.Store([]*kvcache.Cache{c}, []int{depth}, 0, kv, kv); err != nil {
+						b.Fatal(err)
+					}
+					a.Forward(p, out, q, []*kvcache.Cache{c}, []int{depth}, 0)
+				}
+			})
+		}
 	}
 }

@@ -1,0 +1,371 @@
+// Package decoder runs decoder-only transformers assembled from the parts
+// in model/layers. A family's package reads its hyperparameters (most of
+// them with [ReadHyper]), loads its tensors with a [Loader] and states its
+// recipe: per layer which norms, which attention, which feed-forward, and
+// the network's scalars. The forward pass, the KV cache (sliding layers
+// included), batching, cancellation and embeddings live here, once, so a
+// family reads like llama.cpp's src/models/*.cpp in a fraction of the
+// lines.
+//
+// A layer computes, as llama.cpp's graphs do:
+//
+//	h = AttnNorm(x)                         (h = x when absent)
+//	q, k, v = Q·h, K·h, V·h                 (one pass over h)
+//	q, k = QNorm(q), KNorm(k)               (per head, when present)
+//	q, k = rope(q), rope(k)                 (unless the layer has no rotation)
+//	q = q · QScale · temperature(pos)       (when set)
+//	a = O · attention(q, cache + k, v)
+//	x = x + ResidualScale · PostAttnNorm(a)
+//	h = FFNNorm(x);  x = x + ResidualScale · PostFFNNorm(FFN(h))
+//
+// and the network embeds (× EmbedScale), runs the layers, applies the
+// output norm and the classifier, then × LogitScale and the final soft cap.
+package decoder
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/ondo-ai/ondo/kernels"
+	"github.com/ondo-ai/ondo/kvcache"
+	"github.com/ondo-ai/ondo/model"
+	"github.com/ondo-ai/ondo/model/layers"
+)
+
+// NoRope marks a layer that does not rotate its queries and keys.
+const NoRope = -1
+
+// Block is one transformer layer.
+type Block struct {
+	AttnNorm     layers.Norm
+	Q, K, V, O   layers.Linear
+	QNorm, KNorm layers.Norm // per head
+	// Rope indexes Recipe.Ropes, or is NoRope.
+	Rope int
+	// QScale, when not 0, multiplies the rotated queries (Gemma's
+	// 1/√query_pre_attn_scalar, Phi-3's 1/√head_dim) so that attention
+	// itself scales by Attn.Scale, usually 0 then.
+	QScale float32
+	// Temp, when set, scales the queries by position (Llama 4 and
+	// Mistral 3 attention temperature tuning).
+	Temp         *Temperature
+	Attn         layers.Attention
+	PostAttnNorm layers.Norm
+	FFNNorm      layers.Norm
+	FFN          layers.FeedForward
+	PostFFNNorm  layers.Norm
+}
+
+// Temperature is llama.cpp's attention temperature tuning: the queries of
+// the token at position p are multiplied by
+// ln(⌊(p + Offset) / Floor⌋ + 1) · Scale + 1.
+type Temperature struct {
+	Scale, Offset float32
+	Floor         int
+}
+
+// factor returns the multiplier at position pos, in llama.cpp's precision.
+func (t *Temperature) factor(pos int) float32 {
+	p := float32(pos)
+	return float32(math.Log(float64(float32(math.Floor(float64((p+t.Offset)/float32(t.Floor)))))+1)*float64(t.Scale) + 1)
+}
+
+// Rotation is one rotary embedding of a network. Long, when set, replaces
+// Rope for the sequences whose cache holds more than LongAfter positions:
+// Phi-3's LongRoPE picks its long or short factors once per context, by its
+// size, and the cache's size plays that part here.
+type Rotation struct {
+	kernels.Rope
+	Long      *kernels.Rope
+	LongAfter int
+}
+
+func (r *Rotation) pick(c *kvcache.Cache) *kernels.Rope {
+	if r.Long != nil && c.Size() > r.LongAfter {
+		return r.Long
+	}
+	return &r.Rope
+}
+
+// Recipe is a whole network.
+type Recipe struct {
+	Hyper  Hyper
+	Embd   *kernels.Matrix // token_embd: vocab × embd
+	Blocks []Block
+	Ropes  []Rotation
+	// EmbedScale multiplies the token embeddings (Gemma's √dim, Granite's
+	// embedding multiplier) unless 0.
+	EmbedScale float32
+	// ResidualScale multiplies each block's output before it is added to
+	// the residual stream (Granite) unless 0.
+	ResidualScale float32
+	OutNorm       layers.Norm
+	Output        layers.Linear // the classifier; token_embd when tied
+	// LogitScale multiplies the logits (Granite's 1/logit_scale) unless 0;
+	// FinalSoftcap, when positive, then soft-caps them (Gemma).
+	LogitScale, FinalSoftcap float32
+}
+
+// Model is a loaded decoder. It implements model.Model and model.Embedder.
+type Model struct {
+	r     Recipe
+	info  model.Info
+	pool  *kernels.Pool
+	batch int // most tokens per pass through the layers
+
+	sliding []bool // per layer: attends within a window
+	window  int    // the largest window, 0 when no layer slides
+
+	mu sync.Mutex // serialises Forward and Embed, which own s
+	s  scratch
+}
+
+// New checks the recipe and returns the model. Its weights stay views of
+// the file they were loaded from.
+func New(r Recipe, cfg model.Config) (*Model, error) {
+	hp := &r.Hyper
+	if len(r.Blocks) != hp.Layers {
+		return nil, fmt.Errorf("%s: %d blocks for block_count %d", hp.Arch, len(r.Blocks), hp.Layers)
+	}
+	m := &Model{r: r, batch: cfg.Batch(), sliding: make([]bool, hp.Layers)}
+	for l := range r.Blocks {
+		b := &r.Blocks[l]
+		if err := b.Attn.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: layer %d: %w", hp.Arch, l, err)
+		}
+		if b.Rope != NoRope && (b.Rope < 0 || b.Rope >= len(r.Ropes)) {
+			return nil, fmt.Errorf("%s: layer %d: rotation %d of %d", hp.Arch, l, b.Rope, len(r.Ropes))
+		}
+		if b.Attn.Window > 0 {
+			m.sliding[l] = true
+			if m.window != 0 && m.window != b.Attn.Window {
+				return nil, fmt.Errorf("%s: sliding windows of %d and %d positions", hp.Arch, m.window, b.Attn.Window)
+			}
+			m.window = b.Attn.Window
+		}
+	}
+	m.info = model.Info{
+		Arch: hp.Arch, Name: hp.Name, VocabSize: r.Embd.Rows, ContextLength: hp.Context,
+		EmbeddingLength: hp.Embd, FeedForwardLength: hp.FFN, Layers: hp.Layers,
+		Heads: hp.Heads, KVHeads: hp.KVHeads, HeadDim: hp.HeadDim,
+	}
+	m.pool = kernels.NewPool(cfg.Threads)
+	return m, nil
+}
+
+// Recipe returns the network as loaded.
+func (m *Model) Recipe() *Recipe { return &m.r }
+
+// Info implements model.Model.
+func (m *Model) Info() model.Info { return m.info }
+
+// Close implements model.Model.
+func (m *Model) Close() error { return m.pool.Close() }
+
+// NewCache implements model.Model; size 0 means the trained context length.
+// Sliding layers keep only Window−1+Config.BatchSize positions.
+func (m *Model) NewCache(size int, f16 bool) (*kvcache.Cache, error) {
+	hp := &m.r.Hyper
+	if size == 0 {
+		size = hp.Context
+	}
+	if m.window == 0 {
+		return kvcache.New(hp.Layers, size, hp.KVHeads, hp.HeadDim, f16)
+	}
+	return kvcache.NewSliding(hp.Layers, size, hp.KVHeads, hp.HeadDim, f16,
+		kvcache.Sliding{Window: m.window, Batch: m.batch, Layers: m.sliding})
+}
+
+// Forward implements model.Model. Long batches are evaluated in passes of
+// at most Config.BatchSize tokens (fewer when a cache's sliding layers hold
+// less); the caches are committed only when all passes succeed.
+func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	pass := m.batch
+	if m.window > 0 {
+		// Check the caches before NewPlan rewinds them, so that a refused
+		// batch leaves them as they were.
+		for _, c := range b.Caches {
+			if c == nil || c.Layers() != len(m.r.Blocks) {
+				continue // NewPlan says what is wrong
+			}
+			for l := range m.r.Blocks {
+				if err := m.r.Blocks[l].Attn.CheckCache(c, l); err != nil {
+					return fmt.Errorf("%s: %w", m.info.Arch, err)
+				}
+				if c.Sliding(l) && c.Slots(l) < c.Size() {
+					pass = min(pass, c.Slots(l)-c.Window()+1) // a pass must fit the ring
+				}
+			}
+		}
+		if err := layers.CheckWindows(b.Caches, b.Seq, b.Pos); err != nil {
+			return err
+		}
+	}
+	p, err := model.NewPlan(b, m.info, len(logits))
+	if err != nil {
+		return err
+	}
+	return p.Run(pass, m.info.VocabSize, logits, func(t []int32, pos []int, c []*kvcache.Cache, out []bool, l []float32) error {
+		k, err := m.hidden(ctx, t, pos, c, out)
+		if err != nil {
+			return err
+		}
+		l = l[:k*m.info.VocabSize]
+		m.r.Output.Forward(m.pool, l, m.s.xb, k) // classifier
+		if m.r.LogitScale != 0 {
+			kernels.Scale(l, m.r.LogitScale)
+		}
+		if m.r.FinalSoftcap > 0 {
+			layers.SoftCap(l, m.r.FinalSoftcap)
+		}
+		return nil
+	})
+}
+
+// hidden runs one pass of n tokens through the layers and leaves the final
+// normed hidden states of the k tokens marked in out in the first k rows of
+// m.s.xb.
+func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []*kvcache.Cache, out []bool) (k int, err error) {
+	r, hp, n := &m.r, &m.r.Hyper, len(tokens)
+	dim, qDim := hp.Embd, hp.Heads*hp.HeadDim
+	s := m.scratch(n)
+	x := s.x[:n*dim]
+
+	for i, tok := range tokens {
+		if err := kernels.GetRow(x[i*dim:(i+1)*dim], r.Embd, int(tok)); err != nil { // token embedding
+			return 0, err
+		}
+	}
+	if r.EmbedScale != 0 {
+		kernels.Scale(x, r.EmbedScale)
+	}
+	for j := range r.Ropes { // every layer of a rotation turns by the same angles
+		rot, d := &r.Ropes[j], r.Ropes[j].Dims
+		for i, p := range pos {
+			rot.pick(caches[i]).Table(s.rope[j][i*d:(i+1)*d], p)
+		}
+	}
+
+	for l := range r.Blocks {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		b := &r.Blocks[l]
+		h := x
+		if b.AttnNorm.Present() {
+			b.AttnNorm.Forward(s.xb, x, n) // attention norm
+			h = s.xb
+		}
+		layers.Project(m.pool, h, n, // query, key, value
+			layers.Proj{L: &b.Q, Dst: s.q}, layers.Proj{L: &b.K, Dst: s.k}, layers.Proj{L: &b.V, Dst: s.v})
+		b.QNorm.Forward(s.q, s.q, n*hp.Heads)   // query norm, per head
+		b.KNorm.Forward(s.k, s.k, n*hp.KVHeads) // key norm, per head
+		if b.Rope != NoRope {
+			rot := &r.Ropes[b.Rope].Rope
+			layers.Rope(rot, s.q, hp.Heads, hp.HeadDim, s.rope[b.Rope], n)   // rotate queries
+			layers.Rope(rot, s.k, hp.KVHeads, hp.HeadDim, s.rope[b.Rope], n) // rotate keys
+		}
+		if b.QScale != 0 {
+			kernels.Scale(s.q[:n*qDim], b.QScale)
+		}
+		if b.Temp != nil {
+			for i, p := range pos {
+				kernels.Scale(s.q[i*qDim:(i+1)*qDim], b.Temp.factor(p))
+			}
+		}
+		if err := b.Attn.Store(caches, pos, l, s.k, s.v); err != nil { // append k, v to the cache
+			return 0, err
+		}
+		b.Attn.Forward(m.pool, s.att, s.q, caches, pos, l) // attention over the cache
+		b.O.Forward(m.pool, s.xb, s.att, n)                // output projection
+		m.residual(x, s.xb[:n*dim], &b.PostAttnNorm, n)
+		h = x
+		if b.FFNNorm.Present() {
+			b.FFNNorm.Forward(s.xb, x, n) // feed-forward norm
+			h = s.xb
+		}
+		b.FFN.Forward(m.pool, s.xb, h, n, &s.ffn) // feed-forward
+		m.residual(x, s.xb[:n*dim], &b.PostFFNNorm, n)
+	}
+
+	for i, o := range out { // rows that want output, gathered to the front of xb
+		if o {
+			copy(s.xb[k*dim:(k+1)*dim], x[i*dim:(i+1)*dim])
+			k++
+		}
+	}
+	r.OutNorm.Forward(s.xb, s.xb, k) // final norm
+	return k, nil
+}
+
+// residual adds a block's output y, normed by post when present and scaled
+// by the recipe's residual scale, to the residual stream x.
+func (m *Model) residual(x, y []float32, post *layers.Norm, n int) {
+	post.Forward(y, y, n)
+	if m.r.ResidualScale != 0 {
+		kernels.Scale(y, m.r.ResidualScale)
+	}
+	kernels.Add(x, y)
+}
+
+// scratch holds the activations of one pass, one row per token.
+type scratch struct {
+	n      int       // tokens the buffers are sized for
+	x      []float32 // residual stream, n × embd
+	xb     []float32 // normed input / block output, n × max(embd, heads·headDim)
+	q, att []float32 // queries and attention output, n × heads·headDim
+	k, v   []float32 // new keys and values, n × kvHeads·headDim
+	rope   [][]float32
+	ffn    layers.Scratch
+}
+
+// scratch returns buffers for n tokens, growing them when needed.
+func (m *Model) scratch(n int) *scratch {
+	s := &m.s
+	if s.n >= n {
+		return s
+	}
+	hp := &m.r.Hyper
+	qDim, kvDim := hp.Heads*hp.HeadDim, hp.KVHeads*hp.HeadDim
+	s.n = n
+	s.x = make([]float32, n*hp.Embd)
+	s.xb = make([]float32, n*max(hp.Embd, qDim))
+	s.q = make([]float32, n*qDim)
+	s.att = make([]float32, n*qDim)
+	s.k = make([]float32, n*kvDim)
+	s.v = make([]float32, n*kvDim)
+	s.rope = make([][]float32, len(m.r.Ropes))
+	for j := range s.rope {
+		s.rope[j] = make([]float32, n*m.r.Ropes[j].Dims)
+	}
+	return s
+}
+
+// Pooling implements model.Embedder: the file's pooling_type, PoolingNone
+// (the last token) for the usual file, which declares none.
+func (m *Model) Pooling() model.Pooling { return m.r.Hyper.Pooling }
+
+// Embed implements model.Embedder: it runs tokens through the layers with
+// a cache of its own (fp16, as llama.cpp's embedding context keeps it) and
+// pools the final normed hidden states, those the classifier would read.
+// Attention stays causal, as in llama.cpp for decoders.
+func (m *Model) Embed(ctx context.Context, tokens []int32, pool model.Pooling, dst []float32) error {
+	if err := model.CheckEmbed(m.info, tokens, pool, dst, m.r.Hyper.Context); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, err := m.NewCache(len(tokens), true)
+	if err != nil {
+		return err
+	}
+	return model.EmbedDecoder(ctx, m.info, c, tokens, pool, m.batch, dst,
+		func(ctx context.Context, tokens []int32, pos []int, caches []*kvcache.Cache, out []bool) ([]float32, error) {
+			k, err := m.hidden(ctx, tokens, pos, caches, out)
+			return m.s.xb[:k*m.r.Hyper.Embd], err
+		})
+}

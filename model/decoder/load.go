@@ -1,0 +1,275 @@
+package decoder
+
+import (
+	"fmt"
+
+	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/kernels"
+	"github.com/ondo-ai/ondo/model"
+	"github.com/ondo-ai/ondo/model/layers"
+)
+
+// Loader reads a family's tensors by llama.cpp's names, checking each
+// shape against the hyperparameters. It keeps the first error, so a family
+// reads every tensor, one per line, and checks [Loader.Err] once; after an
+// error, reads return zero values.
+type Loader struct {
+	W   *model.Weights
+	F   *gguf.File
+	hp  *Hyper
+	err error
+}
+
+// NewLoader returns a loader of f's tensors for the model hp describes.
+func NewLoader(f *gguf.File, hp *Hyper) *Loader {
+	return &Loader{W: model.NewWeights(f, hp.Arch), F: f, hp: hp}
+}
+
+// Err returns the first error met.
+func (l *Loader) Err() error { return l.err }
+
+// Fail records err unless an error is already recorded.
+func (l *Loader) Fail(err error) {
+	if l.err == nil {
+		l.err = err
+	}
+}
+
+// Failf records an error prefixed with the architecture.
+func (l *Loader) Failf(format string, args ...any) {
+	l.Fail(fmt.Errorf(l.hp.Arch+": "+format, args...))
+}
+
+// Has reports whether the tensor is present.
+func (l *Loader) Has(name string) bool { return l.W.Has(name) }
+
+// Matrix reads the named matrix of rows × cols.
+func (l *Loader) Matrix(name string, cols, rows int) *kernels.Matrix {
+	if l.err != nil {
+		return nil
+	}
+	m, err := l.W.Matrix(name, cols, rows)
+	l.Fail(err)
+	return m
+}
+
+// Vector reads the named vector of n elements.
+func (l *Loader) Vector(name string, n int) []float32 {
+	if l.err != nil {
+		return nil
+	}
+	v, err := l.W.Vector(name, n)
+	l.Fail(err)
+	return v
+}
+
+// OptVector reads an optional vector: nil when absent.
+func (l *Loader) OptVector(name string, n int) []float32 {
+	if l.err != nil || !l.W.Has(name) {
+		return nil
+	}
+	return l.Vector(name, n)
+}
+
+// Linear reads name.weight (in → out) and the optional name.bias.
+func (l *Loader) Linear(name string, in, out int) layers.Linear {
+	return layers.Linear{W: l.Matrix(name+".weight", in, out), B: l.OptVector(name+".bias", out)}
+}
+
+// Split splits a fused projection into views of consecutive rows.
+func (l *Loader) Split(name string, lin layers.Linear, rows ...int) []layers.Linear {
+	if l.err != nil {
+		return make([]layers.Linear, len(rows))
+	}
+	parts, err := layers.SplitLinear(lin, rows...)
+	if err != nil {
+		l.Failf("tensor %q: %v", name, err)
+		return make([]layers.Linear, len(rows))
+	}
+	return parts
+}
+
+// Norm reads the RMS norm name.weight of n elements (with the model's ε).
+func (l *Loader) Norm(name string, n int) layers.Norm {
+	return layers.Norm{W: l.Vector(name+".weight", n), Eps: l.hp.Eps}
+}
+
+// OptNorm is [Loader.Norm] for a norm that may be absent.
+func (l *Loader) OptNorm(name string, n int) layers.Norm {
+	return layers.Norm{W: l.OptVector(name+".weight", n), Eps: l.hp.Eps}
+}
+
+// Recipe starts the network: token_embd, output_norm, and the classifier
+// output, or token_embd again when the file ties them (tied false makes
+// output.weight required, tiedOnly makes it an error: families whose
+// llama.cpp graph has no separate classifier).
+func (l *Loader) Recipe(tie Tying) Recipe {
+	hp := l.hp
+	r := Recipe{Hyper: *hp}
+	vocab, err := l.W.Vocab(hp.Embd)
+	if err != nil {
+		l.Fail(err)
+		return r
+	}
+	r.Embd = l.Matrix("token_embd.weight", hp.Embd, vocab)
+	r.OutNorm = l.Norm("output_norm", hp.Embd)
+	switch {
+	case l.Has("output.weight") && tie == TiedOnly:
+		l.Failf("unexpected tensor %q: the architecture ties its classifier to token_embd", "output.weight")
+	case l.Has("output.weight"):
+		r.Output = l.Linear("output", hp.Embd, vocab)
+	default: // tied; llama.cpp still adds output.bias when present (Qwen2)
+		r.Output = layers.Linear{W: r.Embd, B: l.OptVector("output.bias", vocab)}
+	}
+	r.Blocks = make([]Block, 0, hp.Layers)
+	return r
+}
+
+// Tying says whether a family's classifier may be token_embd.
+type Tying int
+
+const (
+	MaybeTied Tying = iota // output.weight when present, token_embd otherwise
+	TiedOnly               // token_embd; output.weight is an error
+)
+
+// Norms says which RMS norms a family's layers have.
+type Norms int
+
+const (
+	// PreNorms: attn_norm before the attention, ffn_norm before the
+	// feed-forward (Llama and most families).
+	PreNorms Norms = iota
+	// Sandwich: the pre-norms and post_attention_norm and post_ffw_norm
+	// on the blocks' outputs (Gemma 2 and 3).
+	Sandwich
+	// PostNorms: only post_attention_norm and post_ffw_norm (OLMo 2,
+	// EXAONE 4).
+	PostNorms
+)
+
+// Layers appends hp.Layers blocks to r: each the attention of its prefix
+// (see [Loader.Attention]) and the norms norms names, completed by build
+// with the feed-forward and whatever else the family adds.
+func (l *Loader) Layers(r *Recipe, norms Norms, build func(i int, p string, b *Block)) {
+	hp := l.hp
+	for i := range hp.Layers {
+		p := Prefix(i)
+		b := l.Attention(p)
+		if norms != PostNorms {
+			b.AttnNorm = l.Norm(p+"attn_norm", hp.Embd)
+			b.FFNNorm = l.Norm(p+"ffn_norm", hp.Embd)
+		}
+		if norms != PreNorms {
+			b.PostAttnNorm = l.Norm(p+"post_attention_norm", hp.Embd)
+			b.PostFFNNorm = l.Norm(p+"post_ffw_norm", hp.Embd)
+		}
+		build(i, p, &b)
+		r.Blocks = append(r.Blocks, b)
+	}
+}
+
+// Attention reads the attention of layer prefix p (blk.N.): the query, key
+// and value projections, separate (attn_q, attn_k, attn_v) or fused
+// (attn_qkv), each with an optional bias, and attn_output. The block's
+// attention is the model's plain one and its rotation the first.
+func (l *Loader) Attention(p string) Block {
+	hp := l.hp
+	qDim, kvDim := hp.Heads*hp.HeadDim, hp.KVHeads*hp.HeadDim
+	b := Block{Attn: hp.Attention()}
+	if l.Has(p + "attn_qkv.weight") {
+		qkv := l.Split(p+"attn_qkv.weight", l.Linear(p+"attn_qkv", hp.Embd, qDim+2*kvDim), qDim, kvDim, kvDim)
+		b.Q, b.K, b.V = qkv[0], qkv[1], qkv[2]
+	} else {
+		if !l.Has(p + "attn_q.weight") {
+			l.Failf("missing tensor %q (nor is there a fused %q)", p+"attn_q.weight", p+"attn_qkv.weight")
+		}
+		b.Q = l.Linear(p+"attn_q", hp.Embd, qDim)
+		b.K = l.Linear(p+"attn_k", hp.Embd, kvDim)
+		b.V = l.Linear(p+"attn_v", hp.Embd, kvDim)
+	}
+	b.O = l.Linear(p+"attn_output", qDim, hp.Embd)
+	return b
+}
+
+// QKNorm reads the per-head query and key norms attn_q_norm and attn_k_norm.
+func (l *Loader) QKNorm(b *Block, p string) {
+	b.QNorm = l.Norm(p+"attn_q_norm", l.hp.HeadDim)
+	b.KNorm = l.Norm(p+"attn_k_norm", l.hp.HeadDim)
+}
+
+// SwiGLU reads the gated feed-forward ffn_gate, ffn_up, ffn_down of layer
+// prefix p; without ffn_gate, ffn_up holds the gate's rows and then the up
+// rows (Phi-3's gate_up_proj, GLM-4's).
+func (l *Loader) SwiGLU(p string) *layers.SwiGLU {
+	g, u, d := l.glu(p)
+	return &layers.SwiGLU{Gate: g, Up: u, Down: d}
+}
+
+// GeGLU is [Loader.SwiGLU] with GELU gating (Gemma).
+func (l *Loader) GeGLU(p string) *layers.GeGLU {
+	g, u, d := l.glu(p)
+	return &layers.GeGLU{Gate: g, Up: u, Down: d}
+}
+
+func (l *Loader) glu(p string) (gate, up, down layers.Linear) {
+	hp := l.hp
+	if l.Has(p+"ffn_gate.weight") || !l.Has(p+"ffn_up.weight") {
+		gate = l.Linear(p+"ffn_gate", hp.Embd, hp.FFN)
+		up = l.Linear(p+"ffn_up", hp.Embd, hp.FFN)
+	} else {
+		gu := l.Split(p+"ffn_up.weight", l.Linear(p+"ffn_up", hp.Embd, 2*hp.FFN), hp.FFN, hp.FFN)
+		gate, up = gu[0], gu[1]
+	}
+	return gate, up, l.Linear(p+"ffn_down", hp.FFN, hp.Embd)
+}
+
+// MoE reads the mixture of experts of layer prefix p: the router
+// ffn_gate_inp and the experts stacked in ffn_{gate,up,down}_exps, each a
+// SwiGLU of hp.FFN, choosing hp.ExpertsUsed per token. Experts stored one
+// tensor each (old Mixtral conversions) are refused with a clear error.
+func (l *Loader) MoE(p string) *layers.MoE {
+	hp := l.hp
+	if !l.Has(p+"ffn_gate_exps.weight") && l.Has(p+"ffn_gate.0.weight") {
+		l.Failf("tensor %q: experts stored one tensor each (an old Mixtral conversion) are not supported; convert the model again", p+"ffn_gate.0.weight")
+		return nil
+	}
+	if !hp.usedSet {
+		l.Failf("metadata key %q: missing", hp.Arch+".expert_used_count")
+		return nil
+	}
+	if hp.ExpertsUsed <= 0 || hp.ExpertsUsed > hp.Experts {
+		l.Failf("expert_used_count %d is not between 1 and expert_count %d", hp.ExpertsUsed, hp.Experts)
+		return nil
+	}
+	f := &layers.MoE{Router: layers.Linear{W: l.Matrix(p+"ffn_gate_inp.weight", hp.Embd, hp.Experts)}, Used: hp.ExpertsUsed}
+	f.Gate = l.experts(p+"ffn_gate_exps.weight", hp.Embd, hp.FFN)
+	f.Up = l.experts(p+"ffn_up_exps.weight", hp.Embd, hp.FFN)
+	f.Down = l.experts(p+"ffn_down_exps.weight", hp.FFN, hp.Embd)
+	if l.err == nil {
+		if err := f.Validate(); err != nil {
+			l.Failf("%sffn: %v", p, err)
+		}
+	}
+	return f
+}
+
+func (l *Loader) experts(name string, cols, rows int) []*kernels.Matrix {
+	if l.err != nil {
+		return nil
+	}
+	m, err := l.W.Experts(name, cols, rows, l.hp.Experts)
+	l.Fail(err)
+	return m
+}
+
+// Block returns the prefix of layer i's tensors, "blk.i.".
+func Prefix(i int) string { return fmt.Sprintf("blk.%d.", i) }
+
+// Finish checks the loader's error and builds the model.
+func (l *Loader) Finish(r Recipe, cfg model.Config) (*Model, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	return New(r, cfg)
+}
