@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/ondo-ai/ondo/gguf"
@@ -88,9 +89,25 @@ func (c Config) Batch() int {
 type Loader func(f *gguf.File, cfg Config) (Model, error)
 
 var (
-	mu      sync.RWMutex
-	loaders = map[string]Loader{}
+	mu           sync.RWMutex
+	loaders      = map[string]Loader{}
+	descriptions = map[string]string{}
 )
+
+// Describe records a one-line description of the architecture arch, the
+// models it covers and what sets it apart, for `ondo show`.
+func Describe(arch, text string) {
+	mu.Lock()
+	defer mu.Unlock()
+	descriptions[arch] = text
+}
+
+// Description returns what [Describe] recorded for arch, "" if nothing.
+func Description(arch string) string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return descriptions[arch]
+}
 
 // Register makes a loader available for the architecture name arch, the
 // value of general.architecture. It panics if arch is already registered,
@@ -132,16 +149,19 @@ func Load(f *gguf.File, cfg Config) (Model, error) {
 	load := loaders[arch]
 	mu.RUnlock()
 	if load == nil {
-		return nil, unsupportedError(arch)
+		return nil, unsupportedError{arch, Architectures()}
 	}
 	return load(f, cfg)
 }
 
-type unsupportedError string
+type unsupportedError struct {
+	arch      string
+	supported []string
+}
 
-// Error returns the message naming the architecture.
+// Error returns the message naming the architecture and those supported.
 func (e unsupportedError) Error() string {
-	return fmt.Sprintf("unsupported architecture %q", string(e))
+	return fmt.Sprintf("unsupported architecture %q (supported: %s)", e.arch, strings.Join(e.supported, ", "))
 }
 
 // Unwrap makes errors.Is(err, ErrUnsupported) hold.

@@ -54,7 +54,7 @@ func TestRegistry(t *testing.T) {
 	}
 
 	_, err = model.Load(open(t, gguf.NewKV("general.architecture", "xyz")), model.Config{})
-	if err == nil || err.Error() != `unsupported architecture "xyz"` {
+	if want := `unsupported architecture "xyz" (supported: ` + strings.Join(model.Architectures(), ", ") + ")"; err == nil || err.Error() != want {
 		t.Errorf("unregistered architecture: error %v", err)
 	}
 	if !errors.Is(err, model.ErrUnsupported) {

@@ -93,19 +93,13 @@ func postNorm(name string, n int64, s scales) weight {
 // gemmaMetadata are the keys Gemma 2 and 3 share.
 func gemmaMetadata(c *Config) []gguf.KV {
 	a := c.Arch + "."
-	return []gguf.KV{
-		gguf.NewKV(a+"context_length", uint32(c.Ctx)),
-		gguf.NewKV(a+"embedding_length", uint32(c.Dim)),
-		gguf.NewKV(a+"block_count", uint32(c.Layers)),
-		gguf.NewKV(a+"feed_forward_length", uint32(c.FFN)),
-		gguf.NewKV(a+"attention.head_count", uint32(c.Heads)),
-		gguf.NewKV(a+"attention.head_count_kv", uint32(c.KVHeads)),
+	return append(shapeKeys(c),
 		gguf.NewKV(a+"attention.key_length", uint32(c.HeadDim)),
 		gguf.NewKV(a+"attention.value_length", uint32(c.HeadDim)),
 		gguf.NewKV(a+"attention.layer_norm_rms_epsilon", float32(1e-6)),
 		gguf.NewKV(a+"attention.sliding_window", uint32(c.SlidingWindow)),
 		gguf.NewKV(a+"rope.freq_base", c.RopeBase),
-	}
+	)
 }
 
 func gemma2Metadata(c *Config) []gguf.KV {

@@ -62,18 +62,12 @@ func llamaWeights(c *Config, s scales) []weight {
 
 func llamaMetadata(c *Config) []gguf.KV {
 	a := c.Arch + "."
-	kvs := []gguf.KV{
+	kvs := append(shapeKeys(c),
 		gguf.NewKV(a+"vocab_size", uint32(c.Vocab)),
-		gguf.NewKV(a+"context_length", uint32(c.Ctx)),
-		gguf.NewKV(a+"embedding_length", uint32(c.Dim)),
-		gguf.NewKV(a+"block_count", uint32(c.Layers)),
-		gguf.NewKV(a+"feed_forward_length", uint32(c.FFN)),
-		gguf.NewKV(a+"attention.head_count", uint32(c.Heads)),
-		gguf.NewKV(a+"attention.head_count_kv", uint32(c.KVHeads)),
 		gguf.NewKV(a+"rope.dimension_count", uint32(c.Dim/c.Heads)),
 		gguf.NewKV(a+"rope.freq_base", c.RopeBase),
 		gguf.NewKV(a+"attention.layer_norm_rms_epsilon", float32(1e-5)),
-	}
+	)
 	if c.Experts > 0 {
 		kvs = append(kvs,
 			gguf.NewKV(a+"expert_count", uint32(c.Experts)),

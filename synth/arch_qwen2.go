@@ -54,15 +54,9 @@ func qwenMetadata(c *Config) []gguf.KV {
 	if c.HeadDim != 0 {
 		hd = c.HeadDim
 	}
-	kvs := []gguf.KV{
+	kvs := append(shapeKeys(c),
 		gguf.NewKV(a+"vocab_size", uint32(c.Vocab)),
-		gguf.NewKV(a+"context_length", uint32(c.Ctx)),
-		gguf.NewKV(a+"embedding_length", uint32(c.Dim)),
-		gguf.NewKV(a+"block_count", uint32(c.Layers)),
-		gguf.NewKV(a+"feed_forward_length", uint32(c.FFN)),
-		gguf.NewKV(a+"attention.head_count", uint32(c.Heads)),
-		gguf.NewKV(a+"attention.head_count_kv", uint32(c.KVHeads)),
-	}
+	)
 	if c.Arch == "qwen3" {
 		kvs = append(kvs,
 			gguf.NewKV(a+"attention.key_length", uint32(hd)),

@@ -75,13 +75,7 @@ func qwen3moeWeights(c *Config, s scales) []weight {
 func qwen3moeMetadata(c *Config) []gguf.KV {
 	a := c.Arch + "."
 	hd := uint32(moeHeadDim(c))
-	return []gguf.KV{
-		gguf.NewKV(a+"context_length", uint32(c.Ctx)),
-		gguf.NewKV(a+"embedding_length", uint32(c.Dim)),
-		gguf.NewKV(a+"block_count", uint32(c.Layers)),
-		gguf.NewKV(a+"feed_forward_length", uint32(c.FFN)),
-		gguf.NewKV(a+"attention.head_count", uint32(c.Heads)),
-		gguf.NewKV(a+"attention.head_count_kv", uint32(c.KVHeads)),
+	return append(shapeKeys(c),
 		gguf.NewKV(a+"rope.freq_base", c.RopeBase),
 		gguf.NewKV(a+"attention.layer_norm_rms_epsilon", float32(1e-6)),
 		gguf.NewKV(a+"expert_used_count", uint32(c.ExpertsUsed)),
@@ -89,5 +83,5 @@ func qwen3moeMetadata(c *Config) []gguf.KV {
 		gguf.NewKV(a+"attention.value_length", hd),
 		gguf.NewKV(a+"expert_count", uint32(c.Experts)),
 		gguf.NewKV(a+"expert_feed_forward_length", uint32(c.ExpertFFN)),
-	}
+	)
 }

@@ -346,3 +346,17 @@ func Vocab(n int) (tokens []string, scores []float32, types []int32) {
 	}
 	return tokens, scores, types
 }
+
+// shapeKeys are the {arch}.* keys of a decoder's shape that every
+// architecture writes alike.
+func shapeKeys(c *Config) []gguf.KV {
+	a := c.Arch + "."
+	return []gguf.KV{
+		gguf.NewKV(a+"context_length", uint32(c.Ctx)),
+		gguf.NewKV(a+"embedding_length", uint32(c.Dim)),
+		gguf.NewKV(a+"block_count", uint32(c.Layers)),
+		gguf.NewKV(a+"feed_forward_length", uint32(c.FFN)),
+		gguf.NewKV(a+"attention.head_count", uint32(c.Heads)),
+		gguf.NewKV(a+"attention.head_count_kv", uint32(c.KVHeads)),
+	}
+}

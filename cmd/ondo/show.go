@@ -14,6 +14,7 @@ import (
 
 	"github.com/ondo-ai/ondo/chat"
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/model"
 	"github.com/ondo-ai/ondo/quantize"
 	"github.com/ondo-ai/ondo/tensor"
 	"github.com/ondo-ai/ondo/toolcall"
@@ -67,6 +68,7 @@ type summary struct {
 	Caps      []string // what the model can be asked for: completion, tools, thinking
 	Name      string
 	Quantized string
+	Family    string // what ondo runs this architecture as, or why it cannot
 }
 
 type typeCount struct {
@@ -84,6 +86,9 @@ func summarize(f *gguf.File) summary {
 	s := summary{}
 	s.Arch, _ = f.Architecture()
 	s.Name, _ = f.String("general.name")
+	if s.Family = model.Description(s.Arch); s.Family == "" {
+		s.Family = fmt.Sprintf("not supported by ondo (supported: %s)", strings.Join(model.Architectures(), ", "))
+	}
 	mix := map[tensor.Type]*typeCount{}
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
@@ -159,6 +164,7 @@ func showText(w io.Writer, f *gguf.File, tensors bool) {
 		row("name", s.Name)
 	}
 	row("architecture", s.Arch)
+	row("family", s.Family)
 	row("parameters", humanCount(s.Params))
 	row("size", humanBytes(s.Bytes))
 	if s.FileType != "" {

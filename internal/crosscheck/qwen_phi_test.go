@@ -108,11 +108,16 @@ func qwenPhiModel(t *testing.T, dir string, tc qwenPhiCase, typ string) string {
 // Phi-3 models in F32, Q8_0 and Q4_K_M, the last prompt position's
 // log-probabilities within the type's tolerance of llama.cpp's and 32
 // greedy tokens identical.
-func TestQwenPhiMatchLlamaCpp(t *testing.T) {
+func TestQwenPhiMatchLlamaCpp(t *testing.T) { crossCheckCases(t, qwenPhiCases) }
+
+// crossCheckCases cross-checks every case in every type of qwenPhiTypes
+// and logs the table of the note: family, model, type, the differences and
+// the greedy verdict.
+func crossCheckCases(t *testing.T, cases []qwenPhiCase) {
 	llamaCpp(t)
 	dir := t.TempDir()
 	var table []string
-	for _, tc := range qwenPhiCases {
+	for _, tc := range cases {
 		for _, ty := range qwenPhiTypes {
 			t.Run(tc.name+"/"+ty.typ, func(t *testing.T) {
 				path := qwenPhiModel(t, dir, tc, ty.typ)

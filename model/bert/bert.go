@@ -40,6 +40,8 @@ func init() {
 	for _, a := range []string{bert, nomic} {
 		model.Register(a, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, a, cfg) })
 	}
+	model.Describe(bert, "BERT encoders (embeddings only): learned positions, post layer norms, GELU")
+	model.Describe(nomic, "nomic-bert encoders (embeddings only): NeoX RoPE, post layer norms, SwiGLU")
 }
 
 // Model is a loaded BERT-family encoder.

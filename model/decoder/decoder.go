@@ -41,7 +41,7 @@ const NoRope = -1
 type Block struct {
 	AttnNorm     layers.Norm
 	Q, K, V, O   layers.Linear
-	QNorm, KNorm layers.Norm // per head
+	QNorm, KNorm layers.Norm // per head, or over all heads when as wide
 	// Rope indexes Recipe.Ropes, or is NoRope.
 	Rope int
 	// QScale, when not 0, multiplies the rotated queries (Gemma's
@@ -231,7 +231,7 @@ func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) e
 // m.s.xb.
 func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []*kvcache.Cache, out []bool) (k int, err error) {
 	r, hp, n := &m.r, &m.r.Hyper, len(tokens)
-	dim, qDim := hp.Embd, hp.Heads*hp.HeadDim
+	dim, qDim, kvDim := hp.Embd, hp.Heads*hp.HeadDim, hp.KVHeads*hp.HeadDim
 	s := m.scratch(n)
 	x := s.x[:n*dim]
 
@@ -262,8 +262,10 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 		}
 		layers.Project(m.pool, h, n, // query, key, value
 			layers.Proj{L: &b.Q, Dst: s.q}, layers.Proj{L: &b.K, Dst: s.k}, layers.Proj{L: &b.V, Dst: s.v})
-		b.QNorm.Forward(s.q, s.q, n*hp.Heads)   // query norm, per head
-		b.KNorm.Forward(s.k, s.k, n*hp.KVHeads) // key norm, per head
+		if b.QNorm.Present() { // per head, or over all heads (OLMo 2)
+			b.QNorm.Forward(s.q, s.q, n*qDim/len(b.QNorm.W))
+			b.KNorm.Forward(s.k, s.k, n*kvDim/len(b.KNorm.W))
+		}
 		if b.Rope != NoRope {
 			rot := &r.Ropes[b.Rope].Rope
 			layers.Rope(rot, s.q, hp.Heads, hp.HeadDim, s.rope[b.Rope], n)   // rotate queries

@@ -56,7 +56,7 @@ func ReadHyper(f *gguf.File, arch string) (Hyper, *model.Meta, error) {
 	h.Name, _ = f.String("general.name")
 	h.Context = m.Int("context_length")
 	h.Embd = m.Int("embedding_length")
-	h.Layers = m.Int("block_count")
+	h.Layers = m.Int("block_count") - m.IntOr("nextn_predict_layers", 0) // multi-token-prediction layers are kept in the file, not run
 	h.Heads = m.Int("attention.head_count")
 	h.KVHeads = m.IntOr("attention.head_count_kv", h.Heads)
 	h.HeadDim = m.IntOr("attention.key_length", 0)
@@ -85,6 +85,7 @@ func ReadHyper(f *gguf.File, arch string) (Hyper, *model.Meta, error) {
 	rs.OrigCtx = m.IntOr("rope.scaling.original_context_length", 0)
 	rs.BetaFast = m.FloatOr("rope.scaling.yarn_beta_fast", 0)
 	rs.BetaSlow = m.FloatOr("rope.scaling.yarn_beta_slow", 0)
+	rs.LogMul = m.FloatOr("rope.scaling.yarn_log_multiplier", 0)
 	if err := m.Err(); err != nil {
 		return h, m, err
 	}

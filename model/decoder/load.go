@@ -263,6 +263,32 @@ func (l *Loader) experts(name string, cols, rows int) []*kernels.Matrix {
 	return m
 }
 
+// Begin starts the usual family: it reads the hyperparameters of
+// architecture arch, resolves the rotation (NeoX pairing or adjacent
+// pairs, llama3 frequency factors from rope_freqs when present) and
+// returns the loader, the recipe with that one rotation and tied or
+// separate classifier, and the metadata reader for the family's own keys.
+// The family may still change l.Hyper before [Loader.Finish].
+func Begin(f *gguf.File, arch string, neox bool) (*Loader, *Recipe, *model.Meta, error) {
+	hp, meta, err := ReadHyper(f, arch)
+	if err != nil {
+		return nil, nil, meta, err
+	}
+	rope, err := hp.Rope(neox, hp.RopeBase)
+	if err != nil {
+		return nil, nil, meta, err
+	}
+	l := NewLoader(f, &hp)
+	rope.Factors = l.OptVector("rope_freqs.weight", hp.RopeDims/2)
+	r := l.Recipe(MaybeTied)
+	r.Ropes = []Rotation{{Rope: rope}}
+	return l, &r, meta, l.Err()
+}
+
+// Hyper returns the hyperparameters the loader reads for; changes reach
+// the model through [Loader.Finish].
+func (l *Loader) Hyper() *Hyper { return l.hp }
+
 // Block returns the prefix of layer i's tensors, "blk.i.".
 func Prefix(i int) string { return fmt.Sprintf("blk.%d.", i) }
 
@@ -271,5 +297,6 @@ func (l *Loader) Finish(r Recipe, cfg model.Config) (*Model, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
+	r.Hyper = *l.hp
 	return New(r, cfg)
 }

@@ -26,6 +26,7 @@ const arch = "gemma2"
 
 func init() {
 	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.Describe(arch, "Gemma 2: √dim embeddings, sandwich norms, GeGLU, soft caps, alternate sliding layers")
 }
 
 // Model is a loaded Gemma 2 model.

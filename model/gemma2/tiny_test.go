@@ -10,13 +10,14 @@ import (
 
 	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/internal/tinygguf"
+	"github.com/ondo-ai/ondo/internal/tinyref"
 	"github.com/ondo-ai/ondo/model"
 	"github.com/ondo-ai/ondo/model/gemma2"
-	"github.com/ondo-ai/ondo/quant"
 )
 
-// tiny is a small random Gemma 2 model built in the test: metadata, float32
-// weights, and a plain float64 forward pass to check the engine against.
+// tiny is a small random Gemma 2 model built in the test: metadata and float32
+// weights; spec gives package tinyref's float64 forward pass, which the
+// engine is checked against, what it needs to know beyond the weights.
 type tiny struct {
 	*tinygguf.Model
 
@@ -91,8 +92,8 @@ func (t *tiny) open(tb testing.TB, cfg model.Config) (model.Model, error) {
 	return model.Load(f, cfg)
 }
 
-// ref describes the tiny model's attention and rotation for the float64
-// reference, straight from the Gemma 2 paper's definitions.
+// ref describes the tiny model's attention and rotation in the terms of
+// the Gemma 2 paper's definitions; spec gives them to the float64 reference.
 type ref struct {
 	sliding     []bool  // per layer
 	window      int     // a sliding layer's token at p sees (p−window, p]
@@ -103,135 +104,18 @@ type ref struct {
 	queryScalar float64 // query_pre_attn_scalar
 }
 
-// gelu is ggml's GELU: the tanh approximation of the fp16-rounded input,
-// rounded to fp16, with its cut-offs at ±10.
-func gelu(x float64) float64 {
-	switch {
-	case x <= -10:
-		return 0
-	case x >= 10:
-		return x
-	}
-	h := fp16(x)
-	return fp16(0.5 * h * (1 + math.Tanh(math.Sqrt(2/math.Pi)*h*(1+0.044715*h*h))))
-}
-
-func fp16(x float64) float64 { return float64(quant.FP16ToFloat32(quant.Float32ToFP16(float32(x)))) }
-
-// reference runs the float64 forward pass over tokens at positions 0.. and
-// returns the logits of every position.
-func (t *tiny) reference(tokens []int32, r ref) [][]float64 {
-	w := func(name string) []float32 { return t.Weights[name] }
-	matvec := func(name string, x []float64) []float64 {
-		m := w(name)
-		cols := int(t.Shapes[name][0])
-		out := make([]float64, len(m)/cols)
-		for i := range out {
-			for c := 0; c < cols; c++ {
-				out[i] += float64(m[i*cols+c]) * x[c]
-			}
-		}
-		return out
-	}
-	rms := func(x []float64, name string) []float64 {
-		ss := 0.0
-		for _, v := range x {
-			ss += v * v
-		}
-		s := 1 / math.Sqrt(ss/float64(len(x))+1e-6)
-		out := make([]float64, len(x))
-		for i, v := range x {
-			out[i] = v * s * float64(w(name)[i])
-		}
-		return out
-	}
-	capped := func(x, c float64) float64 {
-		if c == 0 {
-			return x
-		}
-		return c * math.Tanh(x/c)
-	}
-	// NeoX rotation: pair (i, i+hd/2) turns by pos·base^(-2i/hd)/scale.
-	rot := func(x []float64, heads, pos int, base float64, scale float64) {
-		half := t.hd / 2
-		for h := 0; h < heads; h++ {
-			v := x[h*t.hd : (h+1)*t.hd]
-			for i := 0; i < half; i++ {
-				th := float64(pos) * math.Pow(base, -2*float64(i)/float64(t.hd)) / scale
-				c, s := math.Cos(th), math.Sin(th)
-				a, b := v[i], v[i+half]
-				v[i], v[i+half] = a*c-b*s, a*s+b*c
-			}
-		}
-	}
-	keys := make([][][]float64, t.layers)
-	vals := make([][][]float64, t.layers)
-	var out [][]float64
-	for pos, tok := range tokens {
-		x := make([]float64, t.dim)
-		for i := range x {
-			x[i] = float64(w("token_embd.weight")[int(tok)*t.dim+i]) * math.Sqrt(float64(t.dim))
-		}
-		for l := 0; l < t.layers; l++ {
-			p := fmt.Sprintf("blk.%d.", l)
-			xb := rms(x, p+"attn_norm.weight")
-			q, k, v := matvec(p+"attn_q.weight", xb), matvec(p+"attn_k.weight", xb), matvec(p+"attn_v.weight", xb)
-			base, scale := r.base, r.scale
-			if r.sliding[l] {
-				base = r.local
-			}
-			if scale == 0 {
-				scale = 1
-			}
-			rot(q, t.heads, pos, base, scale)
-			rot(k, t.kvHeads, pos, base, scale)
-			keys[l], vals[l] = append(keys[l], k), append(vals[l], v)
-			first := 0
-			if r.sliding[l] {
-				first = max(0, pos-r.window+1) // explicit mask: (pos−window, pos]
-			}
-			att := make([]float64, t.heads*t.hd)
-			for h := 0; h < t.heads; h++ {
-				g := h / (t.heads / t.kvHeads)
-				sc := make([]float64, pos+1-first)
-				mx := math.Inf(-1)
-				for j := range sc {
-					for i := 0; i < t.hd; i++ {
-						sc[j] += q[h*t.hd+i] * keys[l][first+j][g*t.hd+i]
-					}
-					sc[j] = capped(sc[j]/math.Sqrt(r.queryScalar), r.attnCap)
-					mx = math.Max(mx, sc[j])
-				}
-				sum := 0.0
-				for j := range sc {
-					sc[j] = math.Exp(sc[j] - mx)
-					sum += sc[j]
-				}
-				for j := range sc {
-					for i := 0; i < t.hd; i++ {
-						att[h*t.hd+i] += sc[j] / sum * vals[l][first+j][g*t.hd+i]
-					}
-				}
-			}
-			for i, v := range rms(matvec(p+"attn_output.weight", att), p+"post_attention_norm.weight") {
-				x[i] += v
-			}
-			xb = rms(x, p+"ffn_norm.weight")
-			g, u := matvec(p+"ffn_gate.weight", xb), matvec(p+"ffn_up.weight", xb)
-			for i := range g {
-				g[i] = gelu(g[i]) * u[i]
-			}
-			for i, v := range rms(matvec(p+"ffn_down.weight", g), p+"post_ffw_norm.weight") {
-				x[i] += v
-			}
-		}
-		logits := matvec("token_embd.weight", rms(x, "output_norm.weight"))
-		for i := range logits {
-			logits[i] = capped(logits[i], r.finalCap)
-		}
-		out = append(out, logits)
-	}
-	return out
+// spec describes t with r to the float64 reference: Gemma's √dim
+// embeddings, norms before and after both branches, GeGLU with ggml's
+// GELU, and NeoX rotation, with r's window, caps, bases and
+// query scale.
+func (t *tiny) spec(r ref) tinyref.Spec {
+	global := tinyref.Rope{Base: r.base, NeoX: true, Scale: r.scale}
+	local := global
+	local.Base = r.local
+	return tinyref.Spec{Dim: t.dim, Heads: t.heads, KVHeads: t.kvHeads, HeadDim: t.hd, Layers: t.layers, Eps: 1e-6,
+		Ropes: tinyref.Pattern(r.sliding, global, local), Window: tinyref.Pattern(r.sliding, 0, r.window),
+		Scale: 1 / math.Sqrt(r.queryScalar), AttnCap: r.attnCap, FinalCap: r.finalCap,
+		FFN: tinyref.GeGLU, GELUFP16: true, EmbedScale: math.Sqrt(float64(t.dim))}
 }
 
 // defaultRef is the reference of newTiny's model: window 3 on layers 0 and
@@ -315,7 +199,7 @@ func TestTinyReference(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(tm, &r)
 			}
-			want := tm.reference(tokens, r)
+			want := tinyref.Forward(tm.Model, tm.spec(r), tokens)
 			// The default batch, and passes of 2 tokens whose sliding
 			// layers keep window−1+2 positions in a ring.
 			for _, bs := range []int{0, 2} {
@@ -336,12 +220,7 @@ func TestTinyReference(t *testing.T) {
 				if err := m.Forward(context.Background(), model.SeqBatch(c, tokens[5:], 5, true), got[5*vocab:]); err != nil {
 					t.Fatal(err)
 				}
-				worst := 0.0
-				for p := range tokens {
-					for j := 0; j < vocab; j++ {
-						worst = max(worst, math.Abs(float64(got[p*vocab+j])-want[p][j]))
-					}
-				}
+				worst := tinyref.MaxDiff(got, want)
 				t.Logf("batch size %d, cache %d bytes: max |logit diff| vs float64 reference: %.3g", bs, c.Bytes(), worst)
 				if worst > tinyTol {
 					t.Errorf("batch size %d: max logit diff %.3g > %.0e", bs, worst, tinyTol)

@@ -29,6 +29,7 @@ const arch = "gemma3"
 
 func init() {
 	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.Describe(arch, "Gemma 3 (text): Gemma 2 with q/k norms, 5:1 sliding/global, separate local RoPE base")
 }
 
 // Model is a loaded Gemma 3 model.

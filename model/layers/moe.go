@@ -6,12 +6,14 @@ import (
 	"github.com/ondo-ai/ondo/kernels"
 )
 
-// MoE is a sparse mixture-of-experts feed-forward block, the one Mixtral
-// and Qwen3-MoE use in place of SwiGLU: a router scores every expert for
-// each token, softmax turns the scores into probabilities, the Used most
-// likely experts run the token through their own SwiGLU, and their outputs
-// are summed weighted by those probabilities (renormalised to sum 1 when
-// Norm is set). This is llama.cpp's build_moe_ffn with softmax gating.
+// MoE is a sparse mixture-of-experts feed-forward block, the one Mixtral,
+// Qwen3-MoE and Granite MoE use in place of SwiGLU: a router scores every
+// expert for each token, softmax (or a sigmoid) turns the scores into
+// probabilities, the Used most likely experts (by probability plus
+// SelectBias, when set) run the token through their own SwiGLU, and their
+// outputs are summed weighted by those probabilities (renormalised to sum 1
+// when Norm is set); a shared expert, when set, adds its output for every
+// token. This is llama.cpp's build_moe_ffn.
 //
 // Only the chosen experts' weights are read: the batch's tokens are grouped
 // by expert, so each expert used streams its matrices once per batch.
@@ -23,6 +25,13 @@ type MoE struct {
 	Used           int     // experts per token
 	Norm           bool    // renormalise the chosen probabilities (llama.cpp's norm_w)
 	Scale          float32 // multiplies the weights unless 0 or 1 (expert_weights_scale)
+	Sigmoid        bool    // gate with σ(score) instead of a softmax over the experts
+	// SelectBias, when set, is added to the probabilities for choosing the
+	// experts only (exp_probs_b); the weights stay the probabilities.
+	SelectBias []float32
+	// Shared, when set, runs on every token and its output is added to the
+	// experts' (shared experts).
+	Shared FeedForward
 }
 
 // Validate reports a block whose parts do not fit together.
@@ -35,6 +44,8 @@ func (f *MoE) Validate() error {
 		return fmt.Errorf("moe: %d gate, %d up, %d down matrices and %d router rows", n, len(f.Up), len(f.Down), f.Router.W.Rows)
 	case f.Used < 1 || f.Used > n:
 		return fmt.Errorf("moe: %d experts used of %d", f.Used, n)
+	case f.SelectBias != nil && len(f.SelectBias) != n:
+		return fmt.Errorf("moe: %d selection biases for %d experts", len(f.SelectBias), n)
 	}
 	dim, hidden := f.Router.W.Cols, f.Gate[0].Rows
 	for e := range n {
@@ -57,6 +68,7 @@ type moeScratch struct {
 	g, u  []float32 // their gate and up projections
 	d     []float32 // the expert's output for them
 	out   []float32 // n × used × embd: weighted expert outputs by slot
+	sh    []float32 // n × embd: the shared expert's output
 }
 
 func (s *moeScratch) grow(n, experts, used, dim, hidden int) {
@@ -87,13 +99,19 @@ func (s *moeScratch) grow(n, experts, used, dim, hidden int) {
 // llama.cpp does) when Norm is set, then multiplied by Scale.
 func (f *MoE) Route(sel []int, w []float32, probs []float32) {
 	k := len(sel)
+	score := func(e int) float32 {
+		if f.SelectBias != nil {
+			return probs[e] + f.SelectBias[e]
+		}
+		return probs[e]
+	}
 	for j := range k {
 		best := -1
-		for e, p := range probs {
+		for e := range probs {
 			if moeChosen(sel[:j], e) {
 				continue
 			}
-			if best < 0 || p > probs[best] {
+			if best < 0 || score(e) > score(best) {
 				best = e
 			}
 		}
@@ -137,7 +155,13 @@ func (f *MoE) Forward(p *kernels.Pool, dst, x []float32, n int, sc *Scratch) {
 	f.Router.Forward(p, s.probs, x, n) // router scores
 	for i := 0; i < n; i++ {
 		pr := s.probs[i*experts : (i+1)*experts]
-		kernels.Softmax(pr)                               // gating probabilities
+		if f.Sigmoid {
+			for e, v := range pr {
+				pr[e] = 1 / (1 + kernels.Exp(-v))
+			}
+		} else {
+			kernels.Softmax(pr) // gating probabilities
+		}
 		f.Route(s.sel[i*k:(i+1)*k], s.w[i*k:(i+1)*k], pr) // top-k and their weights
 	}
 
@@ -170,11 +194,20 @@ func (f *MoE) Forward(p *kernels.Pool, dst, x []float32, n int, sc *Scratch) {
 		s.rows = rows
 	}
 
+	if f.Shared != nil { // x is still needed: dst may alias it
+		if len(s.sh) < n*dim {
+			s.sh = make([]float32, n*dim)
+		}
+		f.Shared.Forward(p, s.sh, x, n, sc)
+	}
 	for i := 0; i < n; i++ {
 		o := dst[i*dim : (i+1)*dim]
 		copy(o, s.out[i*k*dim:(i*k+1)*dim])
 		for j := 1; j < k; j++ {
 			kernels.Add(o, s.out[(i*k+j)*dim:(i*k+j+1)*dim])
 		}
+	}
+	if f.Shared != nil {
+		kernels.Add(dst[:n*dim], s.sh[:n*dim])
 	}
 }

@@ -36,6 +36,9 @@ type moeRef struct {
 	norm             bool
 	scale            float64
 	experts, dim, ff int
+	sigmoid          bool                      // σ gating instead of softmax
+	bias             []float64                 // added for selection only
+	shared           func([]float64) []float64 // shared expert, when set
 }
 
 func (r *moeRef) forward(x []float64) []float64 {
@@ -49,15 +52,27 @@ func (r *moeRef) forward(x []float64) []float64 {
 	}
 	sum := 0.0
 	for e := range prob {
+		if r.sigmoid {
+			prob[e] = 1 / (1 + math.Exp(-prob[e]))
+			continue
+		}
 		prob[e] = math.Exp(prob[e] - mx)
 		sum += prob[e]
 	}
 	order := make([]int, r.experts)
 	for e := range order {
 		order[e] = e
-		prob[e] /= sum
+		if !r.sigmoid {
+			prob[e] /= sum
+		}
 	}
-	sort.SliceStable(order, func(i, j int) bool { return prob[order[i]] > prob[order[j]] })
+	sel := func(e int) float64 {
+		if r.bias != nil {
+			return prob[e] + r.bias[e]
+		}
+		return prob[e]
+	}
+	sort.SliceStable(order, func(i, j int) bool { return sel(order[i]) > sel(order[j]) })
 	chosen := order[:r.used]
 	total := 1.0
 	if r.norm {
@@ -87,6 +102,11 @@ func (r *moeRef) forward(x []float64) []float64 {
 				d += r.down[e][i][j] * v
 			}
 			out[i] += w * d
+		}
+	}
+	if r.shared != nil {
+		for i, v := range r.shared(x) {
+			out[i] += v
 		}
 	}
 	return out

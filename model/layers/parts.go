@@ -85,6 +85,10 @@ type RopeScaling struct {
 	// BetaFast and BetaSlow bound YaRN's correction range; 0 means
 	// llama.cpp's defaults, 32 and 1.
 	BetaFast, BetaSlow float32
+	// LogMul is rope.scaling.yarn_log_multiplier (mscale_all_dim); when
+	// set, YaRN's magnitude is get_mscale(f, 1)/get_mscale(f, LogMul) as
+	// in llama.cpp instead of get_mscale(f, 1).
+	LogMul float32
 }
 
 // NewRope resolves the rotation of dims dimensions per head with frequency
@@ -134,6 +138,9 @@ func NewRope(dims int, neox bool, base float32, ctx int, s RopeScaling) (kernels
 		mscale := float32(1)
 		if f > 1 {
 			mscale = 0.1*lnf + 1
+			if s.LogMul != 0 {
+				mscale /= float32(0.1*s.LogMul)*lnf + 1
+			}
 		}
 		r.AttnFactor = mscale * (1 / (1 + 0.1*lnf))
 	default:

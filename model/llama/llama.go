@@ -25,24 +25,18 @@ const arch = "llama"
 
 func init() {
 	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.Describe(arch, "Llama 2/3.x, Mistral 7B, Mixtral, TinyLlama, SmolLM, HyperCLOVA X SEED, Kanana, Mi:dm, Trillion, A.X: pre-norm decoder, adjacent-pair RoPE, SwiGLU or sparse experts")
 }
 
 // Load builds a Llama model from f, checking every hyperparameter and
 // tensor shape. The model's weights are views of f's mapping.
 func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
-	hp, _, err := decoder.ReadHyper(f, arch)
+	l, r, _, err := decoder.Begin(f, arch, false)
 	if err != nil {
 		return nil, err
 	}
-	rope, err := hp.Rope(false, hp.RopeBase)
-	if err != nil {
-		return nil, err
-	}
-	l := decoder.NewLoader(f, &hp)
-	rope.Factors = l.OptVector("rope_freqs.weight", hp.RopeDims/2)
-	r := l.Recipe(decoder.MaybeTied)
-	r.Ropes = []decoder.Rotation{{Rope: rope}}
-	l.Layers(&r, decoder.PreNorms, func(_ int, p string, b *decoder.Block) {
+	hp := l.Hyper()
+	l.Layers(r, decoder.PreNorms, func(_ int, p string, b *decoder.Block) {
 		switch {
 		case hp.Experts > 0:
 			moe := l.MoE(p)
@@ -56,5 +50,5 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 			b.FFN = l.SwiGLU(p)
 		}
 	})
-	return l.Finish(r, cfg)
+	return l.Finish(*r, cfg)
 }

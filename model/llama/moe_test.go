@@ -2,11 +2,11 @@ package llama_test
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ondo-ai/ondo/internal/tinyref"
 )
 
 // moeify turns every block of t into a mixture of experts experts, used
@@ -36,71 +36,17 @@ func (t *tiny) moeify(experts, used int) {
 	}
 }
 
-// moeReference is the mixture-of-experts feed-forward of the block with
-// prefix p in float64, from its definition: softmax over the router's
-// scores, the used most likely experts, their probabilities renormalised
-// to sum 1, and the weighted sum of their SwiGLU outputs.
-func (t *tiny) moeReference(p string, x []float64) []float64 {
-	experts := int(t.KV["llama.expert_count"].(uint32))
-	used := int(t.KV["llama.expert_used_count"].(uint32))
-	// rows×cols matrix number e of a stacked tensor, times v.
-	mul := func(name string, e, rows, cols int, v []float64) []float64 {
-		w := t.Weights[name][e*rows*cols:]
-		out := make([]float64, rows)
-		for r := range out {
-			for c := 0; c < cols; c++ {
-				out[r] += float64(w[r*cols+c]) * v[c]
-			}
-		}
-		return out
-	}
-	score := mul(p+"ffn_gate_inp.weight", 0, experts, t.dim, x)
-	mx := math.Inf(-1)
-	for _, s := range score {
-		mx = math.Max(mx, s)
-	}
-	prob := make([]float64, experts)
-	sum := 0.0
-	for e, s := range score {
-		prob[e] = math.Exp(s - mx)
-		sum += prob[e]
-	}
-	order := make([]int, experts)
-	for e := range order {
-		order[e] = e
-		prob[e] /= sum
-	}
-	sort.SliceStable(order, func(i, j int) bool { return prob[order[i]] > prob[order[j]] })
-	chosen := order[:used]
-	total := 0.0
-	for _, e := range chosen {
-		total += prob[e]
-	}
-	out := make([]float64, t.dim)
-	for _, e := range chosen {
-		g := mul(p+"ffn_gate_exps.weight", e, t.ffn, t.dim, x)
-		u := mul(p+"ffn_up_exps.weight", e, t.ffn, t.dim, x)
-		for i := range g {
-			g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
-		}
-		for i, v := range mul(p+"ffn_down_exps.weight", e, t.dim, t.ffn, g) {
-			out[i] += prob[e] / total * v
-		}
-	}
-	return out
-}
-
 // moeCases extend TestTinyReference to Mixtral-style models: top-2 of 4
 // experts, top-1 (no mixing), and every expert used (a dense mixture).
 var moeCases = []struct {
 	name    string
 	heads   int
 	kvHeads int
-	edit    func(*tiny, *ropeRef)
+	edit    func(*tiny, *tinyref.Spec)
 }{
-	{"moe top-2 of 4", 4, 2, func(t *tiny, _ *ropeRef) { t.moeify(4, 2) }},
-	{"moe top-1 of 3", 4, 2, func(t *tiny, _ *ropeRef) { t.moeify(3, 1) }},
-	{"moe 2 of 2", 2, 2, func(t *tiny, _ *ropeRef) { t.moeify(2, 2) }},
+	{"moe top-2 of 4", 4, 2, func(t *tiny, s *tinyref.Spec) { t.moeify(4, 2); s.ExpertsUsed = 2 }},
+	{"moe top-1 of 3", 4, 2, func(t *tiny, s *tinyref.Spec) { t.moeify(3, 1); s.ExpertsUsed = 1 }},
+	{"moe 2 of 2", 2, 2, func(t *tiny, s *tinyref.Spec) { t.moeify(2, 2); s.ExpertsUsed = 2 }},
 }
 
 // TestMoELoadErrors checks that broken mixture-of-experts files get errors

@@ -31,6 +31,7 @@ const arch = "phi3"
 
 func init() {
 	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.Describe(arch, "Phi-3/3.5/4 mini and medium: fused qkv and gate/up, LongRoPE, partial rotation")
 }
 
 // Load builds a Phi-3 model from f, checking every hyperparameter and

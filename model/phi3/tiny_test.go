@@ -10,6 +10,7 @@ import (
 
 	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/internal/tinygguf"
+	"github.com/ondo-ai/ondo/internal/tinyref"
 	"github.com/ondo-ai/ondo/kvcache"
 	"github.com/ondo-ai/ondo/model"
 	_ "github.com/ondo-ai/ondo/model/phi3"
@@ -17,8 +18,9 @@ import (
 
 // tiny is a small random Phi-3 model built in the test: metadata, float32
 // weights in Phi-3's fused layout (attn_qkv, gate-and-up ffn_up) with
-// LongRoPE factors, and a plain float64 forward pass to check the engine
-// against.
+// LongRoPE factors; spec gives package tinyref's float64 forward pass,
+// which the engine is checked against, what it needs to know beyond the
+// weights.
 type tiny struct {
 	*tinygguf.Model
 
@@ -123,119 +125,14 @@ func (t *tiny) open(tb testing.TB) (model.Model, error) {
 	return model.Load(f, model.Config{Threads: 2})
 }
 
-// ropeRef describes the rotation for the float64 reference.
-type ropeRef struct {
-	base       float64
-	factors    []float32 // nil: none
-	attnFactor float64   // multiplies cos and sin
-}
-
-// reference runs the float64 forward pass over tokens at positions 0.. and
-// returns the logits of every position, straight from the Phi-3 paper's
-// layout: attn_qkv's rows are q, k, v; ffn_up's are gate, then up; pair i
-// of the first ropeDims elements of a head is (i, i+ropeDims/2), rotated by
-// pos·base^(-2i/ropeDims)/factor_i with cos and sin scaled by attnFactor;
-// attention scaled by 1/sqrt(headDim).
-func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
-	w := func(name string) []float32 { return t.Weights[name] }
-	matvec := func(name string, x []float64) []float64 {
-		m := w(name)
-		cols := int(t.Shapes[name][0])
-		out := make([]float64, len(m)/cols)
-		for r := range out {
-			for c := 0; c < cols; c++ {
-				out[r] += float64(m[r*cols+c]) * x[c]
-			}
-		}
-		return out
-	}
-	rms := func(x []float64, name string) []float64 {
-		ss := 0.0
-		for _, v := range x {
-			ss += v * v
-		}
-		s := 1 / math.Sqrt(ss/float64(len(x))+1e-5)
-		out := make([]float64, len(x))
-		for i, v := range x {
-			out[i] = v * s * float64(w(name)[i])
-		}
-		return out
-	}
-	rot := func(x []float64, heads, pos int) {
-		half := t.ropeDims / 2
-		for h := 0; h < heads; h++ {
-			v := x[h*t.hd : (h+1)*t.hd]
-			for i := 0; i < half; i++ {
-				th := float64(pos) * math.Pow(rope.base, -2*float64(i)/float64(t.ropeDims))
-				if rope.factors != nil {
-					th /= float64(rope.factors[i])
-				}
-				c, s := math.Cos(th)*rope.attnFactor, math.Sin(th)*rope.attnFactor
-				a, b := v[i], v[i+half]
-				v[i], v[i+half] = a*c-b*s, a*s+b*c
-			}
-		}
-	}
-	qDim, kvDim := t.heads*t.hd, t.kvHeads*t.hd
-	keys := make([][][]float64, t.layers)
-	vals := make([][][]float64, t.layers)
-	var out [][]float64
-	for pos, tok := range tokens {
-		x := make([]float64, t.dim)
-		for i := range x {
-			x[i] = float64(w("token_embd.weight")[int(tok)*t.dim+i])
-		}
-		for l := 0; l < t.layers; l++ {
-			p := fmt.Sprintf("blk.%d.", l)
-			xb := rms(x, p+"attn_norm.weight")
-			qkv := matvec(p+"attn_qkv.weight", xb)
-			q, k, v := qkv[:qDim], qkv[qDim:qDim+kvDim], qkv[qDim+kvDim:]
-			rot(q, t.heads, pos)
-			rot(k, t.kvHeads, pos)
-			keys[l], vals[l] = append(keys[l], k), append(vals[l], v)
-			att := make([]float64, qDim)
-			for h := 0; h < t.heads; h++ {
-				g := h / (t.heads / t.kvHeads)
-				sc := make([]float64, pos+1)
-				mx := math.Inf(-1)
-				for s := range sc {
-					for i := 0; i < t.hd; i++ {
-						sc[s] += q[h*t.hd+i] * keys[l][s][g*t.hd+i]
-					}
-					sc[s] /= math.Sqrt(float64(t.hd))
-					mx = math.Max(mx, sc[s])
-				}
-				sum := 0.0
-				for s := range sc {
-					sc[s] = math.Exp(sc[s] - mx)
-					sum += sc[s]
-				}
-				for s := range sc {
-					for i := 0; i < t.hd; i++ {
-						att[h*t.hd+i] += sc[s] / sum * vals[l][s][g*t.hd+i]
-					}
-				}
-			}
-			for i, v := range matvec(p+"attn_output.weight", att) {
-				x[i] += v
-			}
-			xb = rms(x, p+"ffn_norm.weight")
-			gu := matvec(p+"ffn_up.weight", xb)
-			g, u := gu[:t.ffn], gu[t.ffn:]
-			for i := range g {
-				g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
-			}
-			for i, v := range matvec(p+"ffn_down.weight", g) {
-				x[i] += v
-			}
-		}
-		head := "output.weight"
-		if _, ok := t.Weights[head]; !ok {
-			head = "token_embd.weight"
-		}
-		out = append(out, matvec(head, rms(x, "output_norm.weight")))
-	}
-	return out
+// spec describes t to the float64 reference: Phi-3's RMS norms, q/k/v
+// fused in attn_qkv and gate/up in ffn_up (the reference splits the rows
+// from the tensors' shapes), SwiGLU, and NeoX rotation of the first
+// t.ropeDims elements of each head with base 10000 and cos and sin scaled
+// by the attention factor 1.25; the tests add the LongRoPE factors.
+func (t *tiny) spec() tinyref.Spec {
+	return tinyref.Spec{Dim: t.dim, Heads: t.heads, KVHeads: t.kvHeads, Layers: t.layers, Eps: 1e-5,
+		Rope: tinyref.Rope{Base: 10000, NeoX: true, Dims: t.ropeDims, AttnFactor: 1.25}}
 }
 
 // TestTinyReference checks the forward pass against the float64 reference
@@ -253,46 +150,46 @@ func TestTinyReference(t *testing.T) {
 		heads     int
 		kvHeads   int
 		cacheSize int // 0: the trained context
-		edit      func(*tiny, *ropeRef)
+		edit      func(*tiny, *tinyref.Spec)
 		unfuse    bool // split attn_qkv after computing the reference
 	}{
-		{"gqa long factors", 2, 1, 0, func(t *tiny, r *ropeRef) { r.factors = long(t) }, false},
-		{"mha long factors", 2, 2, 0, func(t *tiny, r *ropeRef) { r.factors = long(t) }, false},
-		{"cache of 17: long factors", 4, 2, tinyOrig + 1, func(t *tiny, r *ropeRef) { r.factors = long(t) }, false},
-		{"cache of 16: short factors", 4, 2, tinyOrig, func(t *tiny, r *ropeRef) { r.factors = short(t) }, false},
-		{"no factors", 2, 1, 0, func(t *tiny, r *ropeRef) {
+		{"gqa long factors", 2, 1, 0, func(t *tiny, s *tinyref.Spec) { s.Rope.Factors = long(t) }, false},
+		{"mha long factors", 2, 2, 0, func(t *tiny, s *tinyref.Spec) { s.Rope.Factors = long(t) }, false},
+		{"cache of 17: long factors", 4, 2, tinyOrig + 1, func(t *tiny, s *tinyref.Spec) { s.Rope.Factors = long(t) }, false},
+		{"cache of 16: short factors", 4, 2, tinyOrig, func(t *tiny, s *tinyref.Spec) { s.Rope.Factors = short(t) }, false},
+		{"no factors", 2, 1, 0, func(t *tiny, s *tinyref.Spec) {
 			t.DelTensor("rope_factors_long.weight")
 			t.DelTensor("rope_factors_short.weight")
 			t.Del("phi3.rope.scaling.attn_factor")
-			r.attnFactor = 1
+			s.Rope.AttnFactor = 1
 		}, false},
-		{"partial rotation", 2, 1, 0, func(t *tiny, r *ropeRef) {
+		{"partial rotation", 2, 1, 0, func(t *tiny, s *tinyref.Spec) {
 			t.ropeDims = 4
 			t.Set("phi3.rope.dimension_count", uint32(4))
 			t.setFactors()
-			r.factors = long(t)
+			s.Rope.Dims, s.Rope.Factors = 4, long(t)
 		}, false},
-		{"freq base", 2, 2, 0, func(t *tiny, r *ropeRef) {
+		{"freq base", 2, 2, 0, func(t *tiny, s *tinyref.Spec) {
 			t.Set("phi3.rope.freq_base", float32(500))
-			r.base, r.factors = 500, long(t)
+			s.Rope.Base, s.Rope.Factors = 500, long(t)
 		}, false},
-		{"tied output", 2, 1, 0, func(t *tiny, r *ropeRef) {
+		{"tied output", 2, 1, 0, func(t *tiny, s *tinyref.Spec) {
 			t.DelTensor("output.weight")
-			r.factors = long(t)
+			s.Rope.Factors = long(t)
 		}, false},
-		{"separate q/k/v", 2, 1, 0, func(t *tiny, r *ropeRef) { r.factors = long(t) }, true},
-		{"sliding window ignored", 2, 1, 0, func(t *tiny, r *ropeRef) {
+		{"separate q/k/v", 2, 1, 0, func(t *tiny, s *tinyref.Spec) { s.Rope.Factors = long(t) }, true},
+		{"sliding window ignored", 2, 1, 0, func(t *tiny, s *tinyref.Spec) {
 			t.Set("phi3.attention.sliding_window", uint32(3))
-			r.factors = long(t)
+			s.Rope.Factors = long(t)
 		}, false},
 	}
 	tokens := []int32{1, 7, 3, 39, 12, 12, 0, 25, 8, 30, 2, 17}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tm := newTiny(42, tc.heads, tc.kvHeads)
-			rope := ropeRef{base: 10000, attnFactor: 1.25}
-			tc.edit(tm, &rope)
-			want := tm.reference(tokens, rope)
+			spec := tm.spec()
+			tc.edit(tm, &spec)
+			want := tinyref.Forward(tm.Model, spec, tokens)
 			if tc.unfuse {
 				tm.unfuseQKV()
 			}
@@ -314,12 +211,7 @@ func TestTinyReference(t *testing.T) {
 			if err := m.Forward(context.Background(), model.SeqBatch(c, tokens[5:], 5, true), got[5*vocab:]); err != nil {
 				t.Fatal(err)
 			}
-			worst := 0.0
-			for p := range tokens {
-				for j := 0; j < vocab; j++ {
-					worst = max(worst, math.Abs(float64(got[p*vocab+j])-want[p][j]))
-				}
-			}
+			worst := tinyref.MaxDiff(got, want)
 			t.Logf("max |logit diff| vs float64 reference: %.3g", worst)
 			if worst > 1e-4 {
 				t.Errorf("max logit diff %.3g > 1e-4", worst)

@@ -20,6 +20,7 @@ const arch = "qwen2"
 
 func init() {
 	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.Describe(arch, "Qwen1.5/2/2.5: Llama with q/k/v biases and NeoX RoPE")
 }
 
 // Load builds a Qwen2 model from f, checking every hyperparameter and

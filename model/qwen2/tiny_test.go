@@ -10,12 +10,14 @@ import (
 
 	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/internal/tinygguf"
+	"github.com/ondo-ai/ondo/internal/tinyref"
 	"github.com/ondo-ai/ondo/model"
 	_ "github.com/ondo-ai/ondo/model/qwen2"
 )
 
-// tiny is a small random Qwen2 model built in the test: metadata, float32
-// weights, and a plain float64 forward pass to check the engine against.
+// tiny is a small random Qwen2 model built in the test: metadata and float32
+// weights; spec gives package tinyref's float64 forward pass, which the
+// engine is checked against, what it needs to know beyond the weights.
 type tiny struct {
 	*tinygguf.Model
 
@@ -105,145 +107,12 @@ func (t *tiny) open(tb testing.TB) (model.Model, error) {
 	return model.Load(f, model.Config{Threads: 2})
 }
 
-// ropeRef describes the rotation for the float64 reference.
-type ropeRef struct {
-	base, scale float64 // scale: linear/YaRN factor (0 = none)
-	yarn        bool
-	origCtx     float64
-}
-
-// angle returns the rotation angle and magnitude of pair i at pos,
-// straight from the formulas: θ = pos·base^(-2i/d), linearly interpolated
-// by 1/scale, and for YaRN blended per dimension between interpolation and
-// extrapolation with magnitude 1 + 0.1·ln(scale).
-func (r ropeRef) angle(pos, i, dims int) (theta, mag float64) {
-	extrap := float64(pos) * math.Pow(r.base, -2*float64(i)/float64(dims))
-	if r.scale == 0 {
-		return extrap, 1
-	}
-	interp := extrap / r.scale
-	if !r.yarn {
-		return interp, 1
-	}
-	corr := func(beta float64) float64 {
-		return float64(dims) * math.Log(r.origCtx/(beta*2*math.Pi)) / (2 * math.Log(r.base))
-	}
-	low := math.Max(0, math.Floor(corr(32)))
-	high := math.Min(float64(dims-1), math.Ceil(corr(1)))
-	y := (float64(i) - low) / math.Max(0.001, high-low)
-	mix := 1 - math.Min(1, math.Max(0, y))
-	return interp*(1-mix) + extrap*mix, 1 + 0.1*math.Log(r.scale)
-}
-
-// reference runs the float64 forward pass over tokens at positions 0.. and
-// returns the logits of every position. It reads the separate q/k/v
-// tensors, so a test that fuses them must compute the reference first.
-func (t *tiny) reference(tokens []int32, rope ropeRef) [][]float64 {
-	w := func(name string) []float32 { return t.Weights[name] }
-	matvec := func(name string, x []float64) []float64 {
-		m := w(name)
-		cols := int(t.Shapes[name][0])
-		out := make([]float64, len(m)/cols)
-		for r := range out {
-			for c := 0; c < cols; c++ {
-				out[r] += float64(m[r*cols+c]) * x[c]
-			}
-		}
-		if b, ok := t.Weights[strings.TrimSuffix(name, ".weight")+".bias"]; ok {
-			for r := range out {
-				out[r] += float64(b[r])
-			}
-		}
-		return out
-	}
-	rms := func(x []float64, name string) []float64 {
-		ss := 0.0
-		for _, v := range x {
-			ss += v * v
-		}
-		s := 1 / math.Sqrt(ss/float64(len(x))+1e-6)
-		out := make([]float64, len(x))
-		for i, v := range x {
-			out[i] = v * s * float64(w(name)[i])
-		}
-		return out
-	}
-	// NeoX rotation: element i of a head pairs with element i+hd/2.
-	rot := func(x []float64, heads, pos int) {
-		half := t.hd / 2
-		for h := 0; h < heads; h++ {
-			v := x[h*t.hd : (h+1)*t.hd]
-			for i := 0; i < half; i++ {
-				th, mag := rope.angle(pos, i, t.hd)
-				c, s := math.Cos(th)*mag, math.Sin(th)*mag
-				a, b := v[i], v[i+half]
-				v[i], v[i+half] = a*c-b*s, a*s+b*c
-			}
-		}
-	}
-	keys := make([][][]float64, t.layers)
-	vals := make([][][]float64, t.layers)
-	var out [][]float64
-	for pos, tok := range tokens {
-		x := make([]float64, t.dim)
-		for i := range x {
-			x[i] = float64(w("token_embd.weight")[int(tok)*t.dim+i])
-		}
-		for l := 0; l < t.layers; l++ {
-			p := fmt.Sprintf("blk.%d.", l)
-			xb := rms(x, p+"attn_norm.weight")
-			q, k, v := matvec(p+"attn_q.weight", xb), matvec(p+"attn_k.weight", xb), matvec(p+"attn_v.weight", xb)
-			rot(q, t.heads, pos)
-			rot(k, t.kvHeads, pos)
-			keys[l], vals[l] = append(keys[l], k), append(vals[l], v)
-			att := make([]float64, t.heads*t.hd)
-			for h := 0; h < t.heads; h++ {
-				g := h / (t.heads / t.kvHeads)
-				sc := make([]float64, pos+1)
-				mx := math.Inf(-1)
-				for s := range sc {
-					for i := 0; i < t.hd; i++ {
-						sc[s] += q[h*t.hd+i] * keys[l][s][g*t.hd+i]
-					}
-					sc[s] /= math.Sqrt(float64(t.hd))
-					mx = math.Max(mx, sc[s])
-				}
-				sum := 0.0
-				for s := range sc {
-					sc[s] = math.Exp(sc[s] - mx)
-					sum += sc[s]
-				}
-				for s := range sc {
-					for i := 0; i < t.hd; i++ {
-						att[h*t.hd+i] += sc[s] / sum * vals[l][s][g*t.hd+i]
-					}
-				}
-			}
-			for i, v := range matvec(p+"attn_output.weight", att) {
-				x[i] += v
-			}
-			xb = rms(x, p+"ffn_norm.weight")
-			g, u := matvec(p+"ffn_gate.weight", xb), matvec(p+"ffn_up.weight", xb)
-			for i := range g {
-				g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
-			}
-			for i, v := range matvec(p+"ffn_down.weight", g) {
-				x[i] += v
-			}
-		}
-		head := "output.weight"
-		if _, ok := t.Weights[head]; !ok {
-			head = "token_embd.weight"
-		}
-		logits := matvec(head, rms(x, "output_norm.weight"))
-		if b, ok := t.Weights["output.bias"]; ok && head == "token_embd.weight" {
-			for i := range logits {
-				logits[i] += float64(b[i])
-			}
-		}
-		out = append(out, logits)
-	}
-	return out
+// spec describes t to the float64 reference: Qwen2's RMS norms, biased
+// q/k/v projections (the bias tensors are in the file) and SwiGLU, and
+// NeoX rotation with base 10000.
+func (t *tiny) spec() tinyref.Spec {
+	return tinyref.Spec{Dim: t.dim, Heads: t.heads, KVHeads: t.kvHeads, Layers: t.layers, Eps: 1e-6,
+		Rope: tinyref.Rope{Base: 10000, NeoX: true}}
 }
 
 // TestTinyReference checks the forward pass against the float64 reference
@@ -255,14 +124,14 @@ func TestTinyReference(t *testing.T) {
 		name    string
 		heads   int
 		kvHeads int
-		edit    func(*tiny, *ropeRef)
+		edit    func(*tiny, *tinyref.Spec)
 		fuse    bool // fuse q/k/v after computing the reference
 	}{
 		{"gqa", 4, 2, nil, false},
 		{"mha", 2, 2, nil, false},
 		{"mqa", 4, 1, nil, false},
-		{"tied output", 4, 2, func(t *tiny, _ *ropeRef) { t.DelTensor("output.weight") }, false},
-		{"tied output with bias", 4, 2, func(t *tiny, _ *ropeRef) {
+		{"tied output", 4, 2, func(t *tiny, _ *tinyref.Spec) { t.DelTensor("output.weight") }, false},
+		{"tied output with bias", 4, 2, func(t *tiny, _ *tinyref.Spec) {
 			t.DelTensor("output.weight")
 			b := make([]float32, t.vocab)
 			for i := range b {
@@ -270,16 +139,16 @@ func TestTinyReference(t *testing.T) {
 			}
 			t.AddTensor("output.bias", b, int64(t.vocab))
 		}, false},
-		{"freq base 1e6", 4, 2, func(t *tiny, r *ropeRef) {
+		{"freq base 1e6", 4, 2, func(t *tiny, s *tinyref.Spec) {
 			t.Set("qwen2.rope.freq_base", float32(1e6))
-			r.base = 1e6
+			s.Rope.Base = 1e6
 		}, false},
-		{"yarn scaling", 2, 1, func(t *tiny, r *ropeRef) {
+		{"yarn scaling", 2, 1, func(t *tiny, s *tinyref.Spec) {
 			t.Set("qwen2.rope.freq_base", float32(100))
 			t.Set("qwen2.rope.scaling.type", "yarn")
 			t.Set("qwen2.rope.scaling.factor", float32(4))
 			t.Set("qwen2.rope.scaling.original_context_length", uint32(16))
-			r.base, r.scale, r.yarn, r.origCtx = 100, 4, true, 16
+			s.Rope.Base, s.Rope.Scale, s.Rope.YaRN, s.Rope.OrigCtx = 100, 4, true, 16
 		}, false},
 		{"fused qkv", 4, 2, nil, true},
 	}
@@ -287,11 +156,11 @@ func TestTinyReference(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tm := newTiny(42, tc.heads, tc.kvHeads)
-			rope := ropeRef{base: 10000}
+			spec := tm.spec()
 			if tc.edit != nil {
-				tc.edit(tm, &rope)
+				tc.edit(tm, &spec)
 			}
-			want := tm.reference(tokens, rope)
+			want := tinyref.Forward(tm.Model, spec, tokens)
 			if tc.fuse {
 				tm.fuseQKV()
 			}
@@ -313,12 +182,7 @@ func TestTinyReference(t *testing.T) {
 			if err := m.Forward(context.Background(), model.SeqBatch(c, tokens[5:], 5, true), got[5*vocab:]); err != nil {
 				t.Fatal(err)
 			}
-			worst := 0.0
-			for p := range tokens {
-				for j := 0; j < vocab; j++ {
-					worst = max(worst, math.Abs(float64(got[p*vocab+j])-want[p][j]))
-				}
-			}
+			worst := tinyref.MaxDiff(got, want)
 			t.Logf("max |logit diff| vs float64 reference: %.3g", worst)
 			if worst > 1e-4 {
 				t.Errorf("max logit diff %.3g > 1e-4", worst)

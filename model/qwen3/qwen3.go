@@ -22,6 +22,7 @@ const arch = "qwen3"
 
 func init() {
 	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.Describe(arch, "Qwen3 dense: per-head q/k RMS norms, NeoX RoPE")
 }
 
 // Load builds a Qwen3 model from f, checking every hyperparameter and

@@ -23,6 +23,7 @@ const arch = "qwen3moe"
 
 func init() {
 	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.Describe(arch, "Qwen3 mixture of experts: q/k norms, softmax top-k experts, renormalised")
 }
 
 // Load builds a Qwen3-MoE model from f, checking every hyperparameter and

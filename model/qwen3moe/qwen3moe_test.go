@@ -2,15 +2,19 @@ package qwen3moe_test
 
 import (
 	"context"
+	"encoding/binary"
 	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/internal/tinygguf"
+	"github.com/ondo-ai/ondo/internal/tinyref"
 	"github.com/ondo-ai/ondo/model"
 	_ "github.com/ondo-ai/ondo/model/qwen3moe"
 	"github.com/ondo-ai/ondo/synth"
+	"github.com/ondo-ai/ondo/tensor"
 )
 
 // synthConfig is a small Qwen3-MoE: 8 experts, 2 per token, heads wider
@@ -130,6 +134,64 @@ func TestBatchMatchesSteps(t *testing.T) {
 	if err := e.Embed(context.Background(), make([]int32, 65), model.PoolingMean, mean); err == nil ||
 		err.Error() != "qwen3moe: 65 tokens exceed the context length 64" {
 		t.Errorf("long input: error %v", err)
+	}
+}
+
+// TestReference checks the logits of synthConfig's model, in two batches,
+// against the float64 reference: Qwen3's attention (per-head q/k norms
+// before NeoX rotation, heads wider than dim/heads) and a router's softmax
+// choosing 2 of 8 SwiGLU experts, their weights renormalised to sum 1. The
+// reference without the renormalisation must differ.
+func TestReference(t *testing.T) {
+	c := synthConfig()
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := synth.Write(path, c); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := tinygguf.New()
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		if ti.Type != tensor.F32 {
+			t.Fatalf("tensor %s has type %v, want F32", ti.Name, ti.Type)
+		}
+		b, v := f.TensorData(ti), make([]float32, ti.Elements())
+		for j := range v {
+			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+		}
+		w.AddTensor(ti.Name, v, ti.Shape...)
+	}
+	spec := tinyref.Spec{Dim: c.Dim, Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Layers: c.Layers, Eps: 1e-6,
+		Rope: tinyref.Rope{Base: 10000, NeoX: true}, ExpertsUsed: c.ExpertsUsed, NormExperts: true}
+	toks := []int32{1, 260, 270, 280, 290, 299, 265, 275, 285, 261, 262}
+	want := tinyref.Forward(w, spec, toks)
+
+	m, err := model.Load(f, model.Config{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	vocab := m.Info().VocabSize
+	cache, _ := m.NewCache(0, false)
+	got := make([]float32, len(toks)*vocab)
+	if err := m.Forward(context.Background(), model.SeqBatch(cache, toks[:4], 0, true), got); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Forward(context.Background(), model.SeqBatch(cache, toks[4:], 4, true), got[4*vocab:]); err != nil {
+		t.Fatal(err)
+	}
+	worst := tinyref.MaxDiff(got, want)
+	t.Logf("max |logit diff| vs float64 reference: %.3g", worst)
+	if worst > 1e-4 {
+		t.Errorf("max logit diff %.3g > 1e-4", worst)
+	}
+	spec.NormExperts = false
+	if d := tinyref.MaxDiff(got, tinyref.Forward(w, spec, toks)); d < 1e-3 {
+		t.Errorf("the reference without renormalised experts differs by only %.3g", d)
 	}
 }
 
