@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/ondo-ai/ondo/kernels"
 	"github.com/ondo-ai/ondo/kvcache"
+	"github.com/ondo-ai/ondo/model/layers"
 )
 
 // Pooling says how one embedding vector is made from the final hidden
@@ -14,8 +16,7 @@ import (
 // (llama.cpp's llama_pooling_type).
 type Pooling int
 
-// The pooling types ondo implements. llama.cpp's fourth, rank (a
-// reranker's classification head), is not one of them.
+// The pooling types, llama.cpp's five.
 const (
 	// PoolingNone is what a file without pooling_type declares. As in
 	// llama.cpp's embedding context, the embedding is then the last
@@ -27,11 +28,15 @@ const (
 	PoolingCLS Pooling = 2
 	// PoolingLast takes the last token's hidden state.
 	PoolingLast Pooling = 3
+	// PoolingRank marks a reranker: a classification head scores the
+	// pooled state of a query–document pair (see [Ranker]); it makes no
+	// embedding.
+	PoolingRank Pooling = 4
 )
 
-var poolingNames = [...]string{"none", "mean", "cls", "last"}
+var poolingNames = [...]string{"none", "mean", "cls", "last", "rank"}
 
-// String returns the pooling's name: none, mean, cls or last.
+// String returns the pooling's name: none, mean, cls, last or rank.
 func (p Pooling) String() string {
 	if p >= 0 && int(p) < len(poolingNames) {
 		return poolingNames[p]
@@ -56,11 +61,8 @@ func (m *Meta) ReadPooling() Pooling {
 	if m.err != nil {
 		return PoolingNone
 	}
-	switch {
-	case v == 4:
-		m.fail(fmt.Errorf("metadata key %q: pooling type 4 (rank: a reranker's classification head) is not supported", m.Key("pooling_type")))
-	case v < 0 || v >= len(poolingNames):
-		m.fail(fmt.Errorf("metadata key %q: unknown pooling type %d (want 0 none, 1 mean, 2 cls or 3 last)", m.Key("pooling_type"), v))
+	if v < 0 || v >= len(poolingNames) {
+		m.fail(fmt.Errorf("metadata key %q: unknown pooling type %d (want 0 none, 1 mean, 2 cls, 3 last or 4 rank)", m.Key("pooling_type"), v))
 	}
 	return Pooling(v)
 }
@@ -79,6 +81,25 @@ type Embedder interface {
 	// dst[:Info().EmbeddingLength]. Calls are serialised with Forward.
 	Embed(ctx context.Context, tokens []int32, pool Pooling, dst []float32) error
 }
+
+// Ranker is implemented by models that can carry a reranker's
+// classification head (pooling_type rank). Rank evaluates tokens, a query
+// and a document formatted as the model expects, as one sequence of its
+// own and returns the relevance score: the first output of the head, as
+// llama.cpp's rank pooling computes it (a raw logit for BERT-style heads,
+// the probability of "yes" for Qwen3 rerankers). A model without a head
+// returns an error wrapping ErrNotRanker.
+type Ranker interface {
+	Rank(ctx context.Context, tokens []int32) (float32, error)
+}
+
+// ErrNotRanker is wrapped by Rank's error on a model that has no reranking
+// head.
+var ErrNotRanker = errors.New("the model is not a reranker (it has no classification head)")
+
+// ErrReranker is wrapped by Embed's error when asked for rank pooling,
+// which is a reranker's score, not an embedding.
+var ErrReranker = errors.New("rank pooling scores a query–document pair with a reranker's head and makes no embedding (POST /v1/rerank)")
 
 // ErrEmbeddingOnly is wrapped by the errors of an embedding model (an
 // encoder such as BERT) asked for logits or a KV cache.
@@ -115,6 +136,8 @@ func CheckEmbed(info Info, tokens []int32, pool Pooling, dst []float32, limit in
 		return fmt.Errorf("%s: %d tokens exceed the context length %d", info.Arch, len(tokens), limit)
 	case len(dst) < info.EmbeddingLength:
 		return fmt.Errorf("%s: embedding buffer of %d for %d dimensions", info.Arch, len(dst), info.EmbeddingLength)
+	case pool == PoolingRank:
+		return fmt.Errorf("%s: %w", info.Arch, ErrReranker)
 	case pool < PoolingNone || pool > PoolingLast:
 		return fmt.Errorf("%s: unknown pooling %d", info.Arch, int(pool))
 	}
@@ -159,4 +182,16 @@ func EmbedDecoder(ctx context.Context, info Info, c *kvcache.Cache, tokens []int
 	}
 	PoolRows(dst, hidden, len(hidden)/dim, dim, pool)
 	return nil
+}
+
+// ClassifyHead applies a reranker's output layer to one pooled state:
+// out·x (+ bias), softmax over the outputs when softmax is set, and
+// returns the first output, the relevance score llama.cpp reports.
+func ClassifyHead(p *kernels.Pool, out *layers.Linear, x []float32, softmax bool) float32 {
+	y := make([]float32, out.W.Rows)
+	out.Forward(p, y, x, 1)
+	if softmax {
+		kernels.Softmax(y)
+	}
+	return y[0]
 }

@@ -33,6 +33,10 @@ func newEmbedder(r *runner) (embedder, error) {
 		return nil, &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "embeddings_unsupported", Param: "model",
 			Msg: fmt.Sprintf("model %q (%s) does not support embeddings", r.name, r.info.Arch)}
 	}
+	if e.Pooling() == model.PoolingRank {
+		return nil, &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "embeddings_unsupported", Param: "model",
+			Msg: fmt.Sprintf("model %q is a reranker: it scores query–document pairs (POST /v1/rerank) and makes no embeddings", r.name)}
+	}
 	limit := r.info.ContextLength
 	if limit <= 0 {
 		limit = r.context

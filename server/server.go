@@ -4,6 +4,7 @@
 //	OpenAI:  GET  /v1/models, GET /v1/models/{model}
 //	         POST /v1/chat/completions, POST /v1/completions (SSE streaming)
 //	         POST /v1/embeddings
+//	         POST /v1/rerank (and /rerank: llama-server's Jina and TEI shapes)
 //	Ollama:  POST /api/generate, POST /api/chat (NDJSON streaming)
 //	         POST /api/embed, POST /api/embeddings, POST /api/show
 //	         POST /api/pull (NDJSON progress, with Config.Puller)
@@ -256,6 +257,9 @@ func (s *Server) routes() {
 	handle("POST /v1/chat/completions", s.handleChatCompletions)
 	handle("POST /v1/completions", s.handleCompletions)
 	handle("POST /v1/embeddings", s.handleOpenAIEmbeddings)
+	for _, p := range []string{"/v1/rerank", "/rerank", "/v1/reranking", "/reranking"} { // llama-server's paths
+		handle("POST "+p, s.handleRerank)
+	}
 
 	handle("POST /api/generate", s.handleGenerate)
 	handle("POST /api/chat", s.handleChat)

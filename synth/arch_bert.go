@@ -102,7 +102,9 @@ func bertMetadata(c *Config) []gguf.KV {
 		gguf.NewKV(a+"attention.head_count", uint32(c.Heads)),
 		gguf.NewKV(a+"attention.layer_norm_epsilon", float32(1e-12)),
 		gguf.NewKV(a+"attention.causal", false),
-		gguf.NewKV(a+"pooling_type", uint32(1)),
+	}
+	if c.Pooling == "" {
+		kvs = append(kvs, gguf.NewKV(a+"pooling_type", uint32(1))) // mean, the usual
 	}
 	if c.Arch == "nomic-bert" {
 		kvs = append(kvs, gguf.NewKV(a+"rope.freq_base", c.RopeBase))

@@ -50,6 +50,11 @@ type Config struct {
 	ExpertFFN     int // feed-forward size of one expert
 	SlidingWindow int // attention window of local layers
 	HeadDim       int // when not Dim/Heads
+	// Pooling, when set, is written as pooling_type: "mean", "cls",
+	// "last", or "rank", which makes a reranker (bert and qwen3): BERT's
+	// head cls + cls.output with one output, Qwen3-Reranker's cls.output
+	// with the labels "yes" and "no".
+	Pooling string
 }
 
 // Presets are named shapes.
@@ -82,6 +87,12 @@ func (c *Config) validate() error {
 	}
 	if c.Type == "" {
 		c.Type = "F32"
+	}
+	if _, ok := poolingTypes[c.Pooling]; c.Pooling != "" && !ok {
+		return fmt.Errorf("synth: pooling %q is not none, mean, cls, last or rank", c.Pooling)
+	}
+	if c.Pooling == "rank" && c.Arch != "bert" && c.Arch != "qwen3" {
+		return fmt.Errorf("synth: only bert and qwen3 make rerankers, not %s", c.Arch)
 	}
 	if c.KVHeads == 0 {
 		c.KVHeads = c.Heads
@@ -188,7 +199,7 @@ func Write(path string, c Config) error {
 	if err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
-	ws := archs[c.Arch].weights(&c, c.scales())
+	ws := append(archs[c.Arch].weights(&c, c.scales()), rerankHead(&c)...)
 	names := make([]string, len(ws))
 	for i, w := range ws {
 		names[i] = w.name
@@ -259,6 +270,7 @@ func (c *Config) metadata(ft quantize.FileType) []gguf.KV {
 	}
 	a := archs[c.Arch]
 	kvs = append(kvs, a.metadata(c)...)
+	kvs = append(kvs, poolingKeys(c)...)
 	if a.tokenizer != nil {
 		return append(kvs, a.tokenizer(c)...)
 	}
@@ -358,5 +370,40 @@ func shapeKeys(c *Config) []gguf.KV {
 		gguf.NewKV(a+"feed_forward_length", uint32(c.FFN)),
 		gguf.NewKV(a+"attention.head_count", uint32(c.Heads)),
 		gguf.NewKV(a+"attention.head_count_kv", uint32(c.KVHeads)),
+	}
+}
+
+// poolingTypes are llama.cpp's pooling_type values.
+var poolingTypes = map[string]uint32{"none": 0, "mean": 1, "cls": 2, "last": 3, "rank": 4}
+
+// poolingKeys writes c.Pooling, and for a reranker its labels.
+func poolingKeys(c *Config) []gguf.KV {
+	if c.Pooling == "" {
+		return nil
+	}
+	kvs := []gguf.KV{gguf.NewKV(c.Arch+".pooling_type", poolingTypes[c.Pooling])}
+	if c.Pooling == "rank" && c.Arch == "qwen3" {
+		kvs = append(kvs, gguf.NewKV(c.Arch+".classifier.output_labels", []string{"yes", "no"}))
+	}
+	return kvs
+}
+
+// rerankHead is a reranker's classification head: BERT's dense cls layer
+// and a one-output cls.output, or Qwen3's two-row cls.output. Its spread
+// leaves WeightScale out, so that scores differ clearly between pairs.
+func rerankHead(c *Config) []weight {
+	if c.Pooling != "rank" {
+		return nil
+	}
+	d := int64(c.Dim)
+	s := float32(math.Sqrt(3 / float64(d)))
+	if c.Arch == "qwen3" {
+		return []weight{{"cls.output.weight", []int64{d, 2}, 0, 4 * s}}
+	}
+	return []weight{
+		{"cls.weight", []int64{d, d}, 0, 2 * s},
+		{"cls.bias", []int64{d}, 0, 0.1},
+		{"cls.output.weight", []int64{d, 1}, 0, 2 * s},
+		{"cls.output.bias", []int64{1}, 0, 0.1},
 	}
 }

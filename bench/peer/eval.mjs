@@ -5,7 +5,7 @@
 //                (with "top": k > 0, "top": [[id, logprob], ...] highest first replaces "logprobs")
 //                or {"error": "..."}
 //
-// Also serves {"op": "tokenize"|"detokenize"|"embed", ...} requests (see lib.mjs), so one process
+// Also serves {"op": "tokenize"|"detokenize"|"embed"|"rank", ...} requests (see lib.mjs), so one process
 // can do everything. Usage: node eval.mjs < requests.ndjson
 import { serve } from "./lib.mjs";
 

@@ -3,7 +3,7 @@
 //
 // Every script speaks newline-delimited JSON: one request object per stdin line, one response
 // object per stdout line, in order. A failed request answers {"error": "..."} and the process keeps
-// going. Each request may carry "op" ("eval", "tokenize", "detokenize", "embed"); without it the
+// going. Each request may carry "op" ("eval", "tokenize", "detokenize", "embed", "rank"); without it the
 // script's own default op applies, so eval.mjs alone can serve every kind of request. An "id" field,
 // if present, is echoed back. Models are loaded once per distinct path and kept for the process's
 // life. stdout carries only protocol lines: all logging goes to stderr.
@@ -164,7 +164,29 @@ async function opEmbed(req) {
     }
 }
 
-const ops = { eval: opEval, tokenize: opTokenize, detokenize: opDetokenize, embed: opEmbed };
+// rank: {"model", "tokens": [ids], "threads": t} -> {"score": raw, "probability": p}
+// Through llama.cpp's ranking context (rank pooling: the model's classification head): the tokens
+// are evaluated as given (already formatted as query and document), as the context's own
+// evaluation does; "score" is the head's first output as llama.cpp computes it (what llama-server's
+// /v1/rerank reports), "probability" what node-llama-cpp's rank() returns (sigmoid of the score,
+// unless the architecture's head is normalised already).
+async function opRank(req) {
+    const model = await loadModel(req.model);
+    const threads = requireThreads(req);
+    if (!Array.isArray(req.tokens) || req.tokens.length === 0)
+        throw new Error("request needs \"tokens\" (a non-empty array of ids)");
+    const n = req.tokens.length;
+    const context = await model.createRankingContext({ contextSize: n + 16, batchSize: n + 16, threads });
+    try {
+        const probability = await context._evaluateRankingForInput(req.tokens);
+        const score = context._llamaContext._ctx.getEmbedding(n, 1)[0];
+        return { score, probability };
+    } finally {
+        await context.dispose();
+    }
+}
+
+const ops = { eval: opEval, tokenize: opTokenize, detokenize: opDetokenize, embed: opEmbed, rank: opRank };
 
 // serve runs the NDJSON loop; requests are handled one at a time, in order.
 export async function serve(defaultOp) {

@@ -60,7 +60,7 @@ model with --experts N is a Mixtral-style mixture of experts.`,
 			if fl.Changed("rope-base") {
 				base.RopeBase = c.RopeBase
 			}
-			base.Seed, base.Untied, base.Pure = c.Seed, c.Untied, c.Pure
+			base.Seed, base.Untied, base.Pure, base.Pooling = c.Seed, c.Untied, c.Pure, c.Pooling
 			start := time.Now()
 			if err := synth.Write(out, base); err != nil {
 				return err
@@ -87,7 +87,8 @@ model with --experts N is a Mixtral-style mixture of experts.`,
 	f.IntVar(&c.ExpertsUsed, "experts-used", 0, "experts chosen per token (default 2)")
 	f.IntVar(&c.ExpertFFN, "expert-ffn", 0, "feed-forward size of one expert (qwen3moe; default --ffn)")
 	f.IntVar(&c.HeadDim, "head-dim", 0, "attention head size when not dim/heads (qwen3, qwen3moe)")
-	f.IntVar(&c.SlidingWindow, "sliding-window", 0, "attention window of the local layers (gemma2, gemma3, phi3)")
+	f.IntVar(&c.SlidingWindow, "sliding-window", 0, "attention window of the local layers (gemma2, gemma3, exaone4, olmo2)")
+	f.StringVar(&c.Pooling, "pooling", "", "pooling_type to write: mean, cls, last, or rank (a reranker: bert, qwen3)")
 	f.Uint64Var(&c.Seed, "seed", 0, "random seed")
 	f.BoolVar(&c.Untied, "untied", false, "separate output matrix instead of tied embeddings")
 	dev.AddCommand(cmd)

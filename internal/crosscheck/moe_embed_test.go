@@ -281,6 +281,10 @@ func dot(a, b []float32) float64 {
 
 func cosine(a, b []float32) float64 { return dot(a, b) / math.Sqrt(dot(a, a)*dot(b, b)) }
 
+// qwen3Embedding is a Qwen3-Embedding-shaped file: a dense Qwen3 with
+// pooling_type last.
+func qwen3Embedding(c *synth.Config) { c.Arch, c.HeadDim, c.Pooling = "qwen3", 96, "last" }
+
 // TestEmbedMatchesLlamaCpp is issue 6's embedding cross-check: BERT and
 // nomic-bert encoders in each pooling and in three types, and decoders
 // (llama, qwen3moe) with their default last-token pooling and with mean
@@ -316,6 +320,10 @@ func TestEmbedMatchesLlamaCpp(t *testing.T) {
 		row{"llama", "llama", "F32", "cls", nil},
 		row{"qwen3moe-16x4", "qwen3moe", "F32", "", moeModels[1].mutate},
 		row{"qwen3moe-16x4", "qwen3moe", "Q4_K_M", "", moeModels[1].mutate},
+		// Qwen3-Embedding: dense Qwen3 with last-token pooling.
+		row{"qwen3-embedding", "qwen3", "F32", "", qwen3Embedding},
+		row{"qwen3-embedding", "qwen3", "Q8_0", "", qwen3Embedding},
+		row{"qwen3-embedding", "qwen3", "Q4_K_M", "", qwen3Embedding},
 	)
 	var table []string
 	for _, r := range rows {

@@ -371,6 +371,33 @@ func (c *Client) Embed(ctx context.Context, model, text string, threads int) ([]
 	return resp.Embedding, nil
 }
 
+// Rank returns llama.cpp's reranking of tokens (a query and a document, already formatted) from
+// model's ranking context: score is the classification head's first output (what llama-server's
+// /v1/rerank reports), probability what node-llama-cpp's rank returns.
+func (c *Client) Rank(ctx context.Context, model string, tokens []int32, threads int) (score, probability float32, err error) {
+	if threads < 1 {
+		return 0, 0, fmt.Errorf("peer: threads must be >= 1, got %d", threads)
+	}
+	path, err := filepath.Abs(model)
+	if err != nil {
+		return 0, 0, fmt.Errorf("peer: %w", err)
+	}
+	req := struct {
+		Op      string  `json:"op"`
+		Model   string  `json:"model"`
+		Tokens  []int32 `json:"tokens"`
+		Threads int     `json:"threads"`
+	}{"rank", path, tokens, threads}
+	var resp struct {
+		Score       float32 `json:"score"`
+		Probability float32 `json:"probability"`
+	}
+	if err := c.do(ctx, req, &resp); err != nil {
+		return 0, 0, err
+	}
+	return resp.Score, resp.Probability, nil
+}
+
 // tailBuffer keeps the last max bytes written to it (Node's stderr), for error messages.
 type tailBuffer struct {
 	mu  sync.Mutex

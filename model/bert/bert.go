@@ -54,6 +54,9 @@ type Model struct {
 	typeEmbd []float32       // the embedding of token type 0, or nil
 	embdNorm layers.Norm
 	blocks   []block
+	// cls and clsOut are a reranker's head (pooling rank): a dense layer
+	// with tanh on the [CLS] state, then one output per label.
+	cls, clsOut layers.Linear
 
 	pool *kernels.Pool
 
@@ -173,6 +176,22 @@ func (m *Model) loadTensors(f *gguf.File) error {
 			return err
 		}
 		m.blocks = append(m.blocks, b)
+	}
+	if w.Has("cls.output.weight") {
+		labels := 1
+		if names, err := f.Strings(a + ".classifier.output_labels"); err == nil && len(names) > 0 {
+			labels = len(names)
+		}
+		m.clsOut = linear("cls.output", hp.Embd, labels)
+		if w.Has("cls.weight") {
+			m.cls = linear("cls", hp.Embd, hp.Embd)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if hp.Pooling == model.PoolingRank && m.clsOut.W == nil {
+		return fmt.Errorf("%s: pooling_type rank needs a classification head, and tensor %q is missing", a, "cls.output.weight")
 	}
 	return nil
 }
@@ -320,4 +339,31 @@ func (m *Model) scratch(n int) *scratch {
 		rope: make([]float32, n*max(hp.Rope.Dims, 1)),
 	}
 	return s
+}
+
+// Rank implements model.Ranker for a reranker (pooling rank): the [CLS]
+// state of the encoded pair through the head, cls with tanh (when the file
+// has it) and cls.output, as llama.cpp's rank pooling; the first output.
+func (m *Model) Rank(ctx context.Context, tokens []int32) (float32, error) {
+	if m.hp.Pooling != model.PoolingRank {
+		return 0, fmt.Errorf("%s: %w", m.hp.Arch, model.ErrNotRanker)
+	}
+	if err := model.CheckEmbed(m.info, tokens, model.PoolingCLS, make([]float32, m.hp.Embd), m.hp.Context); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.encode(ctx, tokens); err != nil {
+		return 0, err
+	}
+	x := m.s.x[:m.hp.Embd]
+	if m.cls.W != nil {
+		h := make([]float32, m.hp.Embd)
+		m.cls.Forward(m.pool, h, x, 1)
+		for i, v := range h {
+			h[i] = float32(math.Tanh(float64(v)))
+		}
+		x = h
+	}
+	return model.ClassifyHead(m.pool, &m.clsOut, x, false), nil
 }

@@ -329,7 +329,7 @@ func TestEmbeddingOnly(t *testing.T) {
 		{[]int32{1, 40}, model.PoolingMean, dst, "bert: token 40 at index 1 out of range [0, 40)"},
 		{[]int32{1, -1}, model.PoolingMean, dst, "bert: token -1 at index 1 out of range [0, 40)"},
 		{[]int32{1}, model.PoolingMean, dst[:15], "bert: embedding buffer of 15 for 16 dimensions"},
-		{[]int32{1}, model.Pooling(4), dst, "bert: unknown pooling 4"},
+		{[]int32{1}, model.Pooling(4), dst, "bert: rank pooling scores a query–document pair with a reranker's head and makes no embedding (POST /v1/rerank)"},
 	} {
 		err := e.Embed(context.Background(), tc.toks, tc.pool, tc.dst)
 		if err == nil || err.Error() != tc.want {
@@ -367,7 +367,7 @@ func TestLoadErrors(t *testing.T) {
 		{"heads", "bert", func(t *tiny) { t.Set("bert.attention.head_count", uint32(5)) },
 			`bert: head_count 5 does not divide embedding_length 16`},
 		{"rank pooling", "bert", func(t *tiny) { t.Set("bert.pooling_type", uint32(4)) },
-			`bert: metadata key "bert.pooling_type": pooling type 4 (rank: a reranker's classification head) is not supported`},
+			`bert: pooling_type rank needs a classification head, and tensor "cls.output.weight" is missing`},
 		{"unknown pooling", "bert", func(t *tiny) { t.Set("bert.pooling_type", uint32(9)) },
 			`bert: metadata key "bert.pooling_type": unknown pooling type 9`},
 		{"moe encoder", "nomic-bert", func(t *tiny) { t.Set("nomic-bert.moe_every_n_layers", uint32(2)) },

@@ -106,6 +106,12 @@ type Recipe struct {
 	// LogitScale multiplies the logits (Granite's 1/logit_scale) unless 0;
 	// FinalSoftcap, when positive, then soft-caps them (Gemma).
 	LogitScale, FinalSoftcap float32
+	// ClsOut is a reranker's classification head (cls.output), read by
+	// Rank from the last token's final normed state when the file's
+	// pooling is rank; RankSoftmax turns its outputs into probabilities
+	// (Qwen3 rerankers: "yes" then "no").
+	ClsOut      layers.Linear
+	RankSoftmax bool
 }
 
 // Model is a loaded decoder. It implements model.Model and model.Embedder.
@@ -145,6 +151,9 @@ func New(r Recipe, cfg model.Config) (*Model, error) {
 			}
 			m.window = b.Attn.Window
 		}
+	}
+	if hp.Pooling == model.PoolingRank && r.ClsOut.W == nil {
+		return nil, fmt.Errorf("%s: pooling_type rank needs a classification head, and tensor %q is missing", hp.Arch, "cls.output.weight")
 	}
 	m.info = model.Info{
 		Arch: hp.Arch, Name: hp.Name, VocabSize: r.Embd.Rows, ContextLength: hp.Context,
@@ -370,4 +379,33 @@ func (m *Model) Embed(ctx context.Context, tokens []int32, pool model.Pooling, d
 			k, err := m.hidden(ctx, tokens, pos, caches, out)
 			return m.s.xb[:k*m.r.Hyper.Embd], err
 		})
+}
+
+// Rank implements model.Ranker: the classification head on the final
+// normed state of the last token (llama.cpp's rank pooling for Qwen3, the
+// one decoder family with a head), softmax when the recipe asks, and the
+// first output.
+func (m *Model) Rank(ctx context.Context, tokens []int32) (float32, error) {
+	if m.r.Hyper.Pooling != model.PoolingRank {
+		return 0, fmt.Errorf("%s: %w", m.info.Arch, model.ErrNotRanker)
+	}
+	if err := model.CheckEmbed(m.info, tokens, model.PoolingLast, make([]float32, m.info.EmbeddingLength), m.r.Hyper.Context); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, err := m.NewCache(len(tokens), true)
+	if err != nil {
+		return 0, err
+	}
+	last := make([]float32, m.info.EmbeddingLength)
+	err = model.EmbedDecoder(ctx, m.info, c, tokens, model.PoolingLast, m.batch, last,
+		func(ctx context.Context, tokens []int32, pos []int, caches []*kvcache.Cache, out []bool) ([]float32, error) {
+			k, err := m.hidden(ctx, tokens, pos, caches, out)
+			return m.s.xb[:k*m.r.Hyper.Embd], err
+		})
+	if err != nil {
+		return 0, err
+	}
+	return model.ClassifyHead(nil, &m.r.ClsOut, last, m.r.RankSoftmax), nil
 }

@@ -125,6 +125,20 @@ func (l *Loader) Recipe(tie Tying) Recipe {
 	return r
 }
 
+// ClsOut reads a reranker's classification head cls.output (weight and
+// optional bias), one row per label of classifier.output_labels (one when
+// absent), when the file has it.
+func (l *Loader) ClsOut() layers.Linear {
+	if !l.Has("cls.output.weight") {
+		return layers.Linear{}
+	}
+	labels := 1
+	if names, err := l.F.Strings(l.hp.Arch + ".classifier.output_labels"); err == nil && len(names) > 0 {
+		labels = len(names)
+	}
+	return l.Linear("cls.output", l.hp.Embd, labels)
+}
+
 // Tying says whether a family's classifier may be token_embd.
 type Tying int
 

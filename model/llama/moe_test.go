@@ -77,7 +77,7 @@ func TestMoELoadErrors(t *testing.T) {
 			t.AddTensor("blk.0.ffn_gate.0.weight", make([]float32, 16*24), 16, 24)
 		}, `llama: tensor "blk.0.ffn_gate.0.weight": experts stored one tensor each (an old Mixtral conversion) are not supported`},
 		{"pooling", func(t *tiny) { t.Set("llama.pooling_type", uint32(4)) },
-			`llama: metadata key "llama.pooling_type": pooling type 4 (rank: a reranker's classification head) is not supported`},
+			`llama: pooling_type rank needs a classification head, and tensor "cls.output.weight" is missing`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,8 +8,11 @@
 // embedding, and the head size is attention.key_length, which need not be
 // embedding_length/head_count.
 //
-// Qwen3-MoE (qwen3moe), Qwen3-Next and Qwen3-VL are other architectures.
-// A reranker's classification head (cls_out) is not used.
+// A file with pooling_type last is an embedding model (Qwen3-Embedding);
+// one with pooling_type rank and a cls.output head is a reranker
+// (Qwen3-Reranker: the head holds the classifier rows of "yes" and "no",
+// and the score is P("yes") at the last token). Qwen3-MoE (qwen3moe),
+// Qwen3-Next and Qwen3-VL are other architectures.
 package qwen3
 
 import (
@@ -42,6 +45,7 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 	l := decoder.NewLoader(f, &hp)
 	r := l.Recipe(decoder.MaybeTied)
 	r.Ropes = []decoder.Rotation{{Rope: rope}}
+	r.ClsOut, r.RankSoftmax = l.ClsOut(), true // Qwen3-Reranker: P("yes") of "yes", "no"
 	l.Layers(&r, decoder.PreNorms, func(_ int, p string, b *decoder.Block) {
 		l.QKNorm(b, p)
 		b.FFN = l.SwiGLU(p)
