@@ -112,6 +112,14 @@ type Recipe struct {
 	// (Qwen3 rerankers: "yes" then "no").
 	ClsOut      layers.Linear
 	RankSoftmax bool
+	// Encoder marks a network used only for embeddings with bidirectional
+	// attention (EmbeddingGemma): Embed evaluates the whole sequence in one
+	// pass with a float32 cache, as llama.cpp's cacheless attention does,
+	// and Forward and NewCache refuse.
+	Encoder bool
+	// Dense are projections applied, in order, to the pooled embedding
+	// (EmbeddingGemma's dense_2 and dense_3).
+	Dense []layers.Linear
 }
 
 // Model is a loaded decoder. It implements model.Model and model.Embedder.
@@ -152,6 +160,9 @@ func New(r Recipe, cfg model.Config) (*Model, error) {
 			m.window = b.Attn.Window
 		}
 	}
+	if d := r.Dense; len(d) > 0 && (d[0].W.Cols != hp.Embd || d[len(d)-1].W.Rows != hp.Embd) {
+		return nil, fmt.Errorf("%s: dense projections must start and end at embedding_length %d", hp.Arch, hp.Embd)
+	}
 	if hp.Pooling == model.PoolingRank && r.ClsOut.W == nil {
 		return nil, fmt.Errorf("%s: pooling_type rank needs a classification head, and tensor %q is missing", hp.Arch, "cls.output.weight")
 	}
@@ -177,6 +188,9 @@ func (m *Model) Close() error { return m.pool.Close() }
 // Sliding layers keep only Window−1+Config.BatchSize positions.
 func (m *Model) NewCache(size int, f16 bool) (*kvcache.Cache, error) {
 	hp := &m.r.Hyper
+	if m.r.Encoder {
+		return nil, m.encoderOnly()
+	}
 	if size == 0 {
 		size = hp.Context
 	}
@@ -191,6 +205,9 @@ func (m *Model) NewCache(size int, f16 bool) (*kvcache.Cache, error) {
 // at most Config.BatchSize tokens (fewer when a cache's sliding layers hold
 // less); the caches are committed only when all passes succeed.
 func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) error {
+	if m.r.Encoder {
+		return m.encoderOnly()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	pass := m.batch
@@ -370,15 +387,39 @@ func (m *Model) Embed(ctx context.Context, tokens []int32, pool model.Pooling, d
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, err := m.NewCache(len(tokens), true)
+	hp, batch := &m.r.Hyper, m.batch
+	var c *kvcache.Cache
+	var err error
+	if m.r.Encoder { // the whole sequence at once, attention in float32
+		c, err = kvcache.New(hp.Layers, len(tokens), hp.KVHeads, hp.HeadDim, false)
+		batch = len(tokens)
+	} else {
+		c, err = m.NewCache(len(tokens), true)
+	}
 	if err != nil {
 		return err
 	}
-	return model.EmbedDecoder(ctx, m.info, c, tokens, pool, m.batch, dst,
+	err = model.EmbedDecoder(ctx, m.info, c, tokens, pool, batch, dst,
 		func(ctx context.Context, tokens []int32, pos []int, caches []*kvcache.Cache, out []bool) ([]float32, error) {
 			k, err := m.hidden(ctx, tokens, pos, caches, out)
-			return m.s.xb[:k*m.r.Hyper.Embd], err
+			return m.s.xb[:k*hp.Embd], err
 		})
+	if err != nil {
+		return err
+	}
+	x := dst[:hp.Embd]
+	for _, d := range m.r.Dense { // projections of the pooled embedding
+		y := make([]float32, d.W.Rows)
+		d.Forward(m.pool, y, x, 1)
+		x = y
+	}
+	copy(dst, x)
+	return nil
+}
+
+// encoderOnly is the error of Forward and NewCache on an encoder.
+func (m *Model) encoderOnly() error {
+	return fmt.Errorf("%s: %w (bidirectional attention: no KV cache or logits; use Embed or `ondo embed`)", m.info.Arch, model.ErrEmbeddingOnly)
 }
 
 // Rank implements model.Ranker: the classification head on the final

@@ -14,6 +14,13 @@
 // base 10000 and no scaling, the global ones with rope.freq_base (1e6) and
 // the model's linear scaling (8 for 4B and larger). The KV cache of the
 // sliding layers keeps only the window.
+//
+// The package also registers "gemma-embedding", EmbeddingGemma: the Gemma 3
+// network as an encoder for embeddings only. Every layer attends both ways
+// (bidirectionally), the sliding layers within half their window on either
+// side (llama.cpp's symmetric window, attention.sliding_window required),
+// queries scaled by 1/√head_dim, and the pooled embedding goes through
+// the dense_2 and dense_3 projections when the file has them.
 package gemma3
 
 import (
@@ -27,8 +34,13 @@ import (
 
 const arch = "gemma3"
 
+// embeddingArch is EmbeddingGemma's architecture name.
+const embeddingArch = "gemma-embedding"
+
 func init() {
 	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.Register(embeddingArch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return load(f, embeddingArch, cfg) })
+	model.Describe(embeddingArch, "EmbeddingGemma (embeddings only): Gemma 3 attending both ways, symmetric sliding windows, dense projections after pooling")
 	model.Describe(arch, "Gemma 3 (text): Gemma 2 with q/k norms, 5:1 sliding/global, separate local RoPE base")
 }
 
@@ -61,8 +73,12 @@ func (m *Model) Hyper() Hyper { return m.hp }
 
 // Load builds a Gemma 3 model from f, checking every hyperparameter and
 // tensor shape. The model's weights are views of f's mapping.
-func Load(f *gguf.File, cfg model.Config) (*Model, error) {
-	dh, meta, err := decoder.ReadHyper(f, arch)
+func Load(f *gguf.File, cfg model.Config) (*Model, error) { return load(f, arch, cfg) }
+
+// load builds a model of architecture a, gemma3 or gemma-embedding.
+func load(f *gguf.File, a string, cfg model.Config) (*Model, error) {
+	enc := a == embeddingArch
+	dh, meta, err := decoder.ReadHyper(f, a)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +89,8 @@ func Load(f *gguf.File, cfg model.Config) (*Model, error) {
 		return nil, err
 	}
 	switch {
+	case enc && hp.Window == 0:
+		return nil, decoder.Errorf(&hp.Hyper, "metadata key %q: missing or 0 (EmbeddingGemma slides on most layers)", meta.Key("attention.sliding_window"))
 	case hp.Experts > 0:
 		return nil, decoder.Errorf(&hp.Hyper, "mixture-of-experts models (expert_count %d) are not supported", hp.Experts)
 	case !decoder.Finite(hp.FinalSoftcap) || hp.FinalSoftcap < 0:
@@ -85,7 +103,7 @@ func Load(f *gguf.File, cfg model.Config) (*Model, error) {
 		}
 	}
 	scalar := hp.HeadDim
-	if hp.Layers == 62 { // Gemma 3 27B
+	if hp.Layers == 62 && !enc { // Gemma 3 27B
 		scalar = hp.Embd / hp.Heads
 	}
 	hp.QueryScale = 1 / float32(math.Sqrt(float64(scalar)))
@@ -100,12 +118,25 @@ func Load(f *gguf.File, cfg model.Config) (*Model, error) {
 	r.FinalSoftcap = hp.FinalSoftcap
 	l.Layers(&r, decoder.Sandwich, func(i int, p string, b *decoder.Block) {
 		l.QKNorm(b, p)
-		b.QScale, b.Attn.Scale = hp.QueryScale, 0
+		b.QScale, b.Attn.Scale, b.Attn.Bidirectional = hp.QueryScale, 0, enc
 		if hp.Sliding[i] {
 			b.Attn.Window, b.Rope = hp.Window, 1
 		}
 		b.FFN = l.GeGLU(p)
 	})
+	if enc {
+		r.Encoder = true
+		if l.Has("dense_2.weight") {
+			out := meta.IntOr("dense_2_feat_out", 0)
+			if out <= 0 {
+				l.Failf("tensor %q needs metadata key %q, a positive size", "dense_2.weight", meta.Key("dense_2_feat_out"))
+			}
+			r.Dense = append(r.Dense, l.Linear("dense_2", hp.Embd, out))
+			if l.Has("dense_3.weight") {
+				r.Dense = append(r.Dense, l.Linear("dense_3", out, hp.Embd))
+			}
+		}
+	}
 	d, err := l.Finish(r, cfg)
 	if err != nil {
 		return nil, err

@@ -28,6 +28,12 @@ type Attention struct {
 	// softmax's normaliser without a value (gpt-oss): the weights then sum
 	// to less than 1.
 	Sinks []float32
+	// Bidirectional makes a token attend to every position of its
+	// sequence in the batch, before and after it (an encoder, or a decoder
+	// used as one: EmbeddingGemma), not only to earlier ones; Window then
+	// limits it to the positions within Window/2 on either side (llama.cpp's
+	// symmetric sliding window). The whole sequence must be in one batch.
+	Bidirectional bool
 }
 
 // Validate reports head counts that do not group and settings out of range.
@@ -116,12 +122,10 @@ func (a *Attention) Forward(p *kernels.Pool, out, q []float32, caches []*kvcache
 	n, hd := len(caches), a.HeadDim
 	group := a.Heads / a.KVHeads
 	kvDim := a.KVHeads * hd
+	firsts, lasts := a.ranges(caches, pos[:n])
 	span := 0
-	for _, ps := range pos[:n] {
-		span = max(span, ps+1)
-	}
-	if a.Window > 0 {
-		span = min(span, a.Window)
+	for i := range firsts {
+		span = max(span, lasts[i]-firsts[i]+1)
 	}
 	p.Parallel(n*a.KVHeads, 2*span*hd*group, func(lo, hi int) {
 		sb := scratch.Get().(*[]float32)
@@ -134,11 +138,7 @@ func (a *Attention) Forward(p *kernels.Pool, out, q []float32, caches []*kvcache
 			qg := q[h0*hd : (h0+group)*hd]
 			og := out[h0*hd : (h0+group)*hd]
 			c := caches[i]
-			first := 0
-			if a.Window > 0 {
-				first = max(0, pos[i]-a.Window+1)
-			}
-			w := newWindow(first, pos[i], c.Slots(layer))
+			w := newWindow(firsts[i], lasts[i], c.Slots(layer))
 			T := w.len()
 			att := (*sb)[:group*T]
 			tmp := (*sb)[group*span : 2*group*span]
@@ -178,6 +178,34 @@ func (a *Attention) Forward(p *kernels.Pool, out, q []float32, caches []*kvcache
 		}
 		scratch.Put(sb)
 	})
+}
+
+// ranges returns the first and last position each token attends to:
+// causally [p−Window+1 or 0, p], or for bidirectional attention the whole
+// sequence in the batch, within Window/2 of p when windowed.
+func (a *Attention) ranges(caches []*kvcache.Cache, pos []int) (firsts, lasts []int) {
+	firsts, lasts = make([]int, len(pos)), make([]int, len(pos))
+	if !a.Bidirectional {
+		for i, p := range pos {
+			lasts[i] = p
+			if a.Window > 0 {
+				firsts[i] = max(0, p-a.Window+1)
+			}
+		}
+		return firsts, lasts
+	}
+	end := map[*kvcache.Cache]int{}
+	for i, p := range pos {
+		end[caches[i]] = max(end[caches[i]], p)
+	}
+	for i, p := range pos {
+		lasts[i] = end[caches[i]]
+		if a.Window > 0 {
+			half := a.Window / 2
+			firsts[i], lasts[i] = max(0, p-half), min(lasts[i], p+half)
+		}
+	}
+	return firsts, lasts
 }
 
 // scratch holds per-worker attention rows: scores, a copy of one run of

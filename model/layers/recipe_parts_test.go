@@ -298,3 +298,58 @@ func TestYarnLogMul(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionBidirectional checks attention both ways over a sequence
+// evaluated in one batch, unwindowed and with a symmetric window of 4
+// (two positions either side), against the float64 definition.
+func TestAttentionBidirectional(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	const T = 9
+	for _, window := range []int{0, 4} {
+		a := Attention{Heads: 4, KVHeads: 2, HeadDim: 8, Scale: 0.4, Window: window, Bidirectional: true}
+		kvDim, qDim := a.KVHeads*a.HeadDim, a.Heads*a.HeadDim
+		k, v, q := randRows(r, T*kvDim, 1), randRows(r, T*kvDim, 1), randRows(r, T*qDim, 1)
+		c, _ := kvcache.New(1, T, a.KVHeads, a.HeadDim, false)
+		caches, pos := make([]*kvcache.Cache, T), make([]int, T)
+		for i := range pos {
+			caches[i], pos[i] = c, i
+		}
+		if err := a.Store(caches, pos, 0, k, v); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, T*qDim)
+		a.Forward(kernels.NewPool(2), got, q, caches, pos, 0)
+		want := make([]float64, T*qDim)
+		for p := 0; p < T; p++ {
+			for h := 0; h < a.Heads; h++ {
+				g := h / (a.Heads / a.KVHeads)
+				sc := make([]float64, T)
+				mx := math.Inf(-1)
+				for s := range sc {
+					if window > 0 && (s-p > window/2 || p-s > window/2) {
+						sc[s] = math.Inf(-1)
+						continue
+					}
+					for d := 0; d < a.HeadDim; d++ {
+						sc[s] += float64(q[p*qDim+h*a.HeadDim+d]) * float64(k[s*kvDim+g*a.HeadDim+d])
+					}
+					sc[s] *= float64(a.Scale)
+					mx = math.Max(mx, sc[s])
+				}
+				sum := 0.0
+				for s := range sc {
+					sc[s] = math.Exp(sc[s] - mx)
+					sum += sc[s]
+				}
+				for s := range sc {
+					for d := 0; d < a.HeadDim; d++ {
+						want[p*qDim+h*a.HeadDim+d] += sc[s] / sum * float64(v[s*kvDim+g*a.HeadDim+d])
+					}
+				}
+			}
+		}
+		if d := maxDiff64(got, want); d > 1e-5 {
+			t.Errorf("window %d: max |diff| %.3g from the float64 definition", window, d)
+		}
+	}
+}
