@@ -22,6 +22,24 @@ var capsWant = map[string]Caps{
 	"testdata/templates/HuggingFaceTB-SmolLM3-3B.jinja": {
 		ToolResponses: true, SystemRole: true, Thinking: true, ThinkingKwarg: "enable_thinking",
 	},
+	// EXAONE 3.5: "[|" + role + "|]" + content for every role (so a tool
+	// result is written too), no tools.
+	"testdata/templates/LGAI-EXAONE-EXAONE-3.5-7.8B-Instruct.jinja": {
+		ToolResponses: true, SystemRole: true,
+	},
+	// EXAONE 4.0: tools in <tool> tags, <tool_call>{"name", "arguments":
+	// arguments|tojson}, <tool_result>; enable_thinking opens <think> in the
+	// prompt and closes it empty otherwise.
+	"testdata/templates/LGAI-EXAONE-EXAONE-4.0-1.2B.jinja": {
+		Tools: true, ToolCalls: true, ToolResponses: true, ObjectArguments: true, SystemRole: true,
+		Thinking: true, ThinkingKwarg: "enable_thinking", ThinkOpenInPrompt: true,
+	},
+	// EXAONE Deep: EXAONE 3.5's format; the generation prompt always ends
+	// inside "<thought>\n", which is not one of the reasoning markers Caps
+	// recognises (<think>, [THINK], ...), so Thinking is false.
+	"testdata/templates/LGAI-EXAONE-EXAONE-Deep-2.4B.jinja": {
+		ToolResponses: true, SystemRole: true,
+	},
 	// Mistral Small 3.2: [AVAILABLE_TOOLS] before the last user message,
 	// [TOOL_CALLS]name[CALL_ID]id[ARGS]arguments|tojson (9-character ids),
 	// [TOOL_RESULTS]; string or list content.

@@ -293,6 +293,13 @@ func embeddingGemma(c *synth.Config) {
 	c.WeightScale, c.AttnScale = gemmaWeightScale, gemmaAttnScale
 }
 
+// modernBert is a ModernBERT-shaped file: three layers (the second and
+// third sliding with a window of 8, shorter than the texts), NeoX
+// rotation with a global base of 160000 as ModernBERT's.
+func modernBert(c *synth.Config) {
+	c.Arch, c.KVHeads, c.Layers, c.SlidingWindow, c.RopeBase = "modern-bert", c.Heads, 3, 8, 160000
+}
+
 // TestEmbedMatchesLlamaCpp is issue 6's embedding cross-check: BERT and
 // nomic-bert encoders in each pooling and in three types, and decoders
 // (llama, qwen3moe) with their default last-token pooling and with mean
@@ -338,6 +345,12 @@ func TestEmbedMatchesLlamaCpp(t *testing.T) {
 		row{"embeddinggemma", "gemma-embedding", "Q8_0", "", embeddingGemma},
 		row{"embeddinggemma", "gemma-embedding", "Q4_K_M", "", embeddingGemma},
 		row{"embeddinggemma", "gemma-embedding", "F32", "cls", embeddingGemma},
+		// ModernBERT: layer norms, fused q/k/v and GeGLU, attention both
+		// ways, a symmetric window of 8 on two layers of three.
+		row{"modern-bert", "modern-bert", "F32", "", modernBert},
+		row{"modern-bert", "modern-bert", "Q8_0", "", modernBert},
+		row{"modern-bert", "modern-bert", "Q4_K_M", "", modernBert},
+		row{"modern-bert", "modern-bert", "F32", "cls", modernBert},
 	)
 	var table []string
 	for _, r := range rows {
@@ -477,6 +490,21 @@ func TestEmbedCrossCheckCanFail(t *testing.T) {
 		// models by path.
 		wrong := rewrite(t, eg, filepath.Join(dir, fmt.Sprintf("eg-wrong-%d.gguf", i)), tc.edit)
 		embedMustDiffer(t, tc.name, wrong, eg)
+	}
+	// ModernBERT's: the window and the pattern of sliding layers.
+	mb := synthFile(t, dir, "modern-bert", "F32", modernBert)
+	for i, edit := range []struct {
+		name string
+		key  string
+		v    any
+	}{
+		{"modern-bert: window 8→12", "modern-bert.attention.sliding_window", uint32(12)},
+		{"modern-bert: sliding pattern period 3→2", "modern-bert.attention.sliding_window_pattern", uint32(2)},
+	} {
+		wrong := rewrite(t, mb, filepath.Join(dir, fmt.Sprintf("mb-wrong-%d.gguf", i)), func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
+			return setKV(f, edit.key, edit.v), copyTensors(f, nil)
+		})
+		embedMustDiffer(t, edit.name, wrong, mb)
 	}
 }
 

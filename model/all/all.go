@@ -5,19 +5,20 @@
 package all
 
 import (
-	_ "github.com/ondo-ai/ondo/model/bert"     // bert, nomic-bert: embedding encoders
-	_ "github.com/ondo-ai/ondo/model/exaone"   // exaone: LG EXAONE 3.0, 3.5, Deep
-	_ "github.com/ondo-ai/ondo/model/exaone4"  // exaone4: LG EXAONE 4.0
-	_ "github.com/ondo-ai/ondo/model/gemma2"   // gemma2: Gemma 2
-	_ "github.com/ondo-ai/ondo/model/gemma3"   // gemma3: Gemma 3 (text)
-	_ "github.com/ondo-ai/ondo/model/glm4"     // glm4: GLM-4 9B/32B dense
-	_ "github.com/ondo-ai/ondo/model/granite"  // granite, granitemoe: IBM Granite 3.x
-	_ "github.com/ondo-ai/ondo/model/llama"    // llama, mistral-class files
-	_ "github.com/ondo-ai/ondo/model/mistral3" // mistral3: Ministral 3, Mistral Small 3.x
-	_ "github.com/ondo-ai/ondo/model/olmo2"    // olmo2: OLMo 2 and 3
-	_ "github.com/ondo-ai/ondo/model/phi3"     // phi3: Phi-3, Phi-3.5 and Phi-4 (mini)
-	_ "github.com/ondo-ai/ondo/model/qwen2"    // qwen2: Qwen1.5, Qwen2, Qwen2.5
-	_ "github.com/ondo-ai/ondo/model/qwen3"    // qwen3: dense Qwen3
-	_ "github.com/ondo-ai/ondo/model/qwen3moe" // qwen3moe: Qwen3 mixture of experts
-	_ "github.com/ondo-ai/ondo/model/smollm3"  // smollm3: SmolLM3
+	_ "github.com/ondo-ai/ondo/model/bert"       // bert, nomic-bert: embedding encoders
+	_ "github.com/ondo-ai/ondo/model/exaone"     // exaone: LG EXAONE 3.0, 3.5, Deep
+	_ "github.com/ondo-ai/ondo/model/exaone4"    // exaone4: LG EXAONE 4.0
+	_ "github.com/ondo-ai/ondo/model/gemma2"     // gemma2: Gemma 2
+	_ "github.com/ondo-ai/ondo/model/gemma3"     // gemma3: Gemma 3 (text)
+	_ "github.com/ondo-ai/ondo/model/glm4"       // glm4: GLM-4 9B/32B dense
+	_ "github.com/ondo-ai/ondo/model/granite"    // granite, granitemoe: IBM Granite 3.x
+	_ "github.com/ondo-ai/ondo/model/llama"      // llama, mistral-class files
+	_ "github.com/ondo-ai/ondo/model/mistral3"   // mistral3: Ministral 3, Mistral Small 3.x
+	_ "github.com/ondo-ai/ondo/model/modernbert" // modern-bert: ModernBERT encoders
+	_ "github.com/ondo-ai/ondo/model/olmo2"      // olmo2: OLMo 2 and 3
+	_ "github.com/ondo-ai/ondo/model/phi3"       // phi3: Phi-3, Phi-3.5 and Phi-4 (mini)
+	_ "github.com/ondo-ai/ondo/model/qwen2"      // qwen2: Qwen1.5, Qwen2, Qwen2.5
+	_ "github.com/ondo-ai/ondo/model/qwen3"      // qwen3: dense Qwen3
+	_ "github.com/ondo-ai/ondo/model/qwen3moe"   // qwen3moe: Qwen3 mixture of experts
+	_ "github.com/ondo-ai/ondo/model/smollm3"    // smollm3: SmolLM3
 )

@@ -96,8 +96,10 @@ type Recipe struct {
 	Blocks []Block
 	Ropes  []Rotation
 	// EmbedScale multiplies the token embeddings (Gemma's √dim, Granite's
-	// embedding multiplier) unless 0.
+	// embedding multiplier) unless 0; EmbedNorm, when present, then norms
+	// them (ModernBERT).
 	EmbedScale float32
+	EmbedNorm  layers.Norm
 	// ResidualScale multiplies each block's output before it is added to
 	// the residual stream (Granite) unless 0.
 	ResidualScale float32
@@ -269,6 +271,7 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 	if r.EmbedScale != 0 {
 		kernels.Scale(x, r.EmbedScale)
 	}
+	r.EmbedNorm.Forward(x, x, n)
 	for j := range r.Ropes { // every layer of a rotation turns by the same angles
 		rot, d := &r.Ropes[j], r.Ropes[j].Dims
 		for i, p := range pos {

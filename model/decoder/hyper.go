@@ -61,7 +61,11 @@ func ReadHyper(f *gguf.File, arch string) (Hyper, *model.Meta, error) {
 	h.KVHeads = m.IntOr("attention.head_count_kv", h.Heads)
 	h.HeadDim = m.IntOr("attention.key_length", 0)
 	valueLen := m.IntOr("attention.value_length", 0)
-	h.Eps = m.Float("attention.layer_norm_rms_epsilon")
+	if !m.Has("attention.layer_norm_rms_epsilon") && m.Has("attention.layer_norm_epsilon") {
+		h.Eps = m.Float("attention.layer_norm_epsilon") // a layer-norm family (ModernBERT)
+	} else {
+		h.Eps = m.Float("attention.layer_norm_rms_epsilon")
+	}
 	h.Experts = m.IntOr("expert_count", 0)
 	if h.Experts > 0 {
 		h.ExpertsUsed = m.IntOr("expert_used_count", 0) // checked by Loader.MoE
@@ -158,6 +162,17 @@ func (h *Hyper) Attention() layers.Attention {
 // p−1 (0: every layer slides), as llama.cpp's set_swa_pattern; or an array
 // of one boolean per layer.
 func SlidingLayers(f *gguf.File, m *model.Meta, layers, period int) ([]bool, error) {
+	return slidingLayers(f, m, layers, period, false)
+}
+
+// SlidingLayersDenseFirst is [SlidingLayers] with llama.cpp's dense-first
+// pattern: under a period p, layer l slides unless l mod p = 0, so the
+// global layers are 0, p, 2p, … (ModernBERT).
+func SlidingLayersDenseFirst(f *gguf.File, m *model.Meta, layers, period int) ([]bool, error) {
+	return slidingLayers(f, m, layers, period, true)
+}
+
+func slidingLayers(f *gguf.File, m *model.Meta, layers, period int, denseFirst bool) ([]bool, error) {
 	key := m.Key("attention.sliding_window_pattern")
 	arch := strings.TrimSuffix(key, ".attention.sliding_window_pattern")
 	if kv, ok := f.Lookup(key); ok {
@@ -180,7 +195,11 @@ func SlidingLayers(f *gguf.File, m *model.Meta, layers, period int) ([]bool, err
 	}
 	s := make([]bool, layers)
 	for l := range s {
-		s[l] = period == 0 || l%period < period-1
+		if denseFirst {
+			s[l] = period == 0 || l%period != 0
+		} else {
+			s[l] = period == 0 || l%period < period-1
+		}
 	}
 	return s, nil
 }

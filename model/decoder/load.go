@@ -94,6 +94,12 @@ func (l *Loader) Norm(name string, n int) layers.Norm {
 	return layers.Norm{W: l.Vector(name+".weight", n), Eps: l.hp.Eps}
 }
 
+// LayerNorm reads the layer norm name.weight of n elements and its
+// optional name.bias (with the model's ε).
+func (l *Loader) LayerNorm(name string, n int) layers.Norm {
+	return layers.Norm{W: l.Vector(name+".weight", n), B: l.OptVector(name+".bias", n), Eps: l.hp.Eps, Mean: true}
+}
+
 // OptNorm is [Loader.Norm] for a norm that may be absent.
 func (l *Loader) OptNorm(name string, n int) layers.Norm {
 	return layers.Norm{W: l.OptVector(name+".weight", n), Eps: l.hp.Eps}
