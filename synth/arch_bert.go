@@ -10,6 +10,11 @@ import (
 func init() {
 	registerArch("bert", arch{validate: bertValidate, weights: bertWeights, metadata: bertMetadata, tokenizer: wordPieceTokenizer})
 	registerArch("nomic-bert", arch{validate: bertValidate, weights: bertWeights, metadata: bertMetadata, tokenizer: wordPieceTokenizer})
+	// Jina v2: ALiBi, q/k layer norms, a second attention norm and a GeGLU
+	// whose gate and up rows are fused in ffn_up; Jina v3: RoPE and BERT's
+	// GELU feed-forward. Neither has position embeddings.
+	registerArch("jina-bert-v2", arch{validate: bertValidate, weights: bertWeights, metadata: bertMetadata, tokenizer: wordPieceTokenizer})
+	registerArch("jina-bert-v3", arch{validate: bertValidate, weights: bertWeights, metadata: bertMetadata, tokenizer: wordPieceTokenizer})
 }
 
 // bertValidate refuses the settings an encoder has no use for. An encoder
@@ -44,8 +49,8 @@ func bertWeights(c *Config, s scales) []weight {
 		{"token_embd.weight", []int64{d, vocab}, 0, s.embd(d)},
 		{"token_types.weight", []int64{d, bertTokenTypes}, 0, s.embd(d) / 4},
 	}
-	nomic := c.Arch == "nomic-bert"
-	if !nomic {
+	nomic, jina2 := c.Arch == "nomic-bert", c.Arch == "jina-bert-v2"
+	if c.Arch == "bert" {
 		ws = append(ws, weight{"position_embd.weight", []int64{d, int64(c.Ctx)}, 0, s.embd(d) / 2})
 	}
 	ws = append(ws, norm("token_embd_norm.weight", d), bias("token_embd_norm.bias", d))
@@ -71,7 +76,17 @@ func bertWeights(c *Config, s scales) []weight {
 			norm(p+"attn_output_norm.weight", d),
 			bias(p+"attn_output_norm.bias", d),
 		)
-		if nomic {
+		if jina2 {
+			ws = append(ws,
+				norm(p+"attn_q_norm.weight", d), bias(p+"attn_q_norm.bias", d),
+				norm(p+"attn_k_norm.weight", d), bias(p+"attn_k_norm.bias", d),
+				norm(p+"attn_norm_2.weight", d), bias(p+"attn_norm_2.bias", d),
+				weight{p + "ffn_up.weight", []int64{d, 2 * ffn}, 0, s.proj(d)},
+				bias(p+"ffn_up.bias", 2*ffn),
+				weight{p + "ffn_down.weight", []int64{ffn, d}, 0, s.proj(ffn)},
+				bias(p+"ffn_down.bias", d),
+			)
+		} else if nomic {
 			ws = append(ws,
 				weight{p + "ffn_up.weight", []int64{d, ffn}, 0, s.proj(d)},
 				weight{p + "ffn_gate.weight", []int64{d, ffn}, 0, s.proj(d)},
@@ -106,7 +121,7 @@ func bertMetadata(c *Config) []gguf.KV {
 	if c.Pooling == "" {
 		kvs = append(kvs, gguf.NewKV(a+"pooling_type", uint32(1))) // mean, the usual
 	}
-	if c.Arch == "nomic-bert" {
+	if c.Arch == "nomic-bert" || c.Arch == "jina-bert-v3" {
 		kvs = append(kvs, gguf.NewKV(a+"rope.freq_base", c.RopeBase))
 	}
 	return kvs

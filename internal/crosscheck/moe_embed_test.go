@@ -314,7 +314,7 @@ func TestEmbedMatchesLlamaCpp(t *testing.T) {
 	bertCfg := func(arch string) func(*synth.Config) {
 		return func(c *synth.Config) {
 			c.Arch, c.KVHeads, c.Vocab = arch, c.Heads, 512
-			if arch == "nomic-bert" {
+			if arch == "nomic-bert" || arch == "jina-bert-v3" {
 				c.RopeBase = 1000
 			}
 		}
@@ -325,6 +325,11 @@ func TestEmbedMatchesLlamaCpp(t *testing.T) {
 	}
 	for _, p := range []string{"cls", "last", "none"} {
 		rows = append(rows, row{"bert", "bert", "F32", p, bertCfg("bert")})
+	}
+	for _, a := range []string{"jina-bert-v2", "jina-bert-v3"} {
+		for _, typ := range []string{"F32", "Q8_0", "Q4_K_M"} {
+			rows = append(rows, row{a, a, typ, "", bertCfg(a)})
+		}
 	}
 	rows = append(rows,
 		row{"nomic-bert", "nomic-bert", "F32", "", bertCfg("nomic-bert")},
@@ -490,6 +495,33 @@ func TestEmbedCrossCheckCanFail(t *testing.T) {
 		// models by path.
 		wrong := rewrite(t, eg, filepath.Join(dir, fmt.Sprintf("eg-wrong-%d.gguf", i)), tc.edit)
 		embedMustDiffer(t, tc.name, wrong, eg)
+	}
+	// Jina v2's q/k layer norms (their weights ×4) and second
+	// attention norm (dropped).
+	jb := synthFile(t, dir, "jina-bert-v2", "F32", func(c *synth.Config) { c.Arch, c.KVHeads = "jina-bert-v2", c.Heads })
+	for i, tc := range []struct {
+		name   string
+		change func(string, []byte) []byte
+		drop   string
+	}{
+		{"jina-bert-v2: q/k norm weights ×4", func(name string, data []byte) []byte {
+			if strings.Contains(name, "_norm.weight") && (strings.Contains(name, "attn_q") || strings.Contains(name, "attn_k")) {
+				return scaleF32(data, 4)
+			}
+			return data
+		}, ""},
+		{"jina-bert-v2: without attn_norm_2", nil, ".attn_norm_2."},
+	} {
+		wrong := rewrite(t, jb, filepath.Join(dir, fmt.Sprintf("jb-wrong-%d.gguf", i)), func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
+			var specs []gguf.TensorSpec
+			for _, s := range copyTensors(f, tc.change) {
+				if tc.drop == "" || !strings.Contains(s.Name, tc.drop) {
+					specs = append(specs, s)
+				}
+			}
+			return f.KV, specs
+		})
+		embedMustDiffer(t, tc.name, wrong, jb)
 	}
 	// ModernBERT's: the window and the pattern of sliding layers.
 	mb := synthFile(t, dir, "modern-bert", "F32", modernBert)

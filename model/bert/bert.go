@@ -32,16 +32,23 @@ import (
 
 // The architectures the package registers.
 const (
-	bert  = "bert"
-	nomic = "nomic-bert"
+	bert   = "bert"
+	nomic  = "nomic-bert"
+	jinaV2 = "jina-bert-v2"
+	jinaV3 = "jina-bert-v3"
 )
 
+// rotates reports whether architecture a rotates queries and keys (NeoX).
+func rotates(a string) bool { return a == nomic || a == jinaV3 }
+
 func init() {
-	for _, a := range []string{bert, nomic} {
+	for _, a := range []string{bert, nomic, jinaV2, jinaV3} {
 		model.Register(a, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, a, cfg) })
 	}
 	model.Describe(bert, "BERT encoders (embeddings only): learned positions, post layer norms, GELU")
 	model.Describe(nomic, "nomic-bert encoders (embeddings only): NeoX RoPE, post layer norms, SwiGLU")
+	model.Describe(jinaV2, "Jina embeddings v2 (embeddings only): ALiBi instead of positions, GeGLU, optional q/k layer norms")
+	model.Describe(jinaV3, "Jina embeddings v3 (embeddings only): XLM-RoBERTa with NeoX RoPE, GELU")
 }
 
 // Model is a loaded BERT-family encoder.
@@ -66,10 +73,12 @@ type Model struct {
 
 // block is one encoder layer's weights.
 type block struct {
-	q, k, v, o layers.Linear
-	attnNorm   layers.Norm // attn_output_norm: after the attention residual
-	ffn        layers.FeedForward
-	outNorm    layers.Norm // layer_output_norm: after the feed-forward residual
+	q, k, v, o   layers.Linear
+	qNorm, kNorm layers.Norm // jina-bert-v2: layer norms over all heads, optional
+	attnNorm     layers.Norm // attn_output_norm: after the attention residual
+	attnNorm2    layers.Norm // jina-bert-v2: the layer input added again and normed, optional
+	ffn          layers.FeedForward
+	outNorm      layers.Norm // layer_output_norm: after the feed-forward residual
 }
 
 // scratch holds the activations of one pass, one row per token.
@@ -87,8 +96,8 @@ type scratch struct {
 // checking every hyperparameter and tensor shape. The model's weights are
 // views of f's mapping.
 func Load(f *gguf.File, a string, cfg model.Config) (*Model, error) {
-	if a != bert && a != nomic {
-		return nil, fmt.Errorf("bert: architecture %q is not bert or nomic-bert", a)
+	if a != bert && a != nomic && a != jinaV2 && a != jinaV3 {
+		return nil, fmt.Errorf("bert: architecture %q is not bert, nomic-bert, jina-bert-v2 or jina-bert-v3", a)
 	}
 	hp, err := readHyper(f, a)
 	if err != nil {
@@ -123,8 +132,17 @@ func (m *Model) loadTensors(f *gguf.File) error {
 	layerNorm := func(name string) layers.Norm {
 		return layers.Norm{W: vec(w.Vector(name+".weight", hp.Embd)), B: vec(w.Vector(name+".bias", hp.Embd)), Eps: hp.Eps, Mean: true}
 	}
+	optLayerNorm := func(name string, n int) layers.Norm {
+		if !w.Has(name + ".weight") {
+			return layers.Norm{}
+		}
+		return layers.Norm{W: vec(w.Vector(name+".weight", n)), B: vec(w.OptVector(name+".bias", n)), Eps: hp.Eps, Mean: true}
+	}
 
 	m.tokEmbd = must(w.Matrix("token_embd.weight", hp.Embd, vocab))
+	if a == jinaV2 && !w.Has("token_types.weight") {
+		return fmt.Errorf("%s: missing tensor %q", a, "token_types.weight")
+	}
 	if w.Has("token_types.weight") {
 		types := must(w.Matrix("token_types.weight", hp.Embd, hp.TokenTypes))
 		if err == nil {
@@ -161,14 +179,34 @@ func (m *Model) loadTensors(f *gguf.File) error {
 		}
 		b.o = linear(p+"attn_output", hp.Embd, hp.Embd)
 		b.attnNorm = layerNorm(p + "attn_output_norm")
-		if a == nomic {
+		if a == jinaV2 {
+			b.qNorm = optLayerNorm(p+"attn_q_norm", hp.Embd)
+			b.kNorm = optLayerNorm(p+"attn_k_norm", kvDim)
+			b.attnNorm2 = optLayerNorm(p+"attn_norm_2", hp.Embd)
+		}
+		switch {
+		case a == jinaV2 && w.Has(p+"ffn_gate.weight"): // gelu(gate) · up
+			b.ffn = &layers.GeGLU{
+				Gate: layers.Linear{W: must(w.Matrix(p+"ffn_gate.weight", hp.Embd, hp.FFN))},
+				Up:   linear(p+"ffn_up", hp.Embd, hp.FFN),
+				Down: linear(p+"ffn_down", hp.FFN, hp.Embd),
+			}
+		case a == jinaV2: // ffn_up holds the gate rows, then the up rows
+			gu, e := layers.SplitLinear(linear(p+"ffn_up", hp.Embd, 2*hp.FFN), hp.FFN, hp.FFN)
+			if err == nil && e != nil {
+				err = fmt.Errorf("%s: tensor %q: %w", a, p+"ffn_up.weight", e)
+			}
+			if err == nil {
+				b.ffn = &layers.GeGLU{Gate: gu[0], Up: gu[1], Down: linear(p+"ffn_down", hp.FFN, hp.Embd)}
+			}
+		case a == nomic:
 			// llama.cpp's graph uses no feed-forward biases here.
 			b.ffn = &layers.SwiGLU{
 				Up:   layers.Linear{W: must(w.Matrix(p+"ffn_up.weight", hp.Embd, hp.FFN))},
 				Gate: layers.Linear{W: must(w.Matrix(p+"ffn_gate.weight", hp.Embd, hp.FFN))},
 				Down: layers.Linear{W: must(w.Matrix(p+"ffn_down.weight", hp.FFN, hp.Embd))},
 			}
-		} else {
+		default:
 			b.ffn = &layers.MLP{Up: linear(p+"ffn_up", hp.Embd, hp.FFN), Down: linear(p+"ffn_down", hp.FFN, hp.Embd), Act: layers.ActGELU}
 		}
 		b.outNorm = layerNorm(p + "layer_output_norm")
@@ -260,7 +298,7 @@ func (m *Model) encode(ctx context.Context, tokens []int32) error {
 		}
 	}
 	m.embdNorm.Forward(x, x, n) // embedding norm
-	if hp.Arch == nomic {
+	if rotates(hp.Arch) {
 		pos := make([]int, n)
 		for i := range pos {
 			pos[i] = i
@@ -276,14 +314,20 @@ func (m *Model) encode(ctx context.Context, tokens []int32) error {
 		b.q.Forward(m.pool, s.q, x, n) // query
 		b.k.Forward(m.pool, s.k, x, n) // key
 		b.v.Forward(m.pool, s.v, x, n) // value
-		if hp.Arch == nomic {
+		b.qNorm.Forward(s.q, s.q, n)   // query and key layer norms (jina-bert-v2)
+		b.kNorm.Forward(s.k, s.k, n)
+		if rotates(hp.Arch) {
 			layers.Rope(&hp.Rope, s.q, hp.Heads, hp.HeadDim, s.rope, n)   // rotate query halves
 			layers.Rope(&hp.Rope, s.k, hp.KVHeads, hp.HeadDim, s.rope, n) // rotate key halves
 		}
-		m.attend(s.att, s.q, s.k, s.v, n)            // bidirectional attention
-		b.o.Forward(m.pool, s.xb, s.att, n)          // output projection
-		kernels.Add(s.xb[:n*dim], x)                 // residual
-		b.attnNorm.Forward(s.xb, s.xb, n)            // attention norm
+		m.attend(s.att, s.q, s.k, s.v, n)   // bidirectional attention (ALiBi for jina-bert-v2)
+		b.o.Forward(m.pool, s.xb, s.att, n) // output projection
+		kernels.Add(s.xb[:n*dim], x)        // residual
+		b.attnNorm.Forward(s.xb, s.xb, n)   // attention norm
+		if b.attnNorm2.Present() {          // the layer input once more (jina-bert-v2)
+			kernels.Add(s.xb[:n*dim], x)
+			b.attnNorm2.Forward(s.xb, s.xb, n)
+		}
 		b.ffn.Forward(m.pool, s.xc, s.xb, n, &s.ffn) // SwiGLU (nomic-bert) or GELU feed-forward
 		kernels.Add(s.xc[:n*dim], s.xb[:n*dim])      // residual
 		b.outNorm.Forward(x, s.xc, n)                // output norm
@@ -300,6 +344,10 @@ func (m *Model) attend(out, q, k, v []float32, n int) {
 	group := heads / hp.KVHeads
 	kvDim := hp.KVHeads * hd
 	scale := 1 / float32(math.Sqrt(float64(hd)))
+	var slopes []float32
+	if hp.Arch == jinaV2 {
+		slopes = alibiSlopes(heads, alibiMaxBias)
+	}
 	m.pool.Parallel(n*heads, 2*n*hd, func(lo, hi int) {
 		att := make([]float32, n)
 		for job := lo; job < hi; job++ {
@@ -309,6 +357,9 @@ func (m *Model) attend(out, q, k, v []float32, n int) {
 			off := (h / group) * hd
 			for t := range att {
 				att[t] = kernels.Dot(qh, k[t*kvDim+off:t*kvDim+off+hd]) * scale
+				if slopes != nil { // ALiBi: −slope·|distance|, rounded before the add as in ggml
+					att[t] += float32(slopes[h] * -float32(max(i-t, t-i)))
+				}
 			}
 			kernels.Softmax(att)
 			clear(oh)
@@ -366,4 +417,26 @@ func (m *Model) Rank(ctx context.Context, tokens []int32) (float32, error) {
 		x = h
 	}
 	return model.ClassifyHead(m.pool, &m.clsOut, x, false), nil
+}
+
+// alibiMaxBias is llama.cpp's f_max_alibi_bias for jina-bert-v2.
+const alibiMaxBias = 8
+
+// alibiSlopes returns the ALiBi slope of each of heads attention heads as
+// ggml's soft_max computes them for a maximum bias b: with n the largest
+// power of two not above heads, m0 = 2^(−b/n) and m1 = 2^(−b/2/n), head h
+// gets m0^(h+1) if h < n and m1^(2(h−n)+1) otherwise, in float32.
+func alibiSlopes(heads int, b float32) []float32 {
+	n := 1 << uint(math.Floor(math.Log2(float64(heads))))
+	m0 := float32(math.Pow(2, float64(-b/float32(n))))
+	m1 := float32(math.Pow(2, float64(-(b/2)/float32(n))))
+	s := make([]float32, heads)
+	for h := range s {
+		if h < n {
+			s[h] = float32(math.Pow(float64(m0), float64(h+1)))
+		} else {
+			s[h] = float32(math.Pow(float64(m1), float64(2*(h-n)+1)))
+		}
+	}
+	return s
 }

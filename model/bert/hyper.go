@@ -53,7 +53,7 @@ func readHyper(f *gguf.File, a string) (Hyper, error) {
 	var base float32
 	var rs layers.RopeScaling
 	ropeDims := 0
-	if a == nomic {
+	if rotates(a) {
 		ropeDims = m.IntOr("rope.dimension_count", 0)
 		base = m.FloatOr("rope.freq_base", 10000)
 		rs.Type = m.StringOr("rope.scaling.type", "linear")
@@ -100,7 +100,7 @@ func readHyper(f *gguf.File, a string) (Hyper, error) {
 	}
 	h.TokenTypes = int(types)
 	h.HeadDim = h.Embd / h.Heads
-	if a == nomic {
+	if rotates(a) {
 		if ropeDims == 0 {
 			ropeDims = h.HeadDim
 		}
