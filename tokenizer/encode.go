@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -62,7 +63,7 @@ func (t *Tokenizer) AppendEncode(dst []int32, text string, opts EncodeOptions) [
 			dst = t.encodeSPM(st, dst, s, t.addSpacePrefix && prevSpecial && !opts.Continue)
 		case modelBPE:
 			st.out = dst
-			t.pretok.each(s, &st.scratch, st.word)
+			t.encodeBPE(st, s)
 			dst, st.out = st.out, nil
 		case modelWPM:
 			dst = t.encodeWPM(st, dst, s)
@@ -206,6 +207,23 @@ func (t *Tokenizer) partition(st *state, text string, parseSpecial bool) []frag 
 // isSpaceByte is C's isspace.
 func isSpaceByte(c byte) bool {
 	return c == ' ' || (c >= '\t' && c <= '\r')
+}
+
+// encodeBPE appends the tokens of one stretch of text to st.out.
+func (t *Tokenizer) encodeBPE(st *state, s string) {
+	if t.escapeSpaces {
+		s = strings.ReplaceAll(s, " ", "▁")
+	}
+	if !t.dropSpaces {
+		t.pretok.each(s, &st.scratch, st.word)
+		return
+	}
+	for _, w := range strings.FieldsFunc(s, unicode.IsSpace) {
+		if t.lowercase {
+			w = strings.Map(unicode.ToLower, w)
+		}
+		t.pretok.each(w, &st.scratch, st.word)
+	}
 }
 
 // symbol is a stretch of the text being merged, a node of a linked list.
@@ -374,7 +392,7 @@ const maxCachedWord = 128
 // unlike the vocabulary.
 func (st *state) bpeWord(w string) {
 	t := st.t
-	if len(w) == 1 {
+	if len(w) == 1 && !t.raw {
 		if id := t.byteTok[w[0]]; id >= 0 {
 			st.out = append(st.out, id)
 		}
@@ -394,7 +412,7 @@ func (st *state) bpeWord(w string) {
 	}
 	start := len(st.out)
 	id, whole := NoToken, false
-	if t.ignoreMerges {
+	if t.ignoreMerges || t.wholeNewlines && strings.Trim(w, "\n") == "" {
 		id, whole = t.byRaw[w]
 	}
 	if whole {
@@ -432,8 +450,11 @@ func (t *Tokenizer) bpeMerge(st *state, dst []int32, w string) []int32 {
 // any length.
 func (t *Tokenizer) bpeMergeHeap(st *state, dst []int32, w string) []int32 {
 	syms := st.syms[:0]
-	for i := 0; i < len(w); i++ {
-		syms = append(syms, symbol{id: t.byteTok[w[i]], start: int32(i), n: 1, prev: int32(i - 1), next: int32(i + 1)})
+	for i := 0; i < len(w); {
+		id, n := t.unit(w, i)
+		k := int32(len(syms))
+		syms = append(syms, symbol{id: id, start: int32(i), n: int32(n), prev: k - 1, next: k + 1})
+		i += n
 	}
 	syms[len(syms)-1].next = -1
 	h := st.bpeHeap[:0]
@@ -484,6 +505,24 @@ func (t *Tokenizer) bpeMergeHeap(st *state, dst []int32, w string) []int32 {
 	return dst
 }
 
+// unit returns the symbol that starts merging at w[i] and its length: a
+// byte of byte-level BPE, a character of a raw vocabulary. Its id is
+// NoToken when neither the vocabulary nor a merge knows it.
+func (t *Tokenizer) unit(w string, i int) (int32, int) {
+	if !t.raw {
+		return t.byteTok[w[i]], 1
+	}
+	_, n := utf8.DecodeRuneInString(w[i:])
+	u := w[i : i+n]
+	if id, ok := t.byRaw[u]; ok {
+		return id, n
+	}
+	if id, ok := t.mergeOnly[u]; ok {
+		return id, n
+	}
+	return NoToken, n
+}
+
 // smallWord is the longest word bpeMergeSmall handles.
 const smallWord = 48
 
@@ -498,12 +537,13 @@ func (t *Tokenizer) bpeMergeSmall(dst []int32, w string) []int32 {
 		ends  [smallWord]uint8 // end offset of each symbol in w
 		rank  [smallWord]int32 // rank of the pair (i, i+1)
 		res   [smallWord]int32 // its result
-		n     = len(w)
+		n     int              // symbols left
 		vocab = int32(len(t.texts))
 	)
-	for i := range n {
-		ids[i] = t.byteTok[w[i]]
-		ends[i] = uint8(i + 1)
+	for i := 0; i < len(w); n++ {
+		id, size := t.unit(w, i)
+		i += size
+		ids[n], ends[n] = id, uint8(i)
 	}
 	pair := func(i int) {
 		rank[i] = noMerge

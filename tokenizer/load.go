@@ -58,10 +58,16 @@ func FromGGUF(f *gguf.File, opts Options) (*Tokenizer, error) {
 		t.model = modelSPM
 		t.bos, t.eos, t.unk = 1, 2, 0
 		t.addBOS, t.addSpacePrefix = true, true
-	case "gpt2":
+	case "gpt2", "gemma4", "whitespace":
+		// Gemma 4's vocabulary has no pre-tokenizer key: its own rules
+		// go with the model. The whitespace model (jina-embeddings-v2-base-zh)
+		// encodes the text between runs of white space, which it drops.
 		t.model = modelBPE
 		pre := t.pre
-		if pre == "" {
+		switch {
+		case t.modelKey == "gemma4":
+			pre = "gemma4"
+		case pre == "":
 			pre = "default"
 		}
 		var ok bool
@@ -72,13 +78,22 @@ func FromGGUF(f *gguf.File, opts Options) (*Tokenizer, error) {
 			fam = famGPT2
 		}
 		t.ignoreMerges, t.addBOS = fam.ignoreMerges, fam.addBOS
+		t.raw, t.escapeSpaces, t.wholeNewlines = fam.raw, fam.escapeSpaces, fam.wholeNewlines
+		if t.dropSpaces = t.modelKey == "whitespace"; t.dropSpaces {
+			// It lower-cases unless the file says otherwise or its
+			// pre-tokenizer is "whitespace", as llama.cpp has it.
+			t.lowercase = pre != "whitespace"
+			if err := optBool(f, keyLowercase, &t.lowercase); err != nil {
+				return nil, err
+			}
+		}
 	case "bert":
 		t.model = modelWPM
 		t.bos, t.unk, t.sep, t.pad, t.mask = 101, 100, 102, 0, 103
 		t.addBOS, t.addSep = true, true
 		t.lowercase, t.stripAccent = true, true
 	default:
-		return nil, fmt.Errorf("tokenizer: metadata key %q: tokenizer model %q is not supported (want llama, gpt2 or bert)", keyModel, t.modelKey)
+		return nil, fmt.Errorf("tokenizer: metadata key %q: tokenizer model %q is not supported (want llama, gpt2, gemma4, whitespace or bert)", keyModel, t.modelKey)
 	}
 
 	if err := t.loadVocab(f); err != nil {
@@ -182,18 +197,24 @@ func (t *Tokenizer) loadVocab(f *gguf.File) error {
 	}
 	seen := make(map[string]int32, n)
 	for i, s := range t.texts {
+		// llama.cpp reads token texts as C strings: a NUL ends them.
+		if k := strings.IndexByte(s, 0); k >= 0 {
+			s = s[:k]
+		}
 		if s == "" {
 			// llama.cpp names empty tokens so that they stay distinct.
 			s = "[EMPTY_" + strconv.Itoa(i) + "]"
-			t.texts[i] = s
 		}
+		t.texts[i] = s
 		if j, dup := seen[s]; dup {
 			return fmt.Errorf("tokenizer: metadata key %q: tokens %d and %d are both %q", keyTokens, j, i, s)
 		}
 		seen[s] = int32(i)
 		t.maxTokenLen = max(t.maxTokenLen, len(s))
-		switch t.model {
-		case modelBPE:
+		switch {
+		case t.raw:
+			t.byRaw[s] = int32(i)
+		case t.model == modelBPE:
 			if raw, ok := unByteLevel(s); ok {
 				t.byRaw[string(raw)] = int32(i)
 			}
@@ -202,8 +223,15 @@ func (t *Tokenizer) loadVocab(f *gguf.File) error {
 		}
 	}
 
-	switch t.model {
-	case modelSPM:
+	switch {
+	case t.raw:
+		// Byte fallback as SentencePiece has it.
+		for b := range 256 {
+			if id, ok := t.byRaw[fmt.Sprintf("<0x%02X>", b)]; ok {
+				t.byteTok[b] = id
+			}
+		}
+	case t.model == modelSPM:
 		for b := range 256 {
 			if id, ok := t.byText[fmt.Sprintf("<0x%02X>", b)]; ok {
 				t.byteTok[b] = id
@@ -211,7 +239,7 @@ func (t *Tokenizer) loadVocab(f *gguf.File) error {
 				t.byteTok[b] = id
 			}
 		}
-	case modelBPE:
+	case t.model == modelBPE:
 		for b := range 256 {
 			if id, ok := t.byRaw[string([]byte{byte(b)})]; ok {
 				t.byteTok[b] = id
@@ -222,14 +250,22 @@ func (t *Tokenizer) loadVocab(f *gguf.File) error {
 }
 
 // loadMerges reads tokenizer.ggml.merges: "left right" pairs, highest
-// priority first.
+// priority first. Kimi K2's vocabulary may go without them, as llama.cpp
+// allows.
 func (t *Tokenizer) loadMerges(f *gguf.File) error {
+	if t.pre == "kimi-k2" && !f.Has(keyMerges) {
+		t.merges = map[uint64]uint64{}
+		return nil
+	}
 	merges, err := f.Strings(keyMerges)
 	if err != nil {
 		return fmt.Errorf("tokenizer: %w", err)
 	}
 	t.merges = make(map[uint64]uint64, len(merges))
 	extra := map[string]int32{} // merge operands and results not in the vocabulary
+	if t.raw {
+		t.mergeOnly = extra
+	}
 	idOf := func(raw []byte) int32 {
 		if id, ok := t.byRaw[string(raw)]; ok {
 			return id
@@ -251,8 +287,12 @@ func (t *Tokenizer) loadMerges(f *gguf.File) error {
 		if sp <= 0 || sp == len(m)-1 {
 			return fmt.Errorf("tokenizer: metadata key %q: merge %d (%q) is not two strings separated by a space", keyMerges, rank, m)
 		}
-		left, okL := unByteLevel(m[:sp])
-		right, okR := unByteLevel(m[sp+1:])
+		left, okL := []byte(m[:sp]), true
+		right, okR := []byte(m[sp+1:]), true
+		if !t.raw {
+			left, okL = unByteLevel(m[:sp])
+			right, okR = unByteLevel(m[sp+1:])
+		}
 		if !okL || !okR {
 			// A merge of characters that are not byte characters can
 			// never apply to byte-level text.
@@ -350,6 +390,7 @@ func (t *Tokenizer) loadSpecial(f *gguf.File, fam preFamily) error {
 			return err
 		}
 	}
+	t.addBOS = t.addBOS || fam.forceBOS
 	if t.model == modelSPM {
 		if err := optBool(f, keyAddPrefix, &t.addSpacePrefix); err != nil {
 			return err
@@ -497,8 +538,10 @@ func (t *Tokenizer) buildPieces() {
 		case a&(attrControl|attrUnknown|attrUserDefined) != 0:
 			buf = append(buf, s...)
 		case a&attrNormal != 0:
-			switch t.model {
-			case modelBPE:
+			switch {
+			case t.raw && !t.escapeSpaces:
+				buf = append(buf, s...)
+			case t.model == modelBPE && !t.raw:
 				if raw, ok := unByteLevel(s); ok {
 					buf = append(buf, raw...)
 				} else {

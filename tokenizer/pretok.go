@@ -2,13 +2,17 @@ package tokenizer
 
 import (
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dlclark/regexp2/v2"
 )
 
 // A stage splits text into pieces: the matches of its pattern and, as
 // pieces of their own, the runs of text between them (Hugging Face's
-// "isolated" split behaviour, which llama.cpp follows too).
+// "isolated" split behaviour, which llama.cpp follows too). An empty match
+// only cuts the text where it is, as in llama.cpp.
 type stage interface {
 	// split appends to dst the end offsets of the pieces of s in order;
 	// the last one is len(s). s is valid UTF-8 and not empty.
@@ -29,27 +33,60 @@ func newRegexStage(pattern string) (*regexStage, error) {
 	return &regexStage{pattern: pattern, re: re}, nil
 }
 
+// split runs the pattern the way llama.cpp does, which first replaces every
+// white-space character beyond ASCII with U+000B: to the pattern such a
+// character is \v, whatever literal classes it names.
 func (st *regexStage) split(s string, dst []int) []int {
-	matches, err := st.re.FindAllStringIndex(s, -1)
+	var matches [][]int
+	var err error
+	if strings.IndexFunc(s, wideSpace) < 0 {
+		matches, err = st.re.FindAllStringIndex(s, -1)
+	} else {
+		rs := []rune(s)
+		for i, r := range rs {
+			if wideSpace(r) {
+				rs[i] = '\v'
+			}
+		}
+		matches, err = st.re.FindAllRunesIndex(rs, -1)
+		runeToByte(s, matches)
+	}
 	if err != nil {
 		// Only a match timeout can fail, and none is set.
 		panic(fmt.Sprintf("tokenizer: pattern %q: %v", st.pattern, err))
 	}
 	prev := 0
 	for _, m := range matches {
-		if m[0] == m[1] {
-			continue
-		}
 		if m[0] > prev {
 			dst = append(dst, m[0])
 		}
-		dst = append(dst, m[1])
-		prev = m[1]
+		if m[1] > m[0] {
+			dst = append(dst, m[1])
+		}
+		prev = max(prev, m[1])
 	}
 	if prev < len(s) {
 		dst = append(dst, len(s))
 	}
 	return dst
+}
+
+func wideSpace(r rune) bool { return r > unicode.MaxASCII && unicode.IsSpace(r) }
+
+// runeToByte turns the rune offsets of matches in s, in increasing order,
+// into byte offsets.
+func runeToByte(s string, matches [][]int) {
+	ri, bi := 0, 0
+	for _, m := range matches {
+		for k, target := range m {
+			for ri < target {
+				_, n := utf8.DecodeRuneInString(s[bi:])
+				bi += n
+				ri++
+			}
+			m[k] = bi
+		}
+	}
 }
 
 // preFamily is one pre-tokenizer definition: its patterns, applied in turn
@@ -58,8 +95,57 @@ type preFamily struct {
 	patterns     []string
 	ignoreMerges bool // a piece that is a whole vocabulary entry is used as is
 	addBOS       bool // default for tokenizer.ggml.add_bos_token
+	forceBOS     bool // BOS is added even when tokenizer.ggml.add_bos_token says no
 	noBOS        bool // the family has no BOS token by default
+	// raw vocabularies hold text as it is (SentencePiece-style, with
+	// <0xXX> byte tokens) instead of GPT-2's byte characters, and BPE
+	// merges characters, not bytes.
+	raw          bool
+	escapeSpaces bool // spaces become "▁" before anything else (raw only)
+	// wholeNewlines uses a piece of newlines only as one token when the
+	// vocabulary has it (Gemma 4).
+	wholeNewlines bool
 }
+
+// Pieces of patterns shared by several families. contractions is the
+// case-insensitive group of English contractions written out as classes.
+const (
+	contractions = `(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])`
+	// llama3Head is Llama 3's pattern up to its white-space alternatives.
+	llama3Head = contractions + `|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+`
+	// o200kTail ends the o200k-style patterns (Tekken, GPT-4o and their
+	// relatives).
+	o200kTail = `| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	// deepseekV3Words is the last stage of DeepSeek V3's pre-tokenizer.
+	deepseekV3Words = "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+	// newlineRuns cuts text into runs of newlines and runs of the rest.
+	newlineRuns = `[^\n]+|[\n]+`
+)
+
+// casedWords is the letter part of the o200k-style patterns the way
+// llama.cpp runs them: an upper-case run then a lower-case one, or the
+// reverse, where only ASCII letters have a case (every other letter, and
+// with marks every mark, counts as both) and an optional contraction
+// follows. letter is the class a cased character must belong to.
+func casedWords(letter string, contraction bool) string {
+	upper := `(?:(?=` + letter + `)[^a-z])`
+	lower := `(?:(?=` + letter + `)[^A-Z])`
+	c := ""
+	if contraction {
+		c = contractions + "?"
+	}
+	return `[^\r\n\p{L}\p{N}]?` + upper + `*` + lower + `+` + c +
+		`|[^\r\n\p{L}\p{N}]?` + upper + `+` + lower + `*` + c
+}
+
+// caselessWords is the letter part of the o200k-style patterns that
+// llama.cpp runs with the Unicode case classes (\p{Lu}, \p{Ll}, …): its
+// pattern engine sees every letter as one class, so the upper- and
+// lower-case runs of the original become one run of letters and marks.
+const caselessWords = `[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+` + contractions + `?`
+
+// Han characters as llama.cpp's Kimi K2 splitter knows them.
+const hanClass = "[\u4E00-\u9FFF\u3400-\u4DBF\U00020000-\U0002A6DF\U0002A700-\U0002EBEF\uF900-\uFAFF\U0002F800-\U0002FA1F]"
 
 // Patterns with characters beyond ASCII spell them as escapes: several
 // (such as U+1F7D and U+212A) change under Unicode normalization, which
@@ -99,25 +185,84 @@ var (
 	famDeepseekV3 = preFamily{patterns: []string{
 		`\p{N}{1,3}`,
 		"[\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF]+",
-		"[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+		deepseekV3Words,
 	}}
-	// Mistral's Tekken and OpenAI's o200k (GPT-4o) patterns, as written in
-	// their tokenizer.json.
-	famTekken = preFamily{patterns: []string{
-		`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
-	}, ignoreMerges: true, addBOS: true}
-	famGPT4o = preFamily{patterns: []string{
-		`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
-	}}
-	famQwen35 = preFamily{patterns: []string{
-		`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+	// Tekken, o200k (GPT-4o) and their relatives, as llama.cpp adapts the
+	// patterns of their tokenizer.json.
+	famTekken = preFamily{patterns: []string{casedWords(`\p{L}`, false) + `|\p{N}` + o200kTail},
+		ignoreMerges: true, addBOS: true}
+	famGPT4o        = preFamily{patterns: []string{casedWords(`\p{L}`, true) + `|\p{N}{1,3}` + o200kTail}}
+	famGraniteEmbed = preFamily{patterns: []string{casedWords(`[\p{L}\p{M}]`, true) + `|\p{N}{1,3}` + o200kTail}, ignoreMerges: true}
+	famQwen35       = preFamily{patterns: []string{
+		contractions + `|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
 	}}
 	famSeedCoder = preFamily{patterns: []string{
-		`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1}| ?[^\s\p{L}\p{N}\r\n]+|\s*[\r\n]+|\s+(?!\S)|\s+`,
+		contractions + `|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1}| ?[^\s\p{L}\p{N}\r\n]+|\s*[\r\n]+|\s+(?!\S)|\s+`,
 	}}
 	famBloom  = preFamily{patterns: []string{" ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+"}}
 	famViking = preFamily{patterns: []string{" ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+", `\p{N}`}}
+
+	// Jais 2: Llama 3's pattern with white space taken in runs of powers
+	// of two.
+	famJais2 = preFamily{patterns: []string{llama3Head +
+		`|\s{512}(?!\S)|\s{256}(?!\S)|\s{128}(?!\S)|\s{64}(?!\S)|\s{32}(?!\S)|\s{16}(?!\S)|\s{8}(?!\S)|\s{4}(?!\S)|\s{1,2}(?!\S)|\s{1}`}}
+	famYoutu = preFamily{patterns: []string{
+		"[\uAC00-\uD7A3\u3131-\u318E]+|[\uFF01\u2026\u201C\u201D\u2018\u2019\u2014\uFF1A\uFF1B\uFF0C\u3001-\u303F\uFE30-\uFE4F]+|[\u3105-\u312F]+|[\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF]+",
+		caselessWords + `|\p{N}` + o200kTail,
+	}, ignoreMerges: true}
+	// Cohere's Tiny Aya: numbers in groups of three from the right, which
+	// llama.cpp cuts after the text before them (that text and the first
+	// group make one piece), then o200k's pattern without case.
+	famTinyAya = preFamily{patterns: []string{
+		numberGroups,
+		caselessWords + `|\p{N}{1,3}` + o200kTail,
+	}}
+	famExaoneMoE = preFamily{patterns: []string{
+		contractions + `|[^\r\n\p{L}\p{N}]?(?:\p{L}\p{M}*(?: \p{L}\p{M}*)*)+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]?|\s*[\r\n]|\s+(?!\S)|\s+`,
+	}}
+	famMiniCPM5 = preFamily{patterns: []string{
+		`\p{N}{1,3}`,
+		contractions + `|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}+| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+	}, ignoreMerges: true}
+	// Kimi K2: Han characters in runs of their own, then o200k's pattern
+	// on letters without case and without marks (what llama.cpp's
+	// hand-written splitter for it does).
+	famKimiK2 = preFamily{patterns: []string{
+		hanClass + `+|[^\r\n\p{L}\p{N}]?(?:(?!` + hanClass + `)\p{L})+` + contractions +
+			`?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+	}}
+	// SuperBPE: runs of numbers, cut where a multiple of three ASCII
+	// digits is left.
+	famSuperBPE = preFamily{patterns: []string{`\p{N}+`, `(?=(?:[0-9]{3})+(?![0-9]))`}}
+	famAFMoE    = preFamily{patterns: []string{
+		numberGroups,
+		"[\u4E00-\u9FFF\u3400-\u4DBF\u8C48-\uFAFF\u3040-\u309F\u30A0-\u30FF\uFF65-\uFF9F\u2F00-\u2FDF\u0E40-\u0E7F\u0E80-\u0EFF\u1780-\u17FF\u1000-\u109F\uAA60-\uAA7F\uA9E0-\uA9FF\uAC00-\uD7AF\u1100-\u11FF]+",
+		deepseekV3Words,
+	}}
+	famLaguna    = preFamily{patterns: []string{newlineRuns, qwen2Pattern}}
+	famChameleon = preFamily{patterns: []string{
+		`<sentinel:[0-9]+>`,
+		`(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z`,
+		`([\t\n]|    |  )`,
+		`\p{N}`,
+		"[\\p{P}!-/:-@\\[-`{-~]",
+		gpt2Pattern,
+	}, addBOS: true}
+	// Gemma 4 and Sarvam: SentencePiece-style vocabularies merged by rank,
+	// on the whole text with spaces as "▁", cut only at newlines.
+	famGemma4 = preFamily{patterns: []string{newlineRuns}, raw: true, escapeSpaces: true,
+		wholeNewlines: true, addBOS: true, forceBOS: true}
+	famSarvam = preFamily{patterns: []string{newlineRuns}, raw: true, escapeSpaces: true}
+	// The text of jina-embeddings-v2-base-zh is cut at white space, the
+	// white space kept as pieces of its own.
+	famWhitespace = preFamily{patterns: []string{`\S+`}, raw: true}
 )
+
+// numberGroups cuts after every run of numbers and inside it where a
+// multiple of three is left: where llama.cpp's splitter for AFMoE's and
+// Tiny Aya's numbers ends its pieces. It only matches empty strings, which
+// a stage takes as cuts.
+const numberGroups = `(?<=\p{N})(?=(?:\p{N}{3})*(?!\p{N}))`
 
 // preFamilies maps tokenizer.ggml.pre to its definition. The names are the
 // ones llama.cpp's converter writes; several models share one definition.
@@ -126,7 +271,7 @@ var preFamilies = map[string]preFamily{
 
 	"llama3": famLlama3, "llama-v3": famLlama3, "llama-bpe": famLlama3,
 	"falcon3": famLlama3, "falcon-h1": famLlama3, "pixtral": famLlama3,
-	"midm-2.0": famLlama3, "lfm2": famLlama3,
+	"midm-2.0": famLlama3, "lfm2": famLlama3, "jina-v5-nano": famLlama3,
 
 	"dbrx": famLlama3Raw, "smaug-bpe": famLlama3Raw,
 	"chatglm-bpe": withNoBOS(famLlama3Raw), "glm4": withNoBOS(famLlama3Raw),
@@ -144,18 +289,38 @@ var preFamilies = map[string]preFamily{
 
 	"qwen2": famQwen2, "deepseek-r1-qwen": famQwen2, "stablelm2": famQwen2,
 	"megrez": famQwen2, "hunyuan": famQwen2, "grok-2": famQwen2,
-	"solar-open": famQwen2, "kormo": famQwen2,
+	"solar-open": famQwen2, "kormo": famQwen2, "f2llmv2": famQwen2,
+	// llama.cpp's pattern for these differs from Qwen 2's only in ways
+	// that match the same text: the contractions in another order, and
+	// \s*[\r\n] for \s*[\r\n]+ (\s* takes all newlines but the last).
+	"bailingmoe": famQwen2, "bailingmoe2": famQwen2, "llada-moe": famQwen2,
 
 	"falcon":         famFalcon,
 	"deepseek-llm":   famDeepseekLLM,
 	"deepseek-coder": famDeepseekCoder,
-	"deepseek-v3":    famDeepseekV3, "hunyuan-dense": famDeepseekV3,
+	"deepseek-v3":    famDeepseekV3, "hunyuan-dense": famDeepseekV3, "joyai-llm": famDeepseekV3,
 	"tekken": famTekken,
 	"gpt-4o": famGPT4o, "llama4": famGPT4o, "minimax-m2": famGPT4o,
-	"qwen35":     famQwen35,
-	"seed-coder": famSeedCoder,
-	"poro-chat":  famBloom, "bloom": famBloom, "gpt3-finnish": famBloom,
+	"kanana2": famGPT4o, "talkie": famGPT4o,
+	"granite-embed-multi-97m": famGraniteEmbed,
+	"qwen35":                  famQwen35,
+	"seed-coder":              famSeedCoder,
+	"poro-chat":               famBloom, "bloom": famBloom, "gpt3-finnish": famBloom,
 	"viking": famViking,
+
+	"jais-2":   famJais2,
+	"youtu":    famYoutu,
+	"tiny_aya": famTinyAya, "cohere2moe": famTinyAya,
+	"exaone-moe": famExaoneMoE,
+	"minicpm5":   famMiniCPM5,
+	"kimi-k2":    famKimiK2,
+	"superbpe":   famSuperBPE,
+	"afmoe":      famAFMoE,
+	"laguna":     famLaguna,
+	"chameleon":  famChameleon,
+	"gemma4":     famGemma4, "granite-embed-multi-311m": famGemma4,
+	"sarvam-moe": famSarvam,
+	"whitespace": famWhitespace,
 }
 
 func withNoBOS(f preFamily) preFamily { f.noBOS = true; return f }

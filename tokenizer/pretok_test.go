@@ -6,12 +6,9 @@ import (
 	"testing"
 )
 
-// listedPres are the pre-tokenizers the project promises.
-var listedPres = []string{
-	"default", "llama-bpe", "qwen2", "gpt-2", "starcoder", "refact", "falcon", "mpt",
-	"deepseek-llm", "deepseek-coder", "deepseek-v3", "command-r", "olmo", "smollm",
-	"tekken", "gpt-4o", "stablelm2", "phi-2",
-}
+// listedPres are the pre-tokenizers the project promises: all of
+// llama.cpp's.
+var listedPres = llamaCppPres
 
 // trickyInputs exercise the corners of the patterns.
 var trickyInputs = []string{
@@ -19,6 +16,7 @@ var trickyInputs = []string{
 	"I'm sure you'RE right, don't they'll we'VE 'D 's ''s '' 'x",
 	"y'all! How are you?", "Don'T", "'Tis", "it's", "IT'S", "isn’t",
 	"1 12 123 1234 12345 123456", "3.14159", "v1.2.3", "+82-10-1234-5678", "x2y22z333",
+	"room  1024,   56\t\t7", "a\n\n 12 ",
 	"①②③ ٣٤٥ ३४५ Ⅻ ½", "٣٤٥٦٧",
 	"我想在apple工作1314151天～", "日本語のテキスト、カタカナ。", "東京タワー",
 	"서울시는 올해 하반기부터 28일 밝혔다.", "가나다라마바사 아자차카타파하",
@@ -90,6 +88,22 @@ func TestSplitterExpectations(t *testing.T) {
 		{"starcoder", "x 2024 y", []string{"x", " ", "2", "0", "2", "4", " y"}},
 		{"deepseek-coder", "Hello 세계\n42!", []string{"Hello", " ", "세계", "\n", "4", "2", "!"}},
 		{"default", "a+b=3456", []string{"a", "+", "b", "=", "345", "6"}},
+		// An empty match cuts: SuperBPE's digits in threes from the right.
+		{"superbpe", "a 1234567 b", []string{"a ", "1", "234", "567", " b"}},
+		// llama.cpp's number splitter for Tiny Aya ends the text before a
+		// number with the number's first group: "a  1" is one piece for
+		// the second pattern, which backs off one space.
+		{"tiny_aya", "a  1 x 2024", []string{"a", " ", " ", "1", " x", " ", "2", "024"}},
+		// White space beyond ASCII is \v to llama.cpp's patterns, outside
+		// DeepSeek's CJK class (U+0800 to U+4E00) though U+3000 is in it.
+		{"deepseek-llm", "em\u3000ideo", []string{"em", "\u3000ideo"}},
+		{"kimi-k2", "東京タワー abc123456", []string{"東京", "タワー", " abc", "123", "456"}},
+		{"exaone-moe", "Hello world, 세계 평화!", []string{"Hello world", ",", " 세계 평화", "!"}},
+		{"jais-2", "a      b", []string{"a", "    ", " ", " b"}},
+		{"laguna", "!!\n\n x", []string{"!!", "\n\n", " x"}},
+		{"chameleon", "a  b\t1,x", []string{"a", "  ", "b", "\t", "1", ",", "x"}},
+		{"gemma4", "a b\n\nc", []string{"a b", "\n\n", "c"}},
+		{"whitespace", "a b\u3000 c", []string{"a", " ", "b", "\u3000 ", "c"}},
 	}
 	for _, tc := range tests {
 		for _, regexOnly := range []bool{false, true} {

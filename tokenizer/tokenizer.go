@@ -2,7 +2,7 @@
 // model's own tokenizer does, from the tokenizer.ggml.* metadata of a GGUF
 // file.
 //
-// Three tokenizer models are supported, named by tokenizer.ggml.model:
+// These tokenizer models are supported, named by tokenizer.ggml.model:
 //
 //   - "llama": SentencePiece BPE with byte fallback (Llama 1 and 2, Mistral
 //     v0.1–v0.3, Phi-3, …). Spaces become "▁", a space is put in front of
@@ -11,6 +11,14 @@
 //   - "gpt2": byte-level BPE (GPT-2, Llama 3, Qwen, DeepSeek, StarCoder, …).
 //     The text is first cut into pieces by the pre-tokenizer named by
 //     tokenizer.ggml.pre, and each piece's bytes are merged by rank.
+//   - "gemma4": BPE on text as it is (Gemma 4): a SentencePiece-style
+//     vocabulary ("▁" for spaces, <0xXX> byte fallback) whose characters
+//     merge by rank, as byte-level BPE's bytes do, in pieces cut only at
+//     newlines. With "gpt2", the pre-tokenizers "gemma4",
+//     "granite-embed-multi-311m", "sarvam-moe" and "whitespace" take such
+//     a vocabulary too.
+//   - "whitespace": BPE on each run of text between white space, which is
+//     dropped (jina-embeddings-v2-base-zh).
 //   - "bert": WordPiece (BERT-style embedding models), with BERT's
 //     normalization: lower case, accents stripped, punctuation and CJK
 //     characters split off.
@@ -156,7 +164,14 @@ type Tokenizer struct {
 	addBOS, addEOS, addSep bool
 	addSpacePrefix         bool
 	ignoreMerges           bool
-	lowercase, stripAccent bool // WordPiece normalization
+	// Byte-level BPE variants (see preFamily): raw text vocabularies,
+	// spaces written "▁", whole newline tokens, and the whitespace
+	// model's dropping of white space.
+	raw, escapeSpaces, wholeNewlines, dropSpaces bool
+	// mergeOnly gives ids (at or above len(texts)) to the strings of a
+	// raw vocabulary's merges that are not tokens.
+	mergeOnly              map[string]int32
+	lowercase, stripAccent bool // WordPiece normalization; lowercase also for the whitespace model
 	maxTokenLen            int
 
 	pretok    *pretokenizer
@@ -171,7 +186,8 @@ const NoToken int32 = -1
 // VocabSize returns the number of tokens.
 func (t *Tokenizer) VocabSize() int { return len(t.texts) }
 
-// Model returns tokenizer.ggml.model: "llama", "gpt2" or "bert".
+// Model returns tokenizer.ggml.model: "llama", "gpt2", "gemma4",
+// "whitespace" or "bert".
 func (t *Tokenizer) Model() string { return t.modelKey }
 
 // Pre returns tokenizer.ggml.pre as the file gives it ("" when absent).
