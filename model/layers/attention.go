@@ -122,10 +122,17 @@ func (a *Attention) Forward(p *kernels.Pool, out, q []float32, caches []*kvcache
 	n, hd := len(caches), a.HeadDim
 	group := a.Heads / a.KVHeads
 	kvDim := a.KVHeads * hd
-	firsts, lasts := a.ranges(caches, pos[:n])
+	var ends map[*kvcache.Cache]int // each sequence's last position, attending both ways
+	if a.Bidirectional {
+		ends = map[*kvcache.Cache]int{}
+		for i, p := range pos[:n] {
+			ends[caches[i]] = max(ends[caches[i]], p)
+		}
+	}
 	span := 0
-	for i := range firsts {
-		span = max(span, lasts[i]-firsts[i]+1)
+	for i := range n {
+		first, last := a.bounds(caches[i], pos[i], ends)
+		span = max(span, last-first+1)
 	}
 	p.Parallel(n*a.KVHeads, 2*span*hd*group, func(lo, hi int) {
 		sb := scratch.Get().(*[]float32)
@@ -138,7 +145,8 @@ func (a *Attention) Forward(p *kernels.Pool, out, q []float32, caches []*kvcache
 			qg := q[h0*hd : (h0+group)*hd]
 			og := out[h0*hd : (h0+group)*hd]
 			c := caches[i]
-			w := newWindow(firsts[i], lasts[i], c.Slots(layer))
+			first, last := a.bounds(c, pos[i], ends)
+			w := newWindow(first, last, c.Slots(layer))
 			T := w.len()
 			att := (*sb)[:group*T]
 			tmp := (*sb)[group*span : 2*group*span]
@@ -180,32 +188,23 @@ func (a *Attention) Forward(p *kernels.Pool, out, q []float32, caches []*kvcache
 	})
 }
 
-// ranges returns the first and last position each token attends to:
-// causally [p−Window+1 or 0, p], or for bidirectional attention the whole
-// sequence in the batch, within Window/2 of p when windowed.
-func (a *Attention) ranges(caches []*kvcache.Cache, pos []int) (firsts, lasts []int) {
-	firsts, lasts = make([]int, len(pos)), make([]int, len(pos))
+// bounds returns the first and last position the token at p of cache c
+// attends to: causally [p−Window+1 or 0, p], or for bidirectional
+// attention its sequence's positions in the batch (ends), within Window/2
+// of p when windowed.
+func (a *Attention) bounds(c *kvcache.Cache, p int, ends map[*kvcache.Cache]int) (first, last int) {
 	if !a.Bidirectional {
-		for i, p := range pos {
-			lasts[i] = p
-			if a.Window > 0 {
-				firsts[i] = max(0, p-a.Window+1)
-			}
-		}
-		return firsts, lasts
-	}
-	end := map[*kvcache.Cache]int{}
-	for i, p := range pos {
-		end[caches[i]] = max(end[caches[i]], p)
-	}
-	for i, p := range pos {
-		lasts[i] = end[caches[i]]
 		if a.Window > 0 {
-			half := a.Window / 2
-			firsts[i], lasts[i] = max(0, p-half), min(lasts[i], p+half)
+			first = max(0, p-a.Window+1)
 		}
+		return first, p
 	}
-	return firsts, lasts
+	last = ends[c]
+	if a.Window > 0 {
+		half := a.Window / 2
+		first, last = max(0, p-half), min(last, p+half)
+	}
+	return first, last
 }
 
 // scratch holds per-worker attention rows: scores, a copy of one run of
