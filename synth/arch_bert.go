@@ -78,8 +78,10 @@ func bertWeights(c *Config, s scales) []weight {
 		)
 		if jina2 {
 			ws = append(ws,
-				norm(p+"attn_q_norm.weight", d), bias(p+"attn_q_norm.bias", d),
-				norm(p+"attn_k_norm.weight", d), bias(p+"attn_k_norm.bias", d),
+				// The q/k layer norms fix the scale of queries and keys, so
+				// they carry AttnScale, as the projections do elsewhere.
+				weight{p + "attn_q_norm.weight", []int64{d}, s.attn, 0.1 * s.attn}, bias(p+"attn_q_norm.bias", d),
+				weight{p + "attn_k_norm.weight", []int64{d}, s.attn, 0.1 * s.attn}, bias(p+"attn_k_norm.bias", d),
 				norm(p+"attn_norm_2.weight", d), bias(p+"attn_norm_2.bias", d),
 				weight{p + "ffn_up.weight", []int64{d, 2 * ffn}, 0, s.proj(d)},
 				bias(p+"ffn_up.bias", 2*ffn),
