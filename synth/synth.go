@@ -51,9 +51,10 @@ type Config struct {
 	SlidingWindow int // attention window of local layers
 	HeadDim       int // when not Dim/Heads
 	// Pooling, when set, is written as pooling_type: "mean", "cls",
-	// "last", or "rank", which makes a reranker (bert and qwen3): BERT's
-	// head cls + cls.output with one output, Qwen3-Reranker's cls.output
-	// with the labels "yes" and "no".
+	// "last", or "rank", which makes a reranker (bert, modern-bert and
+	// qwen3): BERT's head cls + cls.output with one output, ModernBERT's
+	// cls, cls.norm and cls.output, Qwen3-Reranker's cls.output with the
+	// labels "yes" and "no".
 	Pooling string
 }
 
@@ -91,8 +92,8 @@ func (c *Config) validate() error {
 	if _, ok := poolingTypes[c.Pooling]; c.Pooling != "" && !ok {
 		return fmt.Errorf("synth: pooling %q is not none, mean, cls, last or rank", c.Pooling)
 	}
-	if c.Pooling == "rank" && c.Arch != "bert" && c.Arch != "qwen3" {
-		return fmt.Errorf("synth: only bert and qwen3 make rerankers, not %s", c.Arch)
+	if c.Pooling == "rank" && c.Arch != "bert" && c.Arch != "qwen3" && c.Arch != "modern-bert" {
+		return fmt.Errorf("synth: only bert, modern-bert and qwen3 make rerankers, not %s", c.Arch)
 	}
 	if c.KVHeads == 0 {
 		c.KVHeads = c.Heads
@@ -399,6 +400,14 @@ func rerankHead(c *Config) []weight {
 	s := float32(math.Sqrt(3 / float64(d)))
 	if c.Arch == "qwen3" {
 		return []weight{{"cls.output.weight", []int64{d, 2}, 0, 4 * s}}
+	}
+	if c.Arch == "modern-bert" { // cls without bias, its layer norm, one output
+		return []weight{
+			{"cls.weight", []int64{d, d}, 0, 2 * s},
+			norm("cls.norm.weight", d),
+			{"cls.output.weight", []int64{d, 1}, 0, 2 * s},
+			{"cls.output.bias", []int64{1}, 0, 0.1},
+		}
 	}
 	return []weight{
 		{"cls.weight", []int64{d, d}, 0, 2 * s},

@@ -13,9 +13,10 @@ import (
 )
 
 // rankCases are the rerankers of issue 14: a BERT cross-encoder with its
-// dense+tanh head and one output (bge-reranker's layout) and a
+// dense+tanh head and one output (bge-reranker's layout), a
 // Qwen3-Reranker (the "yes"/"no" rows of the classifier on the last token,
-// softmaxed).
+// softmaxed) and a ModernBERT cross-encoder (mean, dense, GELU, layer norm,
+// one output: gte-reranker-modernbert's layout).
 var rankCases = []struct {
 	name  string
 	edit  func(*synth.Config)
@@ -23,6 +24,7 @@ var rankCases = []struct {
 }{
 	{"bert-reranker", func(c *synth.Config) { c.Arch, c.KVHeads, c.Pooling = "bert", c.Heads, "rank" }, []string{"F32", "Q8_0"}},
 	{"qwen3-reranker", func(c *synth.Config) { c.Arch, c.HeadDim, c.Pooling = "qwen3", 96, "rank" }, []string{"F32", "Q8_0", "Q4_K_M"}},
+	{"modernbert-reranker", func(c *synth.Config) { modernBert(c); c.Pooling = "rank" }, []string{"F32", "Q8_0"}},
 }
 
 // rankInputs are token sequences standing for formatted query–document

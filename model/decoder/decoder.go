@@ -108,12 +108,9 @@ type Recipe struct {
 	// LogitScale multiplies the logits (Granite's 1/logit_scale) unless 0;
 	// FinalSoftcap, when positive, then soft-caps them (Gemma).
 	LogitScale, FinalSoftcap float32
-	// ClsOut is a reranker's classification head (cls.output), read by
-	// Rank from the last token's final normed state when the file's
-	// pooling is rank; RankSoftmax turns its outputs into probabilities
-	// (Qwen3 rerankers: "yes" then "no").
-	ClsOut      layers.Linear
-	RankSoftmax bool
+	// Rank is a reranker's classification head, used by Rank when the
+	// file's pooling is rank.
+	Rank RankHead
 	// Encoder marks a network used only for embeddings with bidirectional
 	// attention (EmbeddingGemma): Embed evaluates the whole sequence in one
 	// pass with a float32 cache, as llama.cpp's cacheless attention does,
@@ -165,7 +162,7 @@ func New(r Recipe, cfg model.Config) (*Model, error) {
 	if d := r.Dense; len(d) > 0 && (d[0].W.Cols != hp.Embd || d[len(d)-1].W.Rows != hp.Embd) {
 		return nil, fmt.Errorf("%s: dense projections must start and end at embedding_length %d", hp.Arch, hp.Embd)
 	}
-	if hp.Pooling == model.PoolingRank && r.ClsOut.W == nil {
+	if hp.Pooling == model.PoolingRank && r.Rank.Out.W == nil {
 		return nil, fmt.Errorf("%s: pooling_type rank needs a classification head, and tensor %q is missing", hp.Arch, "cls.output.weight")
 	}
 	m.info = model.Info{
@@ -390,6 +387,23 @@ func (m *Model) Embed(ctx context.Context, tokens []int32, pool model.Pooling, d
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.pooled(ctx, tokens, pool, dst); err != nil {
+		return err
+	}
+	x := dst[:m.r.Hyper.Embd]
+	for _, d := range m.r.Dense { // projections of the pooled embedding
+		y := make([]float32, d.W.Rows)
+		d.Forward(m.pool, y, x, 1)
+		x = y
+	}
+	copy(dst, x)
+	return nil
+}
+
+// pooled evaluates tokens as one sequence of its own, from position 0 in a
+// fresh cache, and pools the final normed states into dst. The caller
+// holds m.mu and has checked the arguments.
+func (m *Model) pooled(ctx context.Context, tokens []int32, pool model.Pooling, dst []float32) error {
 	hp, batch := &m.r.Hyper, m.batch
 	var c *kvcache.Cache
 	var err error
@@ -402,22 +416,11 @@ func (m *Model) Embed(ctx context.Context, tokens []int32, pool model.Pooling, d
 	if err != nil {
 		return err
 	}
-	err = model.EmbedDecoder(ctx, m.info, c, tokens, pool, batch, dst,
+	return model.EmbedDecoder(ctx, m.info, c, tokens, pool, batch, dst,
 		func(ctx context.Context, tokens []int32, pos []int, caches []*kvcache.Cache, out []bool) ([]float32, error) {
 			k, err := m.hidden(ctx, tokens, pos, caches, out)
 			return m.s.xb[:k*hp.Embd], err
 		})
-	if err != nil {
-		return err
-	}
-	x := dst[:hp.Embd]
-	for _, d := range m.r.Dense { // projections of the pooled embedding
-		y := make([]float32, d.W.Rows)
-		d.Forward(m.pool, y, x, 1)
-		x = y
-	}
-	copy(dst, x)
-	return nil
 }
 
 // encoderOnly is the error of Forward and NewCache on an encoder.
@@ -425,31 +428,48 @@ func (m *Model) encoderOnly() error {
 	return fmt.Errorf("%s: %w (bidirectional attention: no KV cache or logits; use Embed or `ondo embed`)", m.info.Arch, model.ErrEmbeddingOnly)
 }
 
-// Rank implements model.Ranker: the classification head on the final
-// normed state of the last token (llama.cpp's rank pooling for Qwen3, the
-// one decoder family with a head), softmax when the recipe asks, and the
-// first output.
+// RankHead is a reranker's classification head as llama.cpp's rank
+// pooling applies it: the final normed states pooled as Pool says (the
+// last token for Qwen3, the mean for ModernBERT), then Cls with GELU (tanh
+// unless GELU is set) and Norm when the file has them, then Out, softmax
+// when Softmax is set (Qwen3: "yes" then "no"); the score is the first
+// output.
+type RankHead struct {
+	Pool    model.Pooling
+	Cls     layers.Linear
+	GELU    bool
+	Norm    layers.Norm
+	Out     layers.Linear
+	Softmax bool
+}
+
+// Rank implements model.Ranker with the recipe's head.
 func (m *Model) Rank(ctx context.Context, tokens []int32) (float32, error) {
+	h := &m.r.Rank
 	if m.r.Hyper.Pooling != model.PoolingRank {
 		return 0, fmt.Errorf("%s: %w", m.info.Arch, model.ErrNotRanker)
 	}
-	if err := model.CheckEmbed(m.info, tokens, model.PoolingLast, make([]float32, m.info.EmbeddingLength), m.r.Hyper.Context); err != nil {
+	x := make([]float32, m.info.EmbeddingLength)
+	if err := model.CheckEmbed(m.info, tokens, h.Pool, x, m.r.Hyper.Context); err != nil {
 		return 0, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, err := m.NewCache(len(tokens), true)
-	if err != nil {
+	if err := m.pooled(ctx, tokens, h.Pool, x); err != nil {
 		return 0, err
 	}
-	last := make([]float32, m.info.EmbeddingLength)
-	err = model.EmbedDecoder(ctx, m.info, c, tokens, model.PoolingLast, m.batch, last,
-		func(ctx context.Context, tokens []int32, pos []int, caches []*kvcache.Cache, out []bool) ([]float32, error) {
-			k, err := m.hidden(ctx, tokens, pos, caches, out)
-			return m.s.xb[:k*m.r.Hyper.Embd], err
-		})
-	if err != nil {
-		return 0, err
+	if h.Cls.W != nil {
+		y := make([]float32, h.Cls.W.Rows)
+		h.Cls.Forward(m.pool, y, x, 1)
+		for i, v := range y {
+			if h.GELU {
+				y[i] = layers.GELU(v)
+			} else {
+				y[i] = float32(math.Tanh(float64(v)))
+			}
+		}
+		h.Norm.Forward(y, y, 1)
+		x = y
 	}
-	return model.ClassifyHead(nil, &m.r.ClsOut, last, m.r.RankSoftmax), nil
+	return model.ClassifyHead(m.pool, &h.Out, x, h.Softmax), nil
 }

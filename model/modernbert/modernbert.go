@@ -12,13 +12,15 @@
 // 0, 3, 6, …, attention.sliding_window_pattern giving another period)
 // attend within half the window on either side and rotate
 // with rope.freq_base_swa without scaling, as llama.cpp's modern-bert graph
-// does.
+// does. A file with pooling_type rank is a reranker: the mean state goes
+// through cls (no bias), GELU, the cls.norm layer norm and cls.output.
 package modernbert
 
 import (
 	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/model"
 	"github.com/ondo-ai/ondo/model/decoder"
+	"github.com/ondo-ai/ondo/model/layers"
 )
 
 const arch = "modern-bert"
@@ -61,6 +63,15 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 	r.Ropes = []decoder.Rotation{{Rope: global}, {Rope: local}}
 	r.EmbedNorm = l.LayerNorm("token_embd_norm", hp.Embd)
 	r.OutNorm = l.LayerNorm("output_norm", hp.Embd)
+	if hp.Pooling == model.PoolingRank { // a reranker: mean, dense, GELU, layer norm, output
+		r.Rank = decoder.RankHead{Pool: model.PoolingMean, GELU: true, Out: l.ClsOut()}
+		if l.Has("cls.weight") {
+			r.Rank.Cls = layers.Linear{W: l.Matrix("cls.weight", hp.Embd, hp.Embd)} // llama.cpp reads no cls bias here
+		}
+		if l.Has("cls.norm.weight") {
+			r.Rank.Norm = layers.Norm{W: l.Vector("cls.norm.weight", hp.Embd), Eps: hp.Eps, Mean: true}
+		}
+	}
 	for i := range hp.Layers {
 		p := decoder.Prefix(i)
 		b := l.Attention(p)

@@ -45,7 +45,7 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 	l := decoder.NewLoader(f, &hp)
 	r := l.Recipe(decoder.MaybeTied)
 	r.Ropes = []decoder.Rotation{{Rope: rope}}
-	r.ClsOut, r.RankSoftmax = l.ClsOut(), true // Qwen3-Reranker: P("yes") of "yes", "no"
+	r.Rank = decoder.RankHead{Pool: model.PoolingLast, Out: l.ClsOut(), Softmax: true} // Qwen3-Reranker: P("yes") of "yes", "no"
 	l.Layers(&r, decoder.PreNorms, func(_ int, p string, b *decoder.Block) {
 		l.QKNorm(b, p)
 		b.FFN = l.SwiGLU(p)
