@@ -89,9 +89,10 @@ func (c Config) Batch() int {
 type Loader func(f *gguf.File, cfg Config) (Model, error)
 
 var (
-	mu           sync.RWMutex
-	loaders      = map[string]Loader{}
-	descriptions = map[string]string{}
+	mu            sync.RWMutex
+	loaders       = map[string]Loader{}
+	descriptions  = map[string]string{}
+	embeddingOnly = map[string]bool{}
 )
 
 // Describe records a one-line description of the architecture arch, the
@@ -100,6 +101,21 @@ func Describe(arch, text string) {
 	mu.Lock()
 	defer mu.Unlock()
 	descriptions[arch] = text
+}
+
+// MarkEmbeddingOnly records that architecture arch computes embeddings
+// only (an encoder), for listings that say what a model can do.
+func MarkEmbeddingOnly(arch string) {
+	mu.Lock()
+	defer mu.Unlock()
+	embeddingOnly[arch] = true
+}
+
+// EmbeddingOnly reports whether [MarkEmbeddingOnly] recorded arch.
+func EmbeddingOnly(arch string) bool {
+	mu.RLock()
+	defer mu.RUnlock()
+	return embeddingOnly[arch]
 }
 
 // Description returns what [Describe] recorded for arch, "" if nothing.

@@ -13,6 +13,7 @@ import (
 	"github.com/ondo-ai/ondo/chat"
 	"github.com/ondo-ai/ondo/engine"
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/model"
 	"github.com/ondo-ai/ondo/quantize"
 	"github.com/ondo-ai/ondo/tensor"
 	"github.com/ondo-ai/ondo/tokenizer"
@@ -724,6 +725,7 @@ type fileFacts struct {
 	template  string
 	license   string
 	embedOnly bool
+	reranker  bool // pooling_type rank: scores query–document pairs
 	tools     bool
 	thinking  bool
 }
@@ -799,7 +801,9 @@ func factsOf(g *gguf.File) *fileFacts {
 		f.template = src
 	}
 	f.license, _ = g.String("general.license")
-	f.embedOnly = arch == "bert" || arch == "nomic-bert" || arch == "jina-bert-v2"
+	f.embedOnly = model.EmbeddingOnly(arch)
+	pool, _ := g.Int(arch + ".pooling_type")
+	f.reranker = pool == int64(model.PoolingRank)
 	return f
 }
 
@@ -891,7 +895,9 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) error {
 		g.Close()
 	}
 	caps := []string{"completion"}
-	if f.embedOnly {
+	if f.reranker {
+		caps = []string{"rerank"} // llama-server's /v1/rerank; no generation, no embeddings
+	} else if f.embedOnly {
 		caps = []string{"embedding"}
 	} else {
 		if f.tools {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"sort"
@@ -181,5 +182,20 @@ func TestRerankErrors(t *testing.T) {
 	res := ts.do(t, "POST", "/v1/embeddings", map[string]any{"model": "bge", "input": "hello"})
 	if res.status != http.StatusBadRequest || !strings.Contains(string(res.body), "is a reranker") {
 		t.Errorf("embeddings from a reranker: status %d %s", res.status, res.body)
+	}
+}
+
+// TestRerankCapabilities checks that /api/show says what a reranker can
+// do: rerank, not completion or embedding.
+func TestRerankCapabilities(t *testing.T) {
+	ts := rerankServer(t)
+	for name, want := range map[string]string{"bge": "[rerank]", "qwen-rr": "[rerank]", "stories": "[completion]"} {
+		res := ts.do(t, "POST", "/api/show", map[string]any{"model": name})
+		if res.status != http.StatusOK {
+			t.Fatalf("%s: status %d %s", name, res.status, res.body)
+		}
+		if got := fmt.Sprint(res.json(t)["capabilities"]); got != want {
+			t.Errorf("%s: capabilities %s, want %s", name, got, want)
+		}
 	}
 }

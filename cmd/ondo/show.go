@@ -127,6 +127,15 @@ func summarize(f *gguf.File) summary {
 	}
 	s.Template = f.Has("tokenizer.chat_template")
 	s.Caps = []string{"completion"}
+	pool, _ := f.Int(s.Arch + ".pooling_type")
+	switch {
+	case pool == int64(model.PoolingRank):
+		s.Caps = []string{"rerank"}
+		return s
+	case model.EmbeddingOnly(s.Arch):
+		s.Caps = []string{"embedding"}
+		return s
+	}
 	src, _ := f.String("tokenizer.chat_template")
 	if t, err := chat.ForModel(src, toksOf(f)); err == nil {
 		tools, thinking := toolcall.Supports(t)

@@ -44,6 +44,7 @@ func rotates(a string) bool { return a == nomic || a == jinaV3 }
 func init() {
 	for _, a := range []string{bert, nomic, jinaV2, jinaV3} {
 		model.Register(a, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, a, cfg) })
+		model.MarkEmbeddingOnly(a)
 	}
 	model.Describe(bert, "BERT encoders (embeddings only): learned positions, post layer norms, GELU")
 	model.Describe(nomic, "nomic-bert encoders (embeddings only): NeoX RoPE, post layer norms, SwiGLU")

@@ -40,6 +40,7 @@ const embeddingArch = "gemma-embedding"
 func init() {
 	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
 	model.Register(embeddingArch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return load(f, embeddingArch, cfg) })
+	model.MarkEmbeddingOnly(embeddingArch)
 	model.Describe(embeddingArch, "EmbeddingGemma (embeddings only): Gemma 3 attending both ways, symmetric sliding windows, dense projections after pooling")
 	model.Describe(arch, "Gemma 3 (text): Gemma 2 with q/k norms, 5:1 sliding/global, separate local RoPE base")
 }

@@ -27,6 +27,7 @@ const arch = "modern-bert"
 
 func init() {
 	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.MarkEmbeddingOnly(arch)
 	model.Describe(arch, "ModernBERT encoders (embeddings only): layer norms, NeoX RoPE, attention both ways with 2:1 symmetric sliding windows, fused GeGLU")
 }
 
