@@ -32,7 +32,9 @@ import (
 // Cache is the key/value cache of one sequence. It is not safe for
 // concurrent use.
 type Cache struct {
-	layers, size, kvHeads, headDim, kvDim int
+	layers, size int
+	shapes       []Shape // per layer
+	kvDims       []int   // per layer: KVHeads × HeadDim
 
 	f16      bool
 	k16, v16 []uint16 // every layer's slots × kvDim, back to back, when f16
@@ -79,6 +81,18 @@ func New(layers, size, kvHeads, headDim int, f16 bool) (*Cache, error) {
 	return NewSliding(layers, size, kvHeads, headDim, f16, Sliding{})
 }
 
+// Shape is one layer's key/value geometry: KVHeads heads of HeadDim each.
+type Shape struct{ KVHeads, HeadDim int }
+
+// Uniform returns layers copies of one shape.
+func Uniform(layers, kvHeads, headDim int) []Shape {
+	s := make([]Shape, max(layers, 0))
+	for i := range s {
+		s[i] = Shape{kvHeads, headDim}
+	}
+	return s
+}
+
 // NewSliding is [New] for a model with sliding-window layers: the layers s
 // marks hold min(size, s.Window−1+s.Batch) positions in a ring instead of
 // size. A zero s (no layer marked) gives the cache of New.
@@ -86,12 +100,28 @@ func NewSliding(layers, size, kvHeads, headDim int, f16 bool, s Sliding) (*Cache
 	if layers <= 0 || size <= 0 || kvHeads <= 0 || headDim <= 0 {
 		return nil, fmt.Errorf("kvcache: bad geometry: %d layers, context %d, %d KV heads of %d", layers, size, kvHeads, headDim)
 	}
-	kvDim := kvHeads * headDim
-	if kvDim > maxElements/layers/size {
-		return nil, fmt.Errorf("kvcache: %d layers × context %d × %d too large", layers, size, kvDim)
+	return NewShaped(size, f16, Uniform(layers, kvHeads, headDim), s)
+}
+
+// NewShaped is [NewSliding] for layers of different geometry (Gemma 4's
+// sliding and global layers have heads of different sizes): one Shape per
+// layer.
+func NewShaped(size int, f16 bool, shapes []Shape, s Sliding) (*Cache, error) {
+	layers := len(shapes)
+	if layers == 0 || size <= 0 {
+		return nil, fmt.Errorf("kvcache: bad geometry: %d layers, context %d", layers, size)
 	}
-	c := &Cache{layers: layers, size: size, kvHeads: kvHeads, headDim: headDim, kvDim: kvDim, f16: f16,
+	c := &Cache{layers: layers, size: size, shapes: slices.Clone(shapes), kvDims: make([]int, layers), f16: f16,
 		off: make([]int, layers+1), slots: make([]int, layers)}
+	for l, sh := range shapes {
+		if sh.KVHeads <= 0 || sh.HeadDim <= 0 {
+			return nil, fmt.Errorf("kvcache: bad geometry: layer %d has %d KV heads of %d", l, sh.KVHeads, sh.HeadDim)
+		}
+		c.kvDims[l] = sh.KVHeads * sh.HeadDim
+		if c.kvDims[l] > maxElements/layers/size {
+			return nil, fmt.Errorf("kvcache: %d layers × context %d × %d too large", layers, size, c.kvDims[l])
+		}
+	}
 	ring := size
 	if slices.Contains(s.Layers, true) {
 		switch {
@@ -110,7 +140,7 @@ func NewSliding(layers, size, kvHeads, headDim int, f16 bool, s Sliding) (*Cache
 		if c.Sliding(l) {
 			c.slots[l] = ring
 		}
-		c.off[l+1] = c.off[l] + c.slots[l]*kvDim
+		c.off[l+1] = c.off[l] + c.slots[l]*c.kvDims[l]
 	}
 	n := c.off[layers]
 	if f16 {
@@ -130,11 +160,18 @@ func (c *Cache) Size() int { return c.size }
 // Layers returns the number of layers.
 func (c *Cache) Layers() int { return c.layers }
 
-// KVHeads returns the number of key/value heads per layer.
-func (c *Cache) KVHeads() int { return c.kvHeads }
+// KVHeads returns the number of key/value heads of layer 0 (of every
+// layer unless the cache was made by NewShaped).
+func (c *Cache) KVHeads() int { return c.shapes[0].KVHeads }
 
-// HeadDim returns the dimension of one head.
-func (c *Cache) HeadDim() int { return c.headDim }
+// HeadDim returns the dimension of one head of layer 0.
+func (c *Cache) HeadDim() int { return c.shapes[0].HeadDim }
+
+// Shape returns layer's key/value geometry.
+func (c *Cache) Shape(layer int) Shape { return c.shapes[layer] }
+
+// Shapes returns every layer's key/value geometry.
+func (c *Cache) Shapes() []Shape { return slices.Clone(c.shapes) }
 
 // F16 reports whether keys and values are stored as fp16.
 func (c *Cache) F16() bool { return c.f16 }
@@ -206,20 +243,21 @@ func (c *Cache) Put(layer, pos int, k, v []float32) error {
 	if err := c.Check(pos, 1); err != nil {
 		return err
 	}
-	if len(k) < c.kvDim || len(v) < c.kvDim {
-		return fmt.Errorf("kvcache: %d keys and %d values, want %d each", len(k), len(v), c.kvDim)
+	kvDim := c.kvDims[layer]
+	if len(k) < kvDim || len(v) < kvDim {
+		return fmt.Errorf("kvcache: %d keys and %d values, want %d each", len(k), len(v), kvDim)
 	}
 	slots := c.slots[layer]
-	off := c.off[layer] + pos%slots*c.kvDim
+	off := c.off[layer] + pos%slots*kvDim
 	if slots < c.size {
 		c.oldest = max(c.oldest, pos-slots+1) // the row held pos−slots
 	}
 	if c.f16 {
-		kernels.ToFP16(c.k16[off:off+c.kvDim], k[:c.kvDim])
-		kernels.ToFP16(c.v16[off:off+c.kvDim], v[:c.kvDim])
+		kernels.ToFP16(c.k16[off:off+kvDim], k[:kvDim])
+		kernels.ToFP16(c.v16[off:off+kvDim], v[:kvDim])
 	} else {
-		copy(c.k32[off:off+c.kvDim], k)
-		copy(c.v32[off:off+c.kvDim], v)
+		copy(c.k32[off:off+kvDim], k)
+		copy(c.v32[off:off+kvDim], v)
 	}
 	return nil
 }
@@ -255,7 +293,7 @@ func (c *Cache) Truncate(n int) error {
 func (c *Cache) Reset() { c.n, c.oldest = 0, 0 }
 
 // LayerF16 returns the keys and values of layer as fp16 bits, Slots(layer)
-// × KVHeads × HeadDim each, or nils for a float32 cache. Position p is in
+// × the layer's KVHeads × HeadDim each, or nils for a float32 cache. Position p is in
 // row p mod Slots(layer), which is row p except in a sliding layer.
 // Positions at and past Len hold stale data. Attention kernels read the
 // cache through this view.

@@ -135,3 +135,36 @@ func TestCommitTruncate(t *testing.T) {
 		t.Errorf("Len after Reset: %d", c.Len())
 	}
 }
+
+// TestShaped checks a cache whose layers differ in geometry: each layer
+// stores and returns rows of its own width, and Bytes counts them.
+func TestShaped(t *testing.T) {
+	shapes := []Shape{{KVHeads: 2, HeadDim: 4}, {KVHeads: 1, HeadDim: 16}}
+	c, err := NewShaped(5, false, shapes, Sliding{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l, sh := range shapes {
+		w := sh.KVHeads * sh.HeadDim
+		k, v := make([]float32, w), make([]float32, w)
+		for i := range k {
+			k[i], v[i] = float32(l*100+i), float32(-l*100-i)
+		}
+		if err := c.Put(l, 3, k, v); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Put(l, 3, k[:w-1], v); err == nil {
+			t.Errorf("layer %d: a row of %d accepted for width %d", l, w-1, w)
+		}
+		ks, vs := c.LayerF32(l)
+		if len(ks) != 5*w || ks[3*w+w-1] != k[w-1] || vs[3*w] != v[0] || c.Shape(l) != sh {
+			t.Errorf("layer %d: %d values, row 3 ends %v, shape %v", l, len(ks), ks[3*w+w-1], c.Shape(l))
+		}
+	}
+	if want := int64(2 * 4 * 5 * (8 + 16)); c.Bytes() != want {
+		t.Errorf("Bytes %d, want %d", c.Bytes(), want)
+	}
+	if _, err := NewShaped(5, false, []Shape{{KVHeads: 1, HeadDim: 0}}, Sliding{}); err == nil {
+		t.Error("a layer of head size 0 accepted")
+	}
+}

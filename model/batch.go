@@ -109,7 +109,7 @@ func NewPlan(b *Batch, info Info, logitsLen int) (*Plan, error) {
 		if c == nil {
 			return nil, fmt.Errorf("model: cache %d is nil", s)
 		}
-		if c.Layers() != info.Layers || c.KVHeads() != info.KVHeads || c.HeadDim() != info.HeadDim {
+		if !info.fits(c) {
 			return nil, fmt.Errorf("model: cache %d is for %d layers of %d×%d, model has %d layers of %d×%d",
 				s, c.Layers(), c.KVHeads(), c.HeadDim(), info.Layers, info.KVHeads, info.HeadDim)
 		}

@@ -56,6 +56,26 @@ type Info struct {
 	Heads             int
 	KVHeads           int
 	HeadDim           int
+	// KVShapes is each layer's key/value geometry when the layers differ
+	// (Gemma 4); nil when every layer has KVHeads heads of HeadDim.
+	KVShapes []kvcache.Shape
+}
+
+// fits reports whether cache c has the model's layers and geometry.
+func (i *Info) fits(c *kvcache.Cache) bool {
+	if c.Layers() != i.Layers {
+		return false
+	}
+	for l := range i.Layers {
+		want := kvcache.Shape{KVHeads: i.KVHeads, HeadDim: i.HeadDim}
+		if i.KVShapes != nil {
+			want = i.KVShapes[l]
+		}
+		if c.Shape(l) != want {
+			return false
+		}
+	}
+	return true
 }
 
 // Config holds the loading options that do not come from the file.

@@ -55,11 +55,18 @@ type Rope struct {
 	AttnFactor float64 // multiplies cos and sin (LongRoPE); 0: 1
 }
 
+// Shape is one layer's attention geometry.
+type Shape struct{ Heads, KVHeads, HeadDim int }
+
 // Spec parameterises the forward pass.
 type Spec struct {
 	Dim, Heads, KVHeads, Layers int
 	HeadDim                     int     // 0: Dim/Heads
 	Eps                         float64 // of every RMS norm
+	// LayerShapes, when set, gives each layer its own attention geometry
+	// (Gemma 4's sliding and global layers differ); Heads, KVHeads and
+	// HeadDim are then layer 0's.
+	LayerShapes []Shape
 
 	Rope   Rope   // every layer's rotation, unless Ropes is set
 	Ropes  []Rope // per layer
@@ -184,7 +191,12 @@ func (p *pass) residual(x, y []float64, post string) {
 }
 
 func (p *pass) attention(b string, l, pos int, x []float64) []float64 {
-	hd, qd, kd := p.HeadDim, p.Heads*p.HeadDim, p.KVHeads*p.HeadDim
+	heads, kvHeads, hd := p.Heads, p.KVHeads, p.HeadDim
+	if p.LayerShapes != nil {
+		sh := p.LayerShapes[l]
+		heads, kvHeads, hd = sh.Heads, sh.KVHeads, sh.HeadDim
+	}
+	qd, kd := heads*hd, kvHeads*hd
 	var q, k, v []float64
 	if p.has(b + "attn_qkv.weight") {
 		qkv := p.mat(b+"attn_qkv.weight", 0, x)
@@ -192,10 +204,10 @@ func (p *pass) attention(b string, l, pos int, x []float64) []float64 {
 	} else {
 		q, k, v = p.mat(b+"attn_q.weight", 0, x), p.mat(b+"attn_k.weight", 0, x), p.mat(b+"attn_v.weight", 0, x)
 	}
-	for h := 0; h < p.Heads; h++ {
+	for h := 0; h < heads; h++ {
 		copy(q[h*hd:(h+1)*hd], p.norm(q[h*hd:(h+1)*hd], b+"attn_q_norm.weight"))
 	}
-	for h := 0; h < p.KVHeads; h++ {
+	for h := 0; h < kvHeads; h++ {
 		copy(k[h*hd:(h+1)*hd], p.norm(k[h*hd:(h+1)*hd], b+"attn_k_norm.weight"))
 	}
 	rope := p.Rope
@@ -214,8 +226,8 @@ func (p *pass) attention(b string, l, pos int, x []float64) []float64 {
 		sc = 1 / math.Sqrt(float64(hd))
 	}
 	out := make([]float64, qd)
-	for h := 0; h < p.Heads; h++ {
-		g := h / (p.Heads / p.KVHeads) // the key/value head of query head h
+	for h := 0; h < heads; h++ {
+		g := h / (heads / kvHeads) // the key/value head of query head h
 		w := make([]float64, pos+1-first)
 		for j := range w {
 			for i, kv := range p.keys[l][first+j][g*hd : (g+1)*hd] {

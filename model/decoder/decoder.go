@@ -131,6 +131,9 @@ type Model struct {
 	sliding []bool // per layer: attends within a window
 	window  int    // the largest window, 0 when no layer slides
 
+	shapes      []kvcache.Shape // per layer: the cache geometry of its attention
+	qMax, kvMax int             // the widest queries and keys of a layer
+
 	mu sync.Mutex // serialises Forward and Embed, which own s
 	s  scratch
 }
@@ -151,6 +154,9 @@ func New(r Recipe, cfg model.Config) (*Model, error) {
 		if b.Rope != NoRope && (b.Rope < 0 || b.Rope >= len(r.Ropes)) {
 			return nil, fmt.Errorf("%s: layer %d: rotation %d of %d", hp.Arch, l, b.Rope, len(r.Ropes))
 		}
+		m.shapes = append(m.shapes, kvcache.Shape{KVHeads: b.Attn.KVHeads, HeadDim: b.Attn.HeadDim})
+		m.qMax = max(m.qMax, b.Attn.Heads*b.Attn.HeadDim)
+		m.kvMax = max(m.kvMax, b.Attn.KVHeads*b.Attn.HeadDim)
 		if b.Attn.Window > 0 {
 			m.sliding[l] = true
 			if m.window != 0 && m.window != b.Attn.Window {
@@ -169,6 +175,12 @@ func New(r Recipe, cfg model.Config) (*Model, error) {
 		Arch: hp.Arch, Name: hp.Name, VocabSize: r.Embd.Rows, ContextLength: hp.Context,
 		EmbeddingLength: hp.Embd, FeedForwardLength: hp.FFN, Layers: hp.Layers,
 		Heads: hp.Heads, KVHeads: hp.KVHeads, HeadDim: hp.HeadDim,
+	}
+	for _, sh := range m.shapes {
+		if sh != m.shapes[0] || sh != (kvcache.Shape{KVHeads: hp.KVHeads, HeadDim: hp.HeadDim}) {
+			m.info.KVShapes = m.shapes // layers of different geometry (Gemma 4)
+			break
+		}
 	}
 	m.pool = kernels.NewPool(cfg.Threads)
 	return m, nil
@@ -194,9 +206,9 @@ func (m *Model) NewCache(size int, f16 bool) (*kvcache.Cache, error) {
 		size = hp.Context
 	}
 	if m.window == 0 {
-		return kvcache.New(hp.Layers, size, hp.KVHeads, hp.HeadDim, f16)
+		return kvcache.NewShaped(size, f16, m.shapes, kvcache.Sliding{})
 	}
-	return kvcache.NewSliding(hp.Layers, size, hp.KVHeads, hp.HeadDim, f16,
+	return kvcache.NewShaped(size, f16, m.shapes,
 		kvcache.Sliding{Window: m.window, Batch: m.batch, Layers: m.sliding})
 }
 
@@ -256,7 +268,7 @@ func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) e
 // m.s.xb.
 func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []*kvcache.Cache, out []bool) (k int, err error) {
 	r, hp, n := &m.r, &m.r.Hyper, len(tokens)
-	dim, qDim, kvDim := hp.Embd, hp.Heads*hp.HeadDim, hp.KVHeads*hp.HeadDim
+	dim := hp.Embd
 	s := m.scratch(n)
 	x := s.x[:n*dim]
 
@@ -281,6 +293,8 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 			return 0, err
 		}
 		b := &r.Blocks[l]
+		a := &b.Attn // this layer's geometry
+		qDim, kvDim := a.Heads*a.HeadDim, a.KVHeads*a.HeadDim
 		h := x
 		if b.AttnNorm.Present() {
 			b.AttnNorm.Forward(s.xb, x, n) // attention norm
@@ -294,8 +308,8 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 		}
 		if b.Rope != NoRope {
 			rot := &r.Ropes[b.Rope].Rope
-			layers.Rope(rot, s.q, hp.Heads, hp.HeadDim, s.rope[b.Rope], n)   // rotate queries
-			layers.Rope(rot, s.k, hp.KVHeads, hp.HeadDim, s.rope[b.Rope], n) // rotate keys
+			layers.Rope(rot, s.q, a.Heads, a.HeadDim, s.rope[b.Rope], n)   // rotate queries
+			layers.Rope(rot, s.k, a.KVHeads, a.HeadDim, s.rope[b.Rope], n) // rotate keys
 		}
 		if b.QScale != 0 {
 			kernels.Scale(s.q[:n*qDim], b.QScale)
@@ -358,7 +372,7 @@ func (m *Model) scratch(n int) *scratch {
 		return s
 	}
 	hp := &m.r.Hyper
-	qDim, kvDim := hp.Heads*hp.HeadDim, hp.KVHeads*hp.HeadDim
+	qDim, kvDim := m.qMax, m.kvMax
 	s.n = n
 	s.x = make([]float32, n*hp.Embd)
 	s.xb = make([]float32, n*max(hp.Embd, qDim))
@@ -408,7 +422,7 @@ func (m *Model) pooled(ctx context.Context, tokens []int32, pool model.Pooling, 
 	var c *kvcache.Cache
 	var err error
 	if m.r.Encoder { // the whole sequence at once, attention in float32
-		c, err = kvcache.New(hp.Layers, len(tokens), hp.KVHeads, hp.HeadDim, false)
+		c, err = kvcache.NewShaped(len(tokens), false, m.shapes, kvcache.Sliding{})
 		batch = len(tokens)
 	} else {
 		c, err = m.NewCache(len(tokens), true)

@@ -2,6 +2,7 @@ package decoder
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/ondo-ai/ondo/gguf"
 	"github.com/ondo-ai/ondo/kernels"
@@ -194,9 +195,16 @@ func (l *Loader) Layers(r *Recipe, norms Norms, build func(i int, p string, b *B
 // (attn_qkv), each with an optional bias, and attn_output. The block's
 // attention is the model's plain one and its rotation the first.
 func (l *Loader) Attention(p string) Block {
+	return l.AttentionShaped(p, l.hp.Heads, l.hp.KVHeads, l.hp.HeadDim)
+}
+
+// AttentionShaped is [Loader.Attention] for a layer of its own geometry:
+// heads query heads and kvHeads key/value heads of headDim (Gemma 4's
+// sliding and global layers differ), scores scaled by 1/√headDim.
+func (l *Loader) AttentionShaped(p string, heads, kvHeads, headDim int) Block {
 	hp := l.hp
-	qDim, kvDim := hp.Heads*hp.HeadDim, hp.KVHeads*hp.HeadDim
-	b := Block{Attn: hp.Attention()}
+	qDim, kvDim := heads*headDim, kvHeads*headDim
+	b := Block{Attn: layers.Attention{Heads: heads, KVHeads: kvHeads, HeadDim: headDim, Scale: 1 / float32(math.Sqrt(float64(headDim)))}}
 	if l.Has(p + "attn_qkv.weight") {
 		qkv := l.Split(p+"attn_qkv.weight", l.Linear(p+"attn_qkv", hp.Embd, qDim+2*kvDim), qDim, kvDim, kvDim)
 		b.Q, b.K, b.V = qkv[0], qkv[1], qkv[2]
@@ -214,8 +222,8 @@ func (l *Loader) Attention(p string) Block {
 
 // QKNorm reads the per-head query and key norms attn_q_norm and attn_k_norm.
 func (l *Loader) QKNorm(b *Block, p string) {
-	b.QNorm = l.Norm(p+"attn_q_norm", l.hp.HeadDim)
-	b.KNorm = l.Norm(p+"attn_k_norm", l.hp.HeadDim)
+	b.QNorm = l.Norm(p+"attn_q_norm", b.Attn.HeadDim)
+	b.KNorm = l.Norm(p+"attn_k_norm", b.Attn.HeadDim)
 }
 
 // SwiGLU reads the gated feed-forward ffn_gate, ffn_up, ffn_down of layer
