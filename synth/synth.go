@@ -145,6 +145,9 @@ type arch struct {
 	// tokenizer, when set, replaces the SentencePiece-style vocabulary
 	// keys (tokenizer.ggml.*), e.g. with a WordPiece one for BERT.
 	tokenizer func(c *Config) []gguf.KV
+	// fixed, when set, gives tensors of fixed content by name instead of
+	// random values (Gemma 4's proportional rope_freqs).
+	fixed func(c *Config) map[string][]float32
 }
 
 var archs = map[string]arch{}
@@ -210,6 +213,10 @@ func Write(path string, c Config) error {
 		TiedOutput: !c.Untied, AttnV: quantize.CountAttnV(names),
 	})
 	planner.Pure = c.Pure
+	var fixed map[string][]float32
+	if f := archs[c.Arch].fixed; f != nil {
+		fixed = f(&c)
+	}
 	specs := make([]gguf.TensorSpec, len(ws))
 	for i, w := range ws {
 		typ, err := planner.Choose(w.name, tensor.F32, w.shape)
@@ -218,7 +225,7 @@ func Write(path string, c Config) error {
 		}
 		seed := tensorSeed(c.Seed, w.name)
 		specs[i] = gguf.TensorSpec{Name: w.name, Type: typ, Shape: w.shape, Fill: func(out io.Writer) error {
-			return fill(out, w, typ, seed)
+			return fill(out, w, typ, seed, fixed[w.name])
 		}}
 	}
 	return gguf.WriteFile(path, c.metadata(ft), specs)
@@ -231,7 +238,7 @@ func tensorSeed(seed uint64, name string) uint64 {
 }
 
 // fill generates a tensor's F32 values row by row and converts them.
-func fill(out io.Writer, w weight, typ tensor.Type, seed uint64) error {
+func fill(out io.Writer, w weight, typ tensor.Type, seed uint64, fixed []float32) error {
 	cols := w.shape[0]
 	rows := int64(1)
 	for _, d := range w.shape[1:] {
@@ -247,6 +254,9 @@ func fill(out io.Writer, w weight, typ tensor.Type, seed uint64) error {
 		b := buf[:n*cols*4]
 		for i := int64(0); i < n*cols; i++ {
 			v := w.center + w.spread*(2*rng.Float32()-1)
+			if fixed != nil {
+				v = fixed[start*cols+i]
+			}
 			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
 		}
 		if typ == tensor.F32 {

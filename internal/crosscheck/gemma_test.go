@@ -241,3 +241,79 @@ func TestGemmaCrossCheckCanFail(t *testing.T) {
 		}
 	}
 }
+
+// gemma4Cases are Gemma 4 dense models: five sliding layers (window 8,
+// heads of 64 over 2 key/value heads) and a global one (heads of 128 over
+// one key/value head, values from the keys, a quarter of each head
+// rotated), soft-capped logits, each layer's output scaled.
+var gemma4Cases = []qwenPhiCase{
+	{"gemma4 6-layers", func(c *synth.Config) {
+		c.Arch, c.Layers, c.HeadDim, c.RopeBase = "gemma4", 6, 64, 1e6
+		c.WeightScale, c.AttnScale = gemma4WeightScale, gemmaAttnScale
+	}, nil},
+}
+
+// gemma4WeightScale is smaller than Gemma 3's: unscaled scores over
+// normed q, k and v make a Gemma 4 block more sensitive, and at 0.1
+// llama.cpp's own batch and token-by-token results for Q4_K_M part by
+// 3e-2, beyond the quantized tolerance.
+const gemma4WeightScale = 0.05
+
+// TestGemma4MatchesLlamaCpp is issue 14's cross-check of Gemma 4.
+func TestGemma4MatchesLlamaCpp(t *testing.T) { crossCheckCases(t, gemma4Cases) }
+
+// TestGemma4CrossCheckCanFail shows the Gemma 4 cross-check sees its
+// parts: ondo on a copy with one of them changed lands far outside the
+// F32 tolerance of llama.cpp on the original.
+func TestGemma4CrossCheckCanFail(t *testing.T) {
+	lc := llamaCpp(t)
+	dir := t.TempDir()
+	toks := prompt(promptLen, 512)
+	right := qwenPhiModel(t, dir, gemma4Cases[0], "F32")
+	ref, err := lc.Eval(context.Background(), right, toks, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		name string
+		edit func(*gguf.File) ([]gguf.KV, []gguf.TensorSpec)
+	}{
+		{"window 8→9", func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
+			return setKV(f, "gemma4.attention.sliding_window", uint32(9)), copyTensors(f, nil)
+		}},
+		{"sliding layers' rope base 10000→1e6", func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
+			return setKV(f, "gemma4.rope.freq_base_swa", float32(1e6)), copyTensors(f, nil)
+		}},
+		{"final soft cap 10→20", func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
+			return setKV(f, "gemma4.final_logit_softcapping", float32(20)), copyTensors(f, nil)
+		}},
+		{"global layers rotate every pair", func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
+			return f.KV, copyTensors(f, func(name string, data []byte) []byte {
+				if name != "rope_freqs.weight" {
+					return data
+				}
+				out := scaleF32(data, 0)
+				for j := 0; j+4 <= len(out); j += 4 { // every factor 1
+					out[j], out[j+1], out[j+2], out[j+3] = 0, 0, 0x80, 0x3f
+				}
+				return out
+			})
+		}},
+		{"no layer output scale", func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
+			var specs []gguf.TensorSpec
+			for _, s := range copyTensors(f, nil) {
+				if !strings.HasSuffix(s.Name, "layer_output_scale.weight") {
+					specs = append(specs, s)
+				}
+			}
+			return f.KV, specs
+		}},
+	} {
+		wrong := rewrite(t, right, filepath.Join(dir, fmt.Sprintf("gemma4-wrong-%d.gguf", i)), tc.edit)
+		diff, _ := compare(runOndo(t, wrong, toks, 1), result{logprobs: ref.LogProbs})
+		t.Logf("gemma4: %s: max |Δ log-prob| %.3g", tc.name, diff)
+		if diff < 10*qwenPhiTypes[0].tol {
+			t.Errorf("gemma4: %s: difference %.3g is not far outside the tolerance %.0e", tc.name, diff, qwenPhiTypes[0].tol)
+		}
+	}
+}

@@ -56,6 +56,14 @@ type Block struct {
 	FFNNorm      layers.Norm
 	FFN          layers.FeedForward
 	PostFFNNorm  layers.Norm
+	// VFromK takes the values from the key projection (before its norm)
+	// where a layer has no V (Gemma 4); VNorm, when present, norms them
+	// per head.
+	VFromK bool
+	VNorm  layers.Norm
+	// OutScale, when not 0, multiplies the layer's output, the residual
+	// stream itself (Gemma 4's layer_output_scale).
+	OutScale float32
 }
 
 // Temperature is llama.cpp's attention temperature tuning: the queries of
@@ -300,8 +308,16 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 			b.AttnNorm.Forward(s.xb, x, n) // attention norm
 			h = s.xb
 		}
-		layers.Project(m.pool, h, n, // query, key, value
-			layers.Proj{L: &b.Q, Dst: s.q}, layers.Proj{L: &b.K, Dst: s.k}, layers.Proj{L: &b.V, Dst: s.v})
+		if b.VFromK { // query and key; the values are the raw keys (Gemma 4)
+			layers.Project(m.pool, h, n, layers.Proj{L: &b.Q, Dst: s.q}, layers.Proj{L: &b.K, Dst: s.k})
+			copy(s.v[:n*kvDim], s.k[:n*kvDim])
+		} else {
+			layers.Project(m.pool, h, n, // query, key, value
+				layers.Proj{L: &b.Q, Dst: s.q}, layers.Proj{L: &b.K, Dst: s.k}, layers.Proj{L: &b.V, Dst: s.v})
+		}
+		if b.VNorm.Present() { // per head (Gemma 4)
+			b.VNorm.Forward(s.v, s.v, n*kvDim/len(b.VNorm.W))
+		}
 		if b.QNorm.Present() { // per head, or over all heads (OLMo 2)
 			b.QNorm.Forward(s.q, s.q, n*qDim/len(b.QNorm.W))
 			b.KNorm.Forward(s.k, s.k, n*kvDim/len(b.KNorm.W))
@@ -332,6 +348,9 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 		}
 		b.FFN.Forward(m.pool, s.xb, h, n, &s.ffn) // feed-forward
 		m.residual(x, s.xb[:n*dim], &b.PostFFNNorm, n)
+		if b.OutScale != 0 { // the whole layer's output (Gemma 4's layer scalar)
+			kernels.Scale(x, b.OutScale)
+		}
 	}
 
 	for i, o := range out { // rows that want output, gathered to the front of xb

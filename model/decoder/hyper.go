@@ -57,8 +57,8 @@ func ReadHyper(f *gguf.File, arch string) (Hyper, *model.Meta, error) {
 	h.Context = m.Int("context_length")
 	h.Embd = m.Int("embedding_length")
 	h.Layers = m.Int("block_count") - m.IntOr("nextn_predict_layers", 0) // multi-token-prediction layers are kept in the file, not run
-	h.Heads = m.Int("attention.head_count")
-	h.KVHeads = m.IntOr("attention.head_count_kv", h.Heads)
+	h.Heads = firstInt(f, m, "attention.head_count", 0, true)
+	h.KVHeads = firstInt(f, m, "attention.head_count_kv", h.Heads, false)
 	h.HeadDim = m.IntOr("attention.key_length", 0)
 	valueLen := m.IntOr("attention.value_length", 0)
 	if !m.Has("attention.layer_norm_rms_epsilon") && m.Has("attention.layer_norm_epsilon") {
@@ -73,7 +73,7 @@ func ReadHyper(f *gguf.File, arch string) (Hyper, *model.Meta, error) {
 		h.FFN = m.IntOr("expert_feed_forward_length", 0)
 	}
 	if h.FFN == 0 {
-		h.FFN = m.Int("feed_forward_length")
+		h.FFN = firstInt(f, m, "feed_forward_length", 0, true)
 	}
 	h.Window = m.IntOr("attention.sliding_window", 0)
 	h.Pooling = m.ReadPooling()
@@ -235,4 +235,62 @@ func (h *Hyper) Ropes(baseLocal float32, localScaled bool) (global, local kernel
 		local.FreqScale = 1
 	}
 	return global, local, nil
+}
+
+// firstInt reads an integer key that may also be an array of one value per
+// layer (llama.cpp's get_key_or_arr): the array's first value; see
+// [PerLayer] for all of them.
+func firstInt(f *gguf.File, m *model.Meta, key string, def int, required bool) int {
+	if kv, ok := f.Lookup(m.Key(key)); ok {
+		if _, isArray := kv.Value.(gguf.Array); isArray {
+			v, err := PerLayer(f, m, key, 1, def)
+			if err != nil || len(v) == 0 {
+				return 0 // PerLayer's error comes back when the family reads the key
+			}
+			return v[0]
+		}
+	}
+	if required {
+		return m.Int(key)
+	}
+	return m.IntOr(key, def)
+}
+
+// PerLayer reads an integer key that is either one value for every layer
+// or an array of one value per layer (llama.cpp's get_key_or_arr), def for
+// every layer when absent.
+func PerLayer(f *gguf.File, m *model.Meta, key string, layers, def int) ([]int, error) {
+	out := make([]int, layers)
+	full := m.Key(key)
+	kv, ok := f.Lookup(full)
+	if !ok {
+		for i := range out {
+			out[i] = def
+		}
+		return out, nil
+	}
+	if _, isArray := kv.Value.(gguf.Array); !isArray {
+		v, err := f.Int(full)
+		if err != nil {
+			return nil, fmt.Errorf("%s", err)
+		}
+		for i := range out {
+			out[i] = int(v)
+		}
+		return out, nil
+	}
+	vs, err := f.Ints(full)
+	if err != nil {
+		return nil, err
+	}
+	if len(vs) < layers {
+		return nil, fmt.Errorf("metadata key %q has %d values for %d layers", full, len(vs), layers)
+	}
+	for i := range out {
+		if vs[i] < 0 || vs[i] > math.MaxInt32 {
+			return nil, fmt.Errorf("metadata key %q: value %d out of range", full, vs[i])
+		}
+		out[i] = int(vs[i])
+	}
+	return out, nil
 }
