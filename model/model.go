@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -56,22 +57,22 @@ type Info struct {
 	Heads             int
 	KVHeads           int
 	HeadDim           int
-	// KVShapes is each layer's key/value geometry when the layers differ
-	// (Gemma 4); nil when every layer has KVHeads heads of HeadDim.
+	// KVShapes is the geometry of each layer of the KV cache when the
+	// layers differ or some share another's keys and values (Gemma 4); nil
+	// when the cache has Layers layers of KVHeads heads of HeadDim.
 	KVShapes []kvcache.Shape
 }
 
 // fits reports whether cache c has the model's layers and geometry.
 func (i *Info) fits(c *kvcache.Cache) bool {
+	if i.KVShapes != nil {
+		return slices.Equal(c.Shapes(), i.KVShapes)
+	}
 	if c.Layers() != i.Layers {
 		return false
 	}
 	for l := range i.Layers {
-		want := kvcache.Shape{KVHeads: i.KVHeads, HeadDim: i.HeadDim}
-		if i.KVShapes != nil {
-			want = i.KVShapes[l]
-		}
-		if c.Shape(l) != want {
+		if c.Shape(l) != (kvcache.Shape{KVHeads: i.KVHeads, HeadDim: i.HeadDim}) {
 			return false
 		}
 	}

@@ -23,6 +23,9 @@ func gemma4Validate(c *Config) error {
 	if c.Layers < gemma4Period {
 		return fmt.Errorf("synth: gemma4 needs at least %d layers for a global one", gemma4Period)
 	}
+	if c.SharedKV < 0 || c.PerLayer < 0 || c.SharedKV > 0 && !gemma4Global(c.Layers-c.SharedKV-1) {
+		return fmt.Errorf("synth: gemma4's layers sharing keys and values must follow a global layer")
+	}
 	return nil
 }
 
@@ -36,6 +39,14 @@ func gemma4Weights(c *Config, s scales) []weight {
 		norm("output_norm.weight", d),
 		{"rope_freqs.weight", []int64{int64(c.HeadDim)}, 0, 0}, // see gemma4Fixed
 	}
+	if pl := int64(c.PerLayer); pl > 0 {
+		all := pl * int64(c.Layers)
+		ws = append(ws,
+			weight{"per_layer_token_embd.weight", []int64{all, vocab}, 0, s.embd(pl)},
+			weight{"per_layer_model_proj.weight", []int64{d, all}, 0, s.proj(d)},
+			norm("per_layer_proj_norm.weight", pl),
+		)
+	}
 	for l := 0; l < c.Layers; l++ {
 		p := fmt.Sprintf("blk.%d.", l)
 		hd, kvh := int64(c.HeadDim), int64(c.KVHeads)
@@ -43,13 +54,12 @@ func gemma4Weights(c *Config, s scales) []weight {
 			hd, kvh = 2*hd, 1
 		}
 		q, kv := int64(c.Heads)*hd, kvh*hd
+		own := l < c.Layers-c.SharedKV // has keys and values of its own
 		ws = append(ws,
 			norm(p+"attn_norm.weight", d),
 			weight{p + "attn_q.weight", []int64{d, q}, 0, s.proj(d)},
-			weight{p + "attn_k.weight", []int64{d, kv}, 0, s.proj(d)},
 			weight{p + "attn_output.weight", []int64{q, d}, 0, s.proj(q)},
 			weight{p + "attn_q_norm.weight", []int64{hd}, g, 0.1 * g},
-			weight{p + "attn_k_norm.weight", []int64{hd}, g, 0.1 * g},
 			postNorm(p+"post_attention_norm.weight", d, s),
 			norm(p+"ffn_norm.weight", d),
 			weight{p + "ffn_gate.weight", []int64{d, ffn}, 0, s.proj(d)},
@@ -58,8 +68,21 @@ func gemma4Weights(c *Config, s scales) []weight {
 			postNorm(p+"post_ffw_norm.weight", d, s),
 			weight{p + "layer_output_scale.weight", []int64{1}, 0.8, 0.1},
 		)
-		if !gemma4Global(l) {
+		if own {
+			ws = append(ws,
+				weight{p + "attn_k.weight", []int64{d, kv}, 0, s.proj(d)},
+				weight{p + "attn_k_norm.weight", []int64{hd}, g, 0.1 * g},
+			)
+		}
+		if own && !gemma4Global(l) {
 			ws = append(ws, weight{p + "attn_v.weight", []int64{d, kv}, 0, s.proj(d)})
+		}
+		if pl := int64(c.PerLayer); pl > 0 {
+			ws = append(ws,
+				weight{p + "inp_gate.weight", []int64{d, pl}, 0, s.proj(d)},
+				weight{p + "proj.weight", []int64{pl, d}, 0, s.proj(pl)},
+				postNorm(p+"post_norm.weight", d, s),
+			)
 		}
 	}
 	return ws
@@ -89,7 +112,8 @@ func gemma4Metadata(c *Config) []gguf.KV {
 		gguf.NewKV(a+"attention.sliding_window", uint32(c.SlidingWindow)),
 		gguf.NewKV(a+"attention.sliding_window_pattern", swa),
 		gguf.NewKV(a+"attention.layer_norm_rms_epsilon", float32(1e-6)),
-		gguf.NewKV(a+"embedding_length_per_layer_input", uint32(0)),
+		gguf.NewKV(a+"embedding_length_per_layer_input", uint32(c.PerLayer)),
+		gguf.NewKV(a+"attention.shared_kv_layers", uint32(c.SharedKV)),
 		gguf.NewKV(a+"final_logit_softcapping", float32(gemma2FinalSoftcap)),
 	)
 }

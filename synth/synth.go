@@ -50,6 +50,9 @@ type Config struct {
 	ExpertFFN     int // feed-forward size of one expert
 	SlidingWindow int // attention window of local layers
 	HeadDim       int // when not Dim/Heads
+	// Gemma 4 E2B/E4B: per-layer token embeddings of PerLayer elements,
+	// and SharedKV trailing layers reusing earlier layers' keys and values.
+	PerLayer, SharedKV int
 	// Pooling, when set, is written as pooling_type: "mean", "cls",
 	// "last", or "rank", which makes a reranker (bert, modern-bert and
 	// qwen3): BERT's head cls + cls.output with one output, ModernBERT's

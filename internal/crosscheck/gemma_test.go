@@ -251,6 +251,12 @@ var gemma4Cases = []qwenPhiCase{
 		c.Arch, c.Layers, c.HeadDim, c.RopeBase = "gemma4", 6, 64, 1e6
 		c.WeightScale, c.AttnScale = gemma4WeightScale, gemmaAttnScale
 	}, nil},
+	// E2B/E4B's shape: per-layer embeddings 32 wide, the last two of 8
+	// layers attending to layer 4's keys and values.
+	{"gemma4 e-8-layers-shared", func(c *synth.Config) {
+		c.Arch, c.Layers, c.HeadDim, c.RopeBase, c.PerLayer, c.SharedKV = "gemma4", 8, 64, 1e6, 32, 2
+		c.WeightScale, c.AttnScale = gemma4WeightScale, gemmaAttnScale
+	}, nil},
 }
 
 // gemma4WeightScale is smaller than Gemma 3's: unscaled scores over
@@ -310,10 +316,45 @@ func TestGemma4CrossCheckCanFail(t *testing.T) {
 		}},
 	} {
 		wrong := rewrite(t, right, filepath.Join(dir, fmt.Sprintf("gemma4-wrong-%d.gguf", i)), tc.edit)
-		diff, _ := compare(runOndo(t, wrong, toks, 1), result{logprobs: ref.LogProbs})
-		t.Logf("gemma4: %s: max |Δ log-prob| %.3g", tc.name, diff)
-		if diff < 10*qwenPhiTypes[0].tol {
-			t.Errorf("gemma4: %s: difference %.3g is not far outside the tolerance %.0e", tc.name, diff, qwenPhiTypes[0].tol)
-		}
+		gemma4MustDiffer(t, tc.name, wrong, ref.LogProbs)
+	}
+	// E2B/E4B: the per-layer embeddings.
+	eRight := qwenPhiModel(t, dir, gemma4Cases[1], "F32")
+	eRef, err := lc.Eval(context.Background(), eRight, toks, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		name   string
+		change func(string, []byte) []byte
+	}{
+		{"per-layer token embeddings ×2", func(name string, data []byte) []byte {
+			if name == "per_layer_token_embd.weight" {
+				return scaleF32(data, 2)
+			}
+			return data
+		}},
+		{"per-layer output norms zeroed", func(name string, data []byte) []byte {
+			if strings.HasSuffix(name, ".post_norm.weight") {
+				return make([]byte, len(data))
+			}
+			return data
+		}},
+	} {
+		wrong := rewrite(t, eRight, filepath.Join(dir, fmt.Sprintf("gemma4-e-wrong-%d.gguf", i)), func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
+			return f.KV, copyTensors(f, tc.change)
+		})
+		gemma4MustDiffer(t, tc.name, wrong, eRef.LogProbs)
+	}
+}
+
+// gemma4MustDiffer checks that ondo on the file wrong lands far outside
+// the F32 tolerance of llama.cpp's log-probabilities ref on the original.
+func gemma4MustDiffer(t *testing.T, name, wrong string, ref []float32) {
+	t.Helper()
+	diff, _ := compare(runOndo(t, wrong, prompt(promptLen, 512), 1), result{logprobs: ref})
+	t.Logf("gemma4: %s: max |Δ log-prob| %.3g", name, diff)
+	if diff < 10*qwenPhiTypes[0].tol {
+		t.Errorf("gemma4: %s: difference %.3g is not far outside the tolerance %.0e", name, diff, qwenPhiTypes[0].tol)
 	}
 }

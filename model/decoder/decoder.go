@@ -64,6 +64,15 @@ type Block struct {
 	// OutScale, when not 0, multiplies the layer's output, the residual
 	// stream itself (Gemma 4's layer_output_scale).
 	OutScale float32
+	// ShareKV makes the layer compute no keys or values of its own: it
+	// attends to those block KVFrom (an earlier layer of the same
+	// geometry and window) stored (Gemma 4 E2B/E4B's shared KV layers);
+	// the cache has no layer for it.
+	ShareKV bool
+	KVFrom  int
+	// PerLayer, when set, adds the layer's share of the per-layer token
+	// embeddings after the feed-forward (Gemma 4 E2B/E4B).
+	PerLayer *PerLayerBlock
 }
 
 // Temperature is llama.cpp's attention temperature tuning: the queries of
@@ -127,6 +136,9 @@ type Recipe struct {
 	// Dense are projections applied, in order, to the pooled embedding
 	// (EmbeddingGemma's dense_2 and dense_3).
 	Dense []layers.Linear
+	// PerLayer, when set, gives every layer a small embedding of each
+	// token of its own (Gemma 4 E2B/E4B); see [PerLayerBlock].
+	PerLayer *PerLayerInput
 }
 
 // Model is a loaded decoder. It implements model.Model and model.Embedder.
@@ -136,10 +148,11 @@ type Model struct {
 	pool  *kernels.Pool
 	batch int // most tokens per pass through the layers
 
-	sliding []bool // per layer: attends within a window
+	sliding []bool // per cache layer: attends within a window
 	window  int    // the largest window, 0 when no layer slides
 
-	shapes      []kvcache.Shape // per layer: the cache geometry of its attention
+	cacheLayer  []int           // per block: its layer of the cache
+	shapes      []kvcache.Shape // per cache layer: the geometry of its keys and values
 	qMax, kvMax int             // the widest queries and keys of a layer
 
 	mu sync.Mutex // serialises Forward and Embed, which own s
@@ -153,7 +166,7 @@ func New(r Recipe, cfg model.Config) (*Model, error) {
 	if len(r.Blocks) != hp.Layers {
 		return nil, fmt.Errorf("%s: %d blocks for block_count %d", hp.Arch, len(r.Blocks), hp.Layers)
 	}
-	m := &Model{r: r, batch: cfg.Batch(), sliding: make([]bool, hp.Layers)}
+	m := &Model{r: r, batch: cfg.Batch(), cacheLayer: make([]int, hp.Layers)}
 	for l := range r.Blocks {
 		b := &r.Blocks[l]
 		if err := b.Attn.Validate(); err != nil {
@@ -162,11 +175,23 @@ func New(r Recipe, cfg model.Config) (*Model, error) {
 		if b.Rope != NoRope && (b.Rope < 0 || b.Rope >= len(r.Ropes)) {
 			return nil, fmt.Errorf("%s: layer %d: rotation %d of %d", hp.Arch, l, b.Rope, len(r.Ropes))
 		}
-		m.shapes = append(m.shapes, kvcache.Shape{KVHeads: b.Attn.KVHeads, HeadDim: b.Attn.HeadDim})
 		m.qMax = max(m.qMax, b.Attn.Heads*b.Attn.HeadDim)
 		m.kvMax = max(m.kvMax, b.Attn.KVHeads*b.Attn.HeadDim)
+		if b.ShareKV {
+			if b.KVFrom < 0 || b.KVFrom >= l || r.Blocks[b.KVFrom].ShareKV {
+				return nil, fmt.Errorf("%s: layer %d shares the keys and values of layer %d, which has none of its own", hp.Arch, l, b.KVFrom)
+			}
+			from := &r.Blocks[b.KVFrom].Attn
+			if from.KVHeads != b.Attn.KVHeads || from.HeadDim != b.Attn.HeadDim || from.Window != b.Attn.Window {
+				return nil, fmt.Errorf("%s: layer %d shares the keys and values of layer %d, of another geometry or window", hp.Arch, l, b.KVFrom)
+			}
+			m.cacheLayer[l] = m.cacheLayer[b.KVFrom]
+			continue
+		}
+		m.cacheLayer[l] = len(m.shapes)
+		m.shapes = append(m.shapes, kvcache.Shape{KVHeads: b.Attn.KVHeads, HeadDim: b.Attn.HeadDim})
+		m.sliding = append(m.sliding, b.Attn.Window > 0)
 		if b.Attn.Window > 0 {
-			m.sliding[l] = true
 			if m.window != 0 && m.window != b.Attn.Window {
 				return nil, fmt.Errorf("%s: sliding windows of %d and %d positions", hp.Arch, m.window, b.Attn.Window)
 			}
@@ -185,8 +210,8 @@ func New(r Recipe, cfg model.Config) (*Model, error) {
 		Heads: hp.Heads, KVHeads: hp.KVHeads, HeadDim: hp.HeadDim,
 	}
 	for _, sh := range m.shapes {
-		if sh != m.shapes[0] || sh != (kvcache.Shape{KVHeads: hp.KVHeads, HeadDim: hp.HeadDim}) {
-			m.info.KVShapes = m.shapes // layers of different geometry (Gemma 4)
+		if len(m.shapes) != hp.Layers || sh != (kvcache.Shape{KVHeads: hp.KVHeads, HeadDim: hp.HeadDim}) {
+			m.info.KVShapes = m.shapes // layers of different geometry or shared (Gemma 4)
 			break
 		}
 	}
@@ -234,15 +259,15 @@ func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) e
 		// Check the caches before NewPlan rewinds them, so that a refused
 		// batch leaves them as they were.
 		for _, c := range b.Caches {
-			if c == nil || c.Layers() != len(m.r.Blocks) {
+			if c == nil || c.Layers() != len(m.shapes) {
 				continue // NewPlan says what is wrong
 			}
 			for l := range m.r.Blocks {
-				if err := m.r.Blocks[l].Attn.CheckCache(c, l); err != nil {
+				if err := m.r.Blocks[l].Attn.CheckCache(c, m.cacheLayer[l]); err != nil {
 					return fmt.Errorf("%s: %w", m.info.Arch, err)
 				}
-				if c.Sliding(l) && c.Slots(l) < c.Size() {
-					pass = min(pass, c.Slots(l)-c.Window()+1) // a pass must fit the ring
+				if cl := m.cacheLayer[l]; c.Sliding(cl) && c.Slots(cl) < c.Size() {
+					pass = min(pass, c.Slots(cl)-c.Window()+1) // a pass must fit the ring
 				}
 			}
 		}
@@ -289,6 +314,11 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 		kernels.Scale(x, r.EmbedScale)
 	}
 	r.EmbedNorm.Forward(x, x, n)
+	if r.PerLayer != nil {
+		if err := r.PerLayer.inputs(m, s, tokens, x, n); err != nil {
+			return 0, err
+		}
+	}
 	for j := range r.Ropes { // every layer of a rotation turns by the same angles
 		rot, d := &r.Ropes[j], r.Ropes[j].Dims
 		for i, p := range pos {
@@ -308,24 +338,31 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 			b.AttnNorm.Forward(s.xb, x, n) // attention norm
 			h = s.xb
 		}
-		if b.VFromK { // query and key; the values are the raw keys (Gemma 4)
+		switch {
+		case b.ShareKV: // the query only: keys and values are an earlier layer's
+			b.Q.Forward(m.pool, s.q, h, n)
+		case b.VFromK: // query and key; the values are the raw keys (Gemma 4)
 			layers.Project(m.pool, h, n, layers.Proj{L: &b.Q, Dst: s.q}, layers.Proj{L: &b.K, Dst: s.k})
 			copy(s.v[:n*kvDim], s.k[:n*kvDim])
-		} else {
+		default:
 			layers.Project(m.pool, h, n, // query, key, value
 				layers.Proj{L: &b.Q, Dst: s.q}, layers.Proj{L: &b.K, Dst: s.k}, layers.Proj{L: &b.V, Dst: s.v})
 		}
-		if b.VNorm.Present() { // per head (Gemma 4)
+		if b.VNorm.Present() && !b.ShareKV { // per head (Gemma 4)
 			b.VNorm.Forward(s.v, s.v, n*kvDim/len(b.VNorm.W))
 		}
 		if b.QNorm.Present() { // per head, or over all heads (OLMo 2)
 			b.QNorm.Forward(s.q, s.q, n*qDim/len(b.QNorm.W))
+		}
+		if b.KNorm.Present() && !b.ShareKV {
 			b.KNorm.Forward(s.k, s.k, n*kvDim/len(b.KNorm.W))
 		}
 		if b.Rope != NoRope {
 			rot := &r.Ropes[b.Rope].Rope
-			layers.Rope(rot, s.q, a.Heads, a.HeadDim, s.rope[b.Rope], n)   // rotate queries
-			layers.Rope(rot, s.k, a.KVHeads, a.HeadDim, s.rope[b.Rope], n) // rotate keys
+			layers.Rope(rot, s.q, a.Heads, a.HeadDim, s.rope[b.Rope], n) // rotate queries
+			if !b.ShareKV {
+				layers.Rope(rot, s.k, a.KVHeads, a.HeadDim, s.rope[b.Rope], n) // rotate keys
+			}
 		}
 		if b.QScale != 0 {
 			kernels.Scale(s.q[:n*qDim], b.QScale)
@@ -335,11 +372,14 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 				kernels.Scale(s.q[i*qDim:(i+1)*qDim], b.Temp.factor(p))
 			}
 		}
-		if err := b.Attn.Store(caches, pos, l, s.k, s.v); err != nil { // append k, v to the cache
-			return 0, err
+		cl := m.cacheLayer[l]
+		if !b.ShareKV {
+			if err := b.Attn.Store(caches, pos, cl, s.k, s.v); err != nil { // append k, v to the cache
+				return 0, err
+			}
 		}
-		b.Attn.Forward(m.pool, s.att, s.q, caches, pos, l) // attention over the cache
-		b.O.Forward(m.pool, s.xb, s.att, n)                // output projection
+		b.Attn.Forward(m.pool, s.att, s.q, caches, pos, cl) // attention over the cache
+		b.O.Forward(m.pool, s.xb, s.att, n)                 // output projection
 		m.residual(x, s.xb[:n*dim], &b.PostAttnNorm, n)
 		h = x
 		if b.FFNNorm.Present() {
@@ -348,6 +388,9 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 		}
 		b.FFN.Forward(m.pool, s.xb, h, n, &s.ffn) // feed-forward
 		m.residual(x, s.xb[:n*dim], &b.PostFFNNorm, n)
+		if b.PerLayer != nil { // this layer's per-layer embedding (Gemma 4 E2B/E4B)
+			b.PerLayer.add(m, x, s.perLayer, l, n)
+		}
 		if b.OutScale != 0 { // the whole layer's output (Gemma 4's layer scalar)
 			kernels.Scale(x, b.OutScale)
 		}
@@ -382,6 +425,9 @@ type scratch struct {
 	k, v   []float32 // new keys and values, n × kvHeads·headDim
 	rope   [][]float32
 	ffn    layers.Scratch
+	// perLayer holds the per-layer inputs, n × layers × per-layer width,
+	// and pl one layer's gate, n × per-layer width.
+	perLayer, pl []float32
 }
 
 // scratch returns buffers for n tokens, growing them when needed.
@@ -505,4 +551,70 @@ func (m *Model) Rank(ctx context.Context, tokens []int32) (float32, error) {
 		x = y
 	}
 	return model.ClassifyHead(m.pool, &h.Out, x, h.Softmax), nil
+}
+
+// PerLayerInput is Gemma 4 E2B/E4B's per-layer embeddings: every token has
+// a small embedding per layer (TokEmbd, Width × layers per row), combined
+// with a projection of the token's ordinary embedding, as llama.cpp's
+// gemma4 graph computes them: (Norm(Proj·x / √embd) + TokEmbd[token]·√Width)
+// / √2, normed per layer's chunk.
+type PerLayerInput struct {
+	TokEmbd *kernels.Matrix // vocab × layers·Width
+	Proj    layers.Linear   // embd → layers·Width
+	Norm    layers.Norm     // Width
+	Width   int
+}
+
+// inputs computes the per-layer inputs of the n tokens into s.perLayer
+// from the scaled embeddings x.
+func (pl *PerLayerInput) inputs(m *Model, s *scratch, tokens []int32, x []float32, n int) error {
+	L, w := m.r.Hyper.Layers, pl.Width
+	all := L * w
+	if len(s.perLayer) < n*all {
+		s.perLayer = make([]float32, n*all)
+	}
+	in := s.perLayer[:n*all]
+	pl.Proj.Forward(m.pool, in, x, n)
+	kernels.Scale(in, 1/float32(math.Sqrt(float64(m.r.Hyper.Embd))))
+	pl.Norm.Forward(in, in, n*L)
+	row := make([]float32, all)
+	scale := float32(math.Sqrt(float64(w)))
+	for i, tok := range tokens {
+		if err := kernels.GetRow(row, pl.TokEmbd, int(tok)); err != nil {
+			return err
+		}
+		kernels.Scale(row, scale)
+		kernels.Add(in[i*all:(i+1)*all], row)
+	}
+	kernels.Scale(in, 1/float32(math.Sqrt2))
+	return nil
+}
+
+// PerLayerBlock is one layer's use of its per-layer input: x += Norm(Proj ·
+// (gelu(Gate·x) ⊙ input)).
+type PerLayerBlock struct {
+	Gate layers.Linear // embd → Width
+	Proj layers.Linear // Width → embd
+	Norm layers.Norm   // embd
+}
+
+// add adds layer l's per-layer contribution to the residual stream x of n
+// tokens, the inputs being in (n × layers × Width).
+func (pb *PerLayerBlock) add(m *Model, x, in []float32, l, n int) {
+	s, w, L, dim := &m.s, m.r.PerLayer.Width, m.r.Hyper.Layers, m.r.Hyper.Embd
+	if len(s.pl) < n*w {
+		s.pl = make([]float32, n*w)
+	}
+	g := s.pl[:n*w]
+	pb.Gate.Forward(m.pool, g, x, n)
+	for i := range n {
+		gi, ii := g[i*w:(i+1)*w], in[(i*L+l)*w:(i*L+l+1)*w]
+		for j, v := range gi {
+			gi[j] = layers.GELU(v) * ii[j]
+		}
+	}
+	y := s.xb[:n*dim]
+	pb.Proj.Forward(m.pool, y, g, n)
+	pb.Norm.Forward(y, y, n)
+	kernels.Add(x, y)
 }

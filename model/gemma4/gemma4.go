@@ -1,5 +1,5 @@
 // Package gemma4 implements the text model of Google's Gemma 4
-// (general.architecture "gemma4") in its dense form: gemma-4-31B. Importing
+// (general.architecture "gemma4"): gemma-4-31B, E2B and E4B. Importing
 // the package registers it with package model.
 //
 // Gemma 4 keeps Gemma 3's shape (embeddings × √dim, RMS norms before and
@@ -16,9 +16,13 @@
 // rope.dimension_count_swa elements; each layer's output may be scaled
 // (layer_output_scale); the final logits may be soft-capped.
 //
-// Not yet supported, with a clear error: shared key/value layers and
-// per-layer token embeddings (gemma-4-E2B/E4B) and the mixture of experts
-// (gemma-4-26B-A4B).
+// gemma-4-E2B and E4B add two things, also as llama.cpp computes them: the
+// last attention.shared_kv_layers layers compute no keys or values and
+// attend to those of the last sliding or global layer that has its own;
+// and every layer adds its share of per-layer token embeddings
+// (embedding_length_per_layer_input wide) after the feed-forward. The
+// mixture of experts (gemma-4-26B-A4B) is not supported yet: such a file
+// gets a clear error.
 package gemma4
 
 import (
@@ -55,8 +59,10 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		return nil, err
 	}
 	switch {
-	case shared != 0 || perLayer != 0:
-		return nil, decoder.Errorf(&hp, "shared key/value layers (%d) and per-layer embeddings (%d) are not supported yet: gemma-4-E2B and E4B do not run", shared, perLayer)
+	case shared < 0 || shared > hp.Layers-2:
+		return nil, decoder.Errorf(&hp, "attention.shared_kv_layers %d leaves fewer than two layers of their own among %d", shared, hp.Layers)
+	case perLayer < 0:
+		return nil, decoder.Errorf(&hp, "embedding_length_per_layer_input %d is negative", perLayer)
 	case hp.Experts > 0:
 		return nil, decoder.Errorf(&hp, "the mixture of experts (expert_count %d, gemma-4-26B-A4B) is not supported yet", hp.Experts)
 	case hp.Window <= 0:
@@ -95,6 +101,15 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 	r.Ropes = []decoder.Rotation{{Rope: global}, {Rope: local}}
 	r.EmbedScale = float32(math.Sqrt(float64(hp.Embd)))
 	r.FinalSoftcap = softcap
+	if perLayer > 0 { // E2B/E4B: a small embedding per token and layer
+		r.PerLayer = &decoder.PerLayerInput{
+			TokEmbd: l.Matrix("per_layer_token_embd.weight", perLayer*hp.Layers, r.Embd.Rows),
+			Proj:    l.Linear("per_layer_model_proj", hp.Embd, perLayer*hp.Layers),
+			Norm:    l.Norm("per_layer_proj_norm", perLayer),
+			Width:   perLayer,
+		}
+	}
+	kvFrom := hp.Layers - shared // layers from here on reuse the last layers' keys and values
 	for i := range hp.Layers {
 		p, hd := decoder.Prefix(i), hp.HeadDim
 		if sliding[i] {
@@ -105,10 +120,14 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 			break
 		}
 		qDim, kvDim := heads[i]*hd, kvHeads[i]*hd
+		var k layers.Linear
+		if i < kvFrom {
+			k = l.Linear(p+"attn_k", hp.Embd, kvDim)
+		}
 		b := decoder.Block{
+			K:        k,
 			AttnNorm: l.Norm(p+"attn_norm", hp.Embd),
 			Q:        l.Linear(p+"attn_q", hp.Embd, qDim),
-			K:        l.Linear(p+"attn_k", hp.Embd, kvDim),
 			O:        l.Linear(p+"attn_output", qDim, hp.Embd),
 			Attn:     layers.Attention{Heads: heads[i], KVHeads: kvHeads[i], HeadDim: hd, Scale: 1},
 			VNorm:    layers.Norm{W: ones(hd), Eps: hp.Eps},
@@ -121,12 +140,28 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 			PostAttnNorm: l.Norm(p+"post_attention_norm", hp.Embd),
 			PostFFNNorm:  l.Norm(p+"post_ffw_norm", hp.Embd),
 		}
-		if l.Has(p + "attn_v.weight") {
+		switch {
+		case i >= kvFrom: // llama.cpp's reuse: the last sliding or global layer with its own
+			b.ShareKV, b.KVFrom, b.K = true, kvFrom-1, layers.Linear{}
+			if sliding[i] {
+				b.KVFrom = kvFrom - 2
+			}
+		case l.Has(p + "attn_v.weight"):
 			b.V = l.Linear(p+"attn_v", hp.Embd, kvDim)
-		} else {
+		default:
 			b.VFromK = true
 		}
-		l.QKNorm(&b, p)
+		b.QNorm = l.Norm(p+"attn_q_norm", hd)
+		if !b.ShareKV {
+			b.KNorm = l.Norm(p+"attn_k_norm", hd)
+		}
+		if perLayer > 0 {
+			b.PerLayer = &decoder.PerLayerBlock{
+				Gate: l.Linear(p+"inp_gate", hp.Embd, perLayer),
+				Proj: l.Linear(p+"proj", perLayer, hp.Embd),
+				Norm: l.Norm(p+"post_norm", hp.Embd),
+			}
+		}
 		if sliding[i] {
 			b.Attn.Window, b.Rope = hp.Window, 1
 		}
