@@ -26,6 +26,12 @@ func gemma4Validate(c *Config) error {
 	if c.SharedKV < 0 || c.PerLayer < 0 || c.SharedKV > 0 && !gemma4Global(c.Layers-c.SharedKV-1) {
 		return fmt.Errorf("synth: gemma4's layers sharing keys and values must follow a global layer")
 	}
+	if c.Experts > 0 { // 26B-A4B: every layer a dense GeGLU beside GeGLU experts of ExpertFFN
+		if c.ExpertFFN == 0 {
+			c.ExpertFFN = c.FFN / 2
+		}
+		return validateExperts(c)
+	}
 	return nil
 }
 
@@ -74,6 +80,20 @@ func gemma4Weights(c *Config, s scales) []weight {
 				weight{p + "attn_k_norm.weight", []int64{hd}, g, 0.1 * g},
 			)
 		}
+		if e := int64(c.Experts); e > 0 {
+			ef := int64(c.ExpertFFN)
+			ws = append(ws,
+				weight{p + "ffn_gate_inp.weight", []int64{d, e}, 0, routerSpread(d)},
+				weight{p + "ffn_gate_inp.scale", []int64{d}, 1, 0.1},
+				weight{p + "ffn_gate_exps.weight", []int64{d, ef, e}, 0, s.proj(d)},
+				weight{p + "ffn_up_exps.weight", []int64{d, ef, e}, 0, s.proj(d)},
+				weight{p + "ffn_down_exps.weight", []int64{ef, d, e}, 0, s.proj(ef)},
+				weight{p + "ffn_down_exps.scale", []int64{e}, 1, 0.3},
+				norm(p+"pre_ffw_norm_2.weight", d),
+				postNorm(p+"post_ffw_norm_1.weight", d, s),
+				postNorm(p+"post_ffw_norm_2.weight", d, s),
+			)
+		}
 		if own && !gemma4Global(l) {
 			ws = append(ws, weight{p + "attn_v.weight", []int64{d, kv}, 0, s.proj(d)})
 		}
@@ -114,6 +134,9 @@ func gemma4Metadata(c *Config) []gguf.KV {
 		gguf.NewKV(a+"attention.layer_norm_rms_epsilon", float32(1e-6)),
 		gguf.NewKV(a+"embedding_length_per_layer_input", uint32(c.PerLayer)),
 		gguf.NewKV(a+"attention.shared_kv_layers", uint32(c.SharedKV)),
+		gguf.NewKV(a+"expert_count", uint32(c.Experts)),
+		gguf.NewKV(a+"expert_used_count", uint32(c.ExpertsUsed)),
+		gguf.NewKV(a+"expert_feed_forward_length", uint32(c.ExpertFFN)),
 		gguf.NewKV(a+"final_logit_softcapping", float32(gemma2FinalSoftcap)),
 	)
 }

@@ -257,6 +257,12 @@ var gemma4Cases = []qwenPhiCase{
 		c.Arch, c.Layers, c.HeadDim, c.RopeBase, c.PerLayer, c.SharedKV = "gemma4", 8, 64, 1e6, 32, 2
 		c.WeightScale, c.AttnScale = gemma4WeightScale, gemmaAttnScale
 	}, nil},
+	// 26B-A4B's shape: a dense GeGLU beside 8 GeGLU experts (2 per token)
+	// on every layer, routed on the scaled RMS of the attention output.
+	{"gemma4 moe-8x2", func(c *synth.Config) {
+		c.Arch, c.Layers, c.HeadDim, c.RopeBase, c.Experts, c.ExpertsUsed = "gemma4", 6, 64, 1e6, 8, 2
+		c.WeightScale, c.AttnScale = gemma4WeightScale, gemmaAttnScale
+	}, nil},
 }
 
 // gemma4WeightScale is smaller than Gemma 3's: unscaled scores over
@@ -345,6 +351,23 @@ func TestGemma4CrossCheckCanFail(t *testing.T) {
 			return f.KV, copyTensors(f, tc.change)
 		})
 		gemma4MustDiffer(t, tc.name, wrong, eRef.LogProbs)
+	}
+	// 26B-A4B: the router's input scale and the experts' output scales.
+	mRight := qwenPhiModel(t, dir, gemma4Cases[2], "F32")
+	mRef, err := lc.Eval(context.Background(), mRight, toks, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, suffix := range []string{"ffn_gate_inp.scale", "ffn_down_exps.scale"} {
+		wrong := rewrite(t, mRight, filepath.Join(dir, fmt.Sprintf("gemma4-moe-wrong-%d.gguf", i)), func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
+			return f.KV, copyTensors(f, func(name string, data []byte) []byte {
+				if strings.HasSuffix(name, suffix) {
+					return scaleF32(data, 3)
+				}
+				return data
+			})
+		})
+		gemma4MustDiffer(t, suffix+" ×3", wrong, mRef.LogProbs)
 	}
 }
 

@@ -1,5 +1,5 @@
 // Package gemma4 implements the text model of Google's Gemma 4
-// (general.architecture "gemma4"): gemma-4-31B, E2B and E4B. Importing
+// (general.architecture "gemma4"): gemma-4-31B, 26B-A4B, E2B and E4B. Importing
 // the package registers it with package model.
 //
 // Gemma 4 keeps Gemma 3's shape (embeddings × √dim, RMS norms before and
@@ -20,9 +20,10 @@
 // last attention.shared_kv_layers layers compute no keys or values and
 // attend to those of the last sliding or global layer that has its own;
 // and every layer adds its share of per-layer token embeddings
-// (embedding_length_per_layer_input wide) after the feed-forward. The
-// mixture of experts (gemma-4-26B-A4B) is not supported yet: such a file
-// gets a clear error.
+// (embedding_length_per_layer_input wide) after the feed-forward.
+//
+// gemma-4-26B-A4B's layers run a dense GeGLU and a mixture of GeGLU
+// experts side by side (see moeFFN).
 package gemma4
 
 import (
@@ -63,8 +64,6 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		return nil, decoder.Errorf(&hp, "attention.shared_kv_layers %d leaves fewer than two layers of their own among %d", shared, hp.Layers)
 	case perLayer < 0:
 		return nil, decoder.Errorf(&hp, "embedding_length_per_layer_input %d is negative", perLayer)
-	case hp.Experts > 0:
-		return nil, decoder.Errorf(&hp, "the mixture of experts (expert_count %d, gemma-4-26B-A4B) is not supported yet", hp.Experts)
 	case hp.Window <= 0:
 		return nil, decoder.Errorf(&hp, "metadata key %q: missing or 0", meta.Key("attention.sliding_window"))
 	case hdSWA <= 0 || vdSWA != hdSWA || rotSWA <= 0 || rotSWA > hdSWA || rotSWA%2 != 0:
@@ -110,6 +109,7 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		}
 	}
 	kvFrom := hp.Layers - shared // layers from here on reuse the last layers' keys and values
+	bufs := &moeBufs{}
 	for i := range hp.Layers {
 		p, hd := decoder.Prefix(i), hp.HeadDim
 		if sliding[i] {
@@ -164,6 +164,9 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		}
 		if sliding[i] {
 			b.Attn.Window, b.Rope = hp.Window, 1
+		}
+		if l.Has(p + "ffn_gate_inp.weight") { // 26B-A4B: a dense GeGLU and experts side by side
+			b.FFNNorm, b.FFN = layers.Norm{}, loadMoE(l, &hp, p, ffn[i], bufs)
 		}
 		if l.Has(p + "layer_output_scale.weight") {
 			if v := l.Vector(p+"layer_output_scale.weight", 1); v != nil {

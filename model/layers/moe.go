@@ -32,6 +32,11 @@ type MoE struct {
 	// Shared, when set, runs on every token and its output is added to the
 	// experts' (shared experts).
 	Shared FeedForward
+	// GELU makes each expert a GeGLU instead of a SwiGLU (Gemma 4).
+	GELU bool
+	// DownScale, when set, multiplies each expert's output, one factor per
+	// expert, before its routing weight (ffn_down_exps.scale).
+	DownScale []float32
 }
 
 // Validate reports a block whose parts do not fit together.
@@ -46,6 +51,8 @@ func (f *MoE) Validate() error {
 		return fmt.Errorf("moe: %d experts used of %d", f.Used, n)
 	case f.SelectBias != nil && len(f.SelectBias) != n:
 		return fmt.Errorf("moe: %d selection biases for %d experts", len(f.SelectBias), n)
+	case f.DownScale != nil && len(f.DownScale) != n:
+		return fmt.Errorf("moe: %d output scales for %d experts", len(f.DownScale), n)
 	}
 	dim, hidden := f.Router.W.Cols, f.Gate[0].Rows
 	for e := range n {
@@ -147,12 +154,23 @@ func moeChosen(sel []int, e int) bool {
 // dst may alias x. The weighted outputs of a token's experts are added in
 // the order of their probability, as llama.cpp adds them.
 func (f *MoE) Forward(p *kernels.Pool, dst, x []float32, n int, sc *Scratch) {
+	f.ForwardLogits(p, dst, x, nil, n, sc)
+}
+
+// ForwardLogits is Forward with the router's scores given (n × experts),
+// for families that route on another input than the experts read (Gemma
+// 4); nil computes them from x as Forward does.
+func (f *MoE) ForwardLogits(p *kernels.Pool, dst, x, logits []float32, n int, sc *Scratch) {
 	s := &sc.moe
 	experts, k := len(f.Gate), f.Used
 	dim, hidden := f.Router.W.Cols, f.Gate[0].Rows
 	s.grow(n, experts, k, dim, hidden)
 
-	f.Router.Forward(p, s.probs, x, n) // router scores
+	if logits != nil {
+		copy(s.probs[:n*experts], logits)
+	} else {
+		f.Router.Forward(p, s.probs, x, n) // router scores
+	}
 	for i := 0; i < n; i++ {
 		pr := s.probs[i*experts : (i+1)*experts]
 		if f.Sigmoid {
@@ -182,8 +200,18 @@ func (f *MoE) Forward(p *kernels.Pool, dst, x []float32, n int, sc *Scratch) {
 		}
 		p.MatMul(s.g, f.Gate[e], s.xg, m) // gate
 		p.MatMul(s.u, f.Up[e], s.xg, m)   // up
-		kernels.SwiGLU(s.g[:m*hidden], s.g[:m*hidden], s.u[:m*hidden])
+		if f.GELU {
+			g, u := s.g[:m*hidden], s.u[:m*hidden]
+			for i, v := range g {
+				g[i] = GELU(v) * u[i]
+			}
+		} else {
+			kernels.SwiGLU(s.g[:m*hidden], s.g[:m*hidden], s.u[:m*hidden])
+		}
 		p.MatMul(s.d, f.Down[e], s.g, m) // down
+		if f.DownScale != nil {
+			kernels.Scale(s.d[:m*dim], f.DownScale[e])
+		}
 		for j, r := range rows {
 			w, d := s.w[r], s.d[j*dim:(j+1)*dim]
 			o := s.out[r*dim : (r+1)*dim]
