@@ -71,6 +71,23 @@ var capsWant = map[string]Caps{
 		ToolCalls: true, ToolResponses: true, ObjectArguments: true, SystemRole: true,
 		Thinking: true, ThinkingKwarg: "enable_thinking", ThinkOpenInPrompt: true,
 	},
+	// Gemma 4: tools declared in its own notation (<|tool>declaration:...),
+	// calls as <|tool_call>call:name{key:value} with the arguments written
+	// key by key (strings between <|"|>, so the probe value is bare), tool
+	// results as <|tool_response>; enable_thinking puts <|think|> in the
+	// system turn, and false (the default) ends the prompt with an empty
+	// thought channel, so thinking on leaves it unopened: the model opens
+	// <|channel>thought itself. reasoning_content is written only for a tool
+	// call after the last user message. The interleaved variant differs in
+	// how tool results are written (a role "tool" turn), not in Caps.
+	"testdata/templates/google-gemma-4-31B-it.jinja": {
+		Tools: true, ToolCalls: true, ToolResponses: true, ObjectArguments: true, SystemRole: true,
+		Thinking: true, ThinkingKwarg: "enable_thinking",
+	},
+	"testdata/templates/google-gemma-4-31B-it-interleaved.jinja": {
+		Tools: true, ToolCalls: true, ToolResponses: true, ObjectArguments: true, SystemRole: true,
+		Thinking: true, ThinkingKwarg: "enable_thinking",
+	},
 	// Gemma 2: raises on a system message and on any role order but
 	// user/assistant alternation (a tool message after a tool call breaks it).
 	"testdata/templates/google-gemma-2-2b-it.jinja": {},

@@ -27,12 +27,12 @@
 // without changing the library, by rewriting the template at Parse time:
 // jinja2's whitespace control (trim_blocks, lstrip_blocks, -, +, CR LF, the
 // final newline) and string literal escapes are applied by our own lexer, and
-// printing ({{ x }} as Python's str(x)), tojson, trim, string and the string
-// methods strip, lstrip, rstrip, split and rsplit go to our Python-faithful
-// implementations; see lex.go, pyvalue.go and tojson.go. Differences that
-// remain are listed in testdata/README.md.
+// printing ({{ x }} as Python's str(x)), tojson, trim, string, dictsort and
+// the string methods strip, lstrip, rstrip, split and rsplit go to our
+// Python-faithful implementations; see lex.go, pyvalue.go and tojson.go.
+// Differences that remain are listed in testdata/README.md.
 // Outputs are checked against Python's jinja2 for the templates of Llama 3.x,
-// Qwen2.5, Qwen3, Gemma 2 and 3, Mistral Nemo and Small 3.2, Phi-3.5,
+// Qwen2.5, Qwen3, Gemma 2, 3 and 4, Mistral Nemo and Small 3.2, Phi-3.5,
 // SmolLM3 and DeepSeek-R1 distills, and of the tool-call formats of
 // Qwen3-Coder, DeepSeek-V3.1, Kimi-K2, GLM-4.6, gpt-oss, Command R7B and
 // Ministral 3 Reasoning (testdata/fixtures.json, made by

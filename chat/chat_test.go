@@ -287,6 +287,34 @@ func TestRenderErrors(t *testing.T) {
 	}
 }
 
+// dictsort beyond the fixtures' synthetic case: what jinja2 (3.1.6) gives
+// for integers past float64's precision and mixed numbers, and the errors
+// it raises (FilterArgumentError, TypeError).
+func TestDictsort(t *testing.T) {
+	for _, tc := range []struct{ src, want, err string }{
+		{`{% for k, v in {'a': 9007199254740993, 'b': 9007199254740992, 'c': true, 'd': 0.5} | dictsort(by='value') %}{{ k }}{% endfor %}`, "dcba", ""},
+		{`{% for k, v in {'b': 1, 'A': 2, 'a': 3} | dictsort(false, 'key', true) %}{{ k }}{% endfor %}`, "bAa", ""},
+		{`{% for k, v in none | dictsort %}{{ k }}{% endfor %}`, "", ""}, // jinja2 raises; lenient, as the engine's filter
+		{`{% for k, v in {'a': 1} | dictsort(by='size') %}{% endfor %}`, "", `you can only sort by either "key" or "value"`},
+		{`{% for k, v in {'a': 1, 'b': 'x'} | dictsort(by='value') %}{% endfor %}`, "", "'<' not supported between"},
+	} {
+		tmpl, err := Parse(tc.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tmpl.Render(Input{})
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: %q, %v; want an error with %q", tc.src, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.src, got, err, tc.want)
+		}
+	}
+}
+
 func TestKwargsOverrideAndTypes(t *testing.T) {
 	tmpl, err := Parse("{{ bos_token }}|{{ n }}|{{ f }}|{{ u }}|{{ m | tojson }}|{{ s | tojson }}|{{ o | tojson }}|{{ nilslice }}")
 	if err != nil {

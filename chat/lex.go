@@ -44,8 +44,8 @@ import (
 //     library only knows \n \t \\ \' \"; we decode the Python way and write
 //     the result with only the escapes the library reads;
 //   - the expression of each {{ ... }} is wrapped in __ondo_str(...), our
-//     Python str(), and the filters tojson, trim and string and the string
-//     methods strip, lstrip, rstrip, split and rsplit are redirected to our
+//     Python str(), and the filters tojson, trim, string and dictsort and the
+//     string methods strip, lstrip, rstrip, split and rsplit are redirected to our
 //     implementations (filterOverrides, methodOverrides; x.strip(...) becomes
 //     x|__ondo_strip(...), which the library's grammar evaluates the same
 //     way). The library's built-in filters cannot be replaced from outside
@@ -60,9 +60,10 @@ const (
 
 // filterOverrides maps filters we replace to our versions.
 var filterOverrides = map[string]string{
-	"tojson": tojsonName,
-	"trim":   "__ondo_trim",
-	"string": "__ondo_string",
+	"tojson":   tojsonName,
+	"trim":     "__ondo_trim",
+	"string":   "__ondo_string",
+	"dictsort": "__ondo_dictsort",
 }
 
 // methodOverrides maps string methods we replace to the filters that

@@ -3,6 +3,7 @@ package chat
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -19,6 +20,9 @@ import (
 //     and lists and dicts with unescaped strings);
 //   - x|string is str(x), x|trim(chars) is str(x).strip(chars), with Python's
 //     whitespace (which includes U+001C..U+001F);
+//   - d|dictsort sorts the items ignoring case unless case_sensitive, as
+//     jinja2 does (the library compares keys byte by byte: "Zeta" before
+//     "alpha"), and by value when asked;
 //   - s.strip(), s.lstrip(), s.rstrip() strip all Unicode whitespace, as
 //     Python does (the library's lstrip and rstrip only strip " \t\n\r"), and
 //     s.split(sep, maxsplit), s.rsplit(sep, maxsplit) honour maxsplit and
@@ -26,15 +30,16 @@ import (
 
 // pyFilters are the callables added to every render.
 var pyFilters = map[string]func([]jinja.Value, map[string]jinja.Value) (jinja.Value, error){
-	tojsonName:      tojsonFilter,
-	strName:         strFilter,
-	"__ondo_string": strFilter,
-	"__ondo_trim":   trimFilter,
-	"__ondo_strip":  stripMethod("strip"),
-	"__ondo_lstrip": stripMethod("lstrip"),
-	"__ondo_rstrip": stripMethod("rstrip"),
-	"__ondo_split":  splitMethod(false),
-	"__ondo_rsplit": splitMethod(true),
+	tojsonName:        tojsonFilter,
+	strName:           strFilter,
+	"__ondo_string":   strFilter,
+	"__ondo_trim":     trimFilter,
+	"__ondo_dictsort": dictsortFilter,
+	"__ondo_strip":    stripMethod("strip"),
+	"__ondo_lstrip":   stripMethod("lstrip"),
+	"__ondo_rstrip":   stripMethod("rstrip"),
+	"__ondo_split":    splitMethod(false),
+	"__ondo_rsplit":   splitMethod(true),
 }
 
 // pyStr is Python's str(v) as jinja2 prints it (undefined prints nothing).
@@ -223,6 +228,134 @@ func trimFilter(args []jinja.Value, kwargs map[string]jinja.Value) (jinja.Value,
 		return jinja.Value{}, fmt.Errorf("trim: %w", err)
 	}
 	return jinja.NewString(s), nil
+}
+
+// dictsortFilter is jinja2's dictsort(case_sensitive=False, by="key",
+// reverse=False): a dict's [key, value] pairs sorted by key or value,
+// strings compared lowercased (Python's str.lower, here strings.ToLower)
+// unless case_sensitive, stably, as Python's sorted. Anything but a dict
+// gives an empty list, as the library's filter does.
+func dictsortFilter(args []jinja.Value, kwargs map[string]jinja.Value) (jinja.Value, error) {
+	if len(args) == 0 || !args[0].IsDict() {
+		return jinja.NewList(nil), nil
+	}
+	caseSensitive, _ := argOrKw(args, kwargs, 0, "case_sensitive")
+	by, haveBy := argOrKw(args, kwargs, 1, "by")
+	reverse, _ := argOrKw(args, kwargs, 2, "reverse")
+	pos := 0
+	if haveBy {
+		switch {
+		case by.IsString() && by.AsString() == "key":
+		case by.IsString() && by.AsString() == "value":
+			pos = 1
+		default:
+			return jinja.Value{}, fmt.Errorf(`dictsort: you can only sort by either "key" or "value"`)
+		}
+	}
+	d := args[0].AsDict()
+	items := make([]jinja.Value, len(d.Keys))
+	sortKeys := make([]jinja.Value, len(d.Keys))
+	for i, k := range d.Keys {
+		items[i] = jinja.NewList([]jinja.Value{jinja.NewString(k), d.Data[k]})
+		sortKeys[i] = jinja.NewString(k)
+		if pos == 1 {
+			sortKeys[i] = d.Data[k]
+		}
+		if s := sortKeys[i]; s.IsString() && !caseSensitive.IsTruthy() {
+			sortKeys[i] = jinja.NewString(strings.ToLower(s.AsString()))
+		}
+	}
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	var cmpErr error
+	desc := reverse.IsTruthy()
+	sort.SliceStable(order, func(i, j int) bool {
+		c, err := pyCompare(sortKeys[order[i]], sortKeys[order[j]])
+		if err != nil && cmpErr == nil {
+			cmpErr = err
+		}
+		if desc {
+			return c > 0
+		}
+		return c < 0
+	})
+	if cmpErr != nil {
+		return jinja.Value{}, fmt.Errorf("dictsort: %w", cmpErr)
+	}
+	sorted := make([]jinja.Value, len(items))
+	for i, o := range order {
+		sorted[i] = items[o]
+	}
+	return jinja.NewList(sorted), nil
+}
+
+// pyCompare orders two values as Python's < does for the types JSON gives a
+// template: strings by code point, numbers (and booleans, which are ints)
+// by value; other pairs cannot be ordered.
+func pyCompare(a, b jinja.Value) (int, error) {
+	if a.IsString() && b.IsString() {
+		return strings.Compare(a.AsString(), b.AsString()), nil
+	}
+	asInt := func(v jinja.Value) (int64, bool) {
+		switch {
+		case v.IsInt():
+			return v.AsInt(), true
+		case v.IsBool() && v.AsBool():
+			return 1, true
+		case v.IsBool():
+			return 0, true
+		}
+		return 0, false
+	}
+	x, xi := asInt(a)
+	y, yi := asInt(b)
+	if xi && yi {
+		return cmpOrdered(x, y), nil
+	}
+	if (xi || a.IsFloat()) && (yi || b.IsFloat()) {
+		fx, fy := float64(x), float64(y)
+		if a.IsFloat() {
+			fx = a.AsFloat()
+		}
+		if b.IsFloat() {
+			fy = b.AsFloat()
+		}
+		return cmpOrdered(fx, fy), nil
+	}
+	return 0, fmt.Errorf("'<' not supported between %s and %s", pyType(a), pyType(b))
+}
+
+func cmpOrdered[T int64 | float64](x, y T) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// pyType is the name of a value's Python type.
+func pyType(v jinja.Value) string {
+	switch {
+	case v.IsString():
+		return "str"
+	case v.IsBool():
+		return "bool"
+	case v.IsInt():
+		return "int"
+	case v.IsFloat():
+		return "float"
+	case v.IsList():
+		return "list"
+	case v.IsDict():
+		return "dict"
+	case v.IsNone():
+		return "NoneType"
+	}
+	return "Undefined"
 }
 
 // receiver checks that a string method is called on a string.

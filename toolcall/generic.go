@@ -110,6 +110,12 @@ func (s Spec) Example(name, args string) string {
 		return "<tool_call>" + name + "\n<arg_key>KEY</arg_key>\n<arg_value>VALUE</arg_value>\n</tool_call>"
 	case LFM2:
 		return "<|tool_call_start|>[" + name + "(KEY=VALUE)]<|tool_call_end|>"
+	case Gemma4:
+		g, ok := gemmaNotation([]byte(args))
+		if !ok {
+			g = "{KEY:" + g4Quote + "VALUE" + g4Quote + "}"
+		}
+		return g4CallOpen + g4CallPrefix + name + g + g4CallClose
 	}
 	return ""
 }

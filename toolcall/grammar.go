@@ -135,7 +135,11 @@ func (s Spec) reasoning(g *gbnf, o GrammarOptions) string {
 	if o.InReasoning {
 		return section
 	}
-	return fmt.Sprintf("( sp %s %s )?", g.mark(s.ThinkOpen), section)
+	open := g.mark(s.ThinkOpen)
+	if s.Format == Gemma4 {
+		open = g.mark(g4Channel) + " " + grammar.Quote(g4Thought) // a control token, then the channel's name
+	}
+	return fmt.Sprintf("( sp %s %s )?", open, section)
 }
 
 // sp is the bounded space between parts.
@@ -268,6 +272,15 @@ func (s Spec) Grammar(o GrammarOptions) (string, error) {
 			return "", fmt.Errorf("the parameters of tool %q: %w", t.Name, err)
 		}
 		prefix := fmt.Sprintf("t%d-", i)
+		if s.Format == Gemma4 {
+			call, rules, err := s.gemmaCall(g, t, prefix)
+			if err != nil {
+				return "", err
+			}
+			schemas = append(schemas, rules)
+			alts = append(alts, call)
+			continue
+		}
 		if b := formats[s.Format].body; b == bodyXML || b == bodyGLM || b == bodyPython {
 			call, rules, err := s.xmlCall(g, t, prefix)
 			if err != nil {
@@ -543,26 +556,35 @@ func (s Spec) harmonyAnalysis(g *gbnf) string {
 // schema refers to others).
 func (s Spec) pythonCall(g *gbnf, name, prefix string, props []property, required map[string]bool, rules *strings.Builder) string {
 	param := make([]string, len(props))
+	req := make([]bool, len(props))
 	for j, p := range props {
 		param[j] = fmt.Sprintf("%s %s", grammar.Quote(p.name+"="), jsonValue(g, p, fmt.Sprintf("%sp%d-", prefix, j), rules))
+		req[j] = required[p.name]
 	}
+	return fmt.Sprintf(`%s "(" %s ")"`, grammar.Quote(name), orderedArgs(g, prefix+"py-", param, req, `"," " "?`))
+}
+
+// orderedArgs defines the rules of a list of parameters: params (each
+// one's whole expression) in their order, the required ones always there,
+// sep between them; it returns the list's rule.
+func orderedArgs(g *gbnf, prefix string, params []string, required []bool, sep string) string {
 	// first[j]: the parameters from j on, the first one present written
-	// without a comma; rest[j]: each one after a comma.
-	n := len(props)
-	first := func(j int) string { return fmt.Sprintf("%spy-first-%d", prefix, j) }
-	rest := func(j int) string { return fmt.Sprintf("%spy-rest-%d", prefix, j) }
+	// without a separator; rest[j]: each one after a separator.
+	n := len(params)
+	first := func(j int) string { return fmt.Sprintf("%sfirst-%d", prefix, j) }
+	rest := func(j int) string { return fmt.Sprintf("%srest-%d", prefix, j) }
 	g.add(first(n), `""`)
 	g.add(rest(n), `""`)
 	for j := n - 1; j >= 0; j-- {
-		if required[props[j].name] {
-			g.add(rest(j), fmt.Sprintf(`"," " "? %s %s`, param[j], rest(j+1)))
-			g.add(first(j), fmt.Sprintf("%s %s", param[j], rest(j+1)))
+		if required[j] {
+			g.add(rest(j), fmt.Sprintf(`%s %s %s`, sep, params[j], rest(j+1)))
+			g.add(first(j), fmt.Sprintf("%s %s", params[j], rest(j+1)))
 		} else {
-			g.add(rest(j), fmt.Sprintf(`( "," " "? %s )? %s`, param[j], rest(j+1)))
-			g.add(first(j), fmt.Sprintf("%s %s | %s", param[j], rest(j+1), first(j+1)))
+			g.add(rest(j), fmt.Sprintf(`( %s %s )? %s`, sep, params[j], rest(j+1)))
+			g.add(first(j), fmt.Sprintf("%s %s | %s", params[j], rest(j+1), first(j+1)))
 		}
 	}
-	return fmt.Sprintf(`%s "(" %s ")"`, grammar.Quote(name), first(0))
+	return first(0)
 }
 
 // jsonValue is the rule of a parameter's value as JSON valid against its

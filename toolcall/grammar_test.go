@@ -28,6 +28,25 @@ func accepts(t *testing.T, tk *tokenizer.Tokenizer, c *grammar.Constraint, text 
 	return m.Complete()
 }
 
+// bindGrammar compiles spec's grammar for opt and binds it to ix; it
+// returns the grammar's source too, for messages.
+func bindGrammar(t *testing.T, spec Spec, opt GrammarOptions, ix *grammar.Index) (*grammar.Constraint, string) {
+	t.Helper()
+	src, err := spec.Grammar(opt)
+	if err != nil {
+		t.Fatalf("%s: %v", spec.Format, err)
+	}
+	g, err := grammar.Parse(src)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", spec.Format, err, src)
+	}
+	c, err := g.Bind(ix)
+	if err != nil {
+		t.Fatalf("%s: %v", spec.Format, err)
+	}
+	return c, src
+}
+
 func vocabToken(tk *tokenizer.Tokenizer) func(string) (int32, bool) {
 	return func(s string) (int32, bool) {
 		ids := tk.Encode(s, tokenizer.EncodeOptions{ParseSpecial: true, BOS: tokenizer.Off, EOS: tokenizer.Off})
@@ -120,6 +139,26 @@ func TestGrammarPerFormat(t *testing.T) {
 				"<|tool_call_start|>[get_weather(city=\"x\")]<|tool_call_end|>"},
 			[]string{"<|tool_call_start|>[get_weather(days=3)]<|tool_call_end|>", "<|tool_call_start|>[get_weather(, city=\"x\")]<|tool_call_end|>",
 				"<|tool_call_start|>[get_weather(city=\"x\", days=8)]<|tool_call_end|>"}},
+		{gemma4, GrammarOptions{Reasoning: true},
+			[]string{
+				"<|tool_call>call:get_weather{city:<|\"|>서울<|\"|>}<tool_call|>",
+				"<|channel>thought\n생각<channel|><|tool_call>call:get_weather{city:<|\"|>a \"b\"<|\"|>,days:7}<tool_call|><|tool_call>call:get_time{}<tool_call|>",
+				"<|tool_call>call:get_time{a:[1,<|\"|>x<|\"|>],b:{c:None,d:-2.5e3}}<tool_call|>", // no parameters: any dict
+			},
+			[]string{
+				"Sure <|tool_call>call:get_time{}<tool_call|>",                                    // text first: not lazy
+				"<|tool_call>call:get_weather{city:<|\"|>a<|\"|>,days:8}<tool_call|>",             // maximum
+				"<|tool_call>call:get_weather{days:3}<tool_call|>",                                // required
+				"<|tool_call>call:get_weather{days:3,city:<|\"|>a<|\"|>}<tool_call|>",             // dictsort order
+				"<|tool_call>call:get_weather{city:\"a\"}<tool_call|>",                            // JSON's quotes
+				"<|tool_call>call:get_weather{city:<|\"|>a<|\"|>,town:<|\"|>b<|\"|>}<tool_call|>", // not declared
+				"<|tool_call>call:other{}<tool_call|>",                                            // unknown tool
+				"<|tool_call>call:get_time{}",                                                     // not closed
+			}},
+		{gemma4, GrammarOptions{Lazy: true, Reasoning: true, MaxCalls: 1},
+			[]string{"", "그냥 답합니다.", "<|channel>thought\nx<channel|>Let me see.<|tool_call>call:get_time{}<tool_call|>"},
+			[]string{"<|tool_call>call:get_time{}<tool_call|><|tool_call>call:get_time{}<tool_call|>", // one call
+				"<|tool_call>call:get_time[]<tool_call|>"}},
 		{Spec{Format: Generic}, GrammarOptions{Lazy: true},
 			[]string{`{"tool_calls": [{"name": "get_weather", "arguments": {"city": "서울"}}]}`, `{"response": "안녕"}`},
 			[]string{`{"tool_calls": [{"name": "get_weather", "arguments": {}}]}`, `hello`}},
@@ -129,18 +168,7 @@ func TestGrammarPerFormat(t *testing.T) {
 	} {
 		tc.opt.Tools = testTools
 		tc.opt.Token = vocabToken(tk)
-		src, err := tc.spec.Grammar(tc.opt)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.spec.Format, err)
-		}
-		g, err := grammar.Parse(src)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", tc.spec.Format, err, src)
-		}
-		c, err := g.Bind(ix)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.spec.Format, err)
-		}
+		c, src := bindGrammar(t, tc.spec, tc.opt, ix)
 		for _, s := range tc.good {
 			if !accepts(t, tk, c, s) {
 				t.Errorf("%s %+v: refuses %q\n%s", tc.spec.Format, tc.opt.Lazy, s, src)

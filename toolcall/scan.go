@@ -20,7 +20,8 @@ type callScan struct {
 	// built are the arguments as far as they are read, for formats that
 	// write them other than as JSON (nil for the others).
 	built []byte
-	tools []Tool // the offered tools, for the types of parameters
+	tools []Tool     // the offered tools, for the types of parameters
+	g4    *gemmaArgs // Gemma 4's arguments, read on from where they stopped
 	// Where pending stopped in the arguments, and its state there.
 	vpos, vdepth int
 	vstr, vesc   bool
@@ -42,6 +43,8 @@ func (c *callScan) scan(b []byte) (int, bool) {
 		return c.scanGLM(b)
 	case bodyPython:
 		return c.scanPython(b)
+	case bodyGemma:
+		return c.scanGemma(b)
 	}
 	return c.scanObject(b, 0)
 }

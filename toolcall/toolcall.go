@@ -18,9 +18,11 @@
 //	mistral-v11 [TOOL_CALLS]NAME[CALL_ID]ID[ARGS]{…}   Mistral Small 3.2, Magistral, Devstral
 //	deepseek-r1 <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n{…}\n```<｜tool▁call▁end｜>…   DeepSeek R1
 //	deepseek-v3 <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{…}<｜tool▁call▁end｜>…   DeepSeek V3.1
+//	gemma4      <|tool_call>call:NAME{KEY:<|"|>TEXT<|"|>,…}<tool_call|>…   Gemma 4 (see gemma4.go)
 //
-// Reasoning sections are <think>…</think> or [THINK]…[/THINK]; a template
-// that opens the section in the prompt starts the parser inside it.
+// Reasoning sections are <think>…</think> or [THINK]…[/THINK] (Gemma 4's
+// <|channel>thought…<channel|>); a template that opens the section in the
+// prompt starts the parser inside it.
 package toolcall
 
 import (
@@ -53,6 +55,7 @@ const (
 	GLM        Format = "glm"
 	Harmony    Format = "harmony"
 	LFM2       Format = "lfm2"
+	Gemma4     Format = "gemma4"
 	// Generic is for templates that take tools in no format ondo knows;
 	// Detect never picks it (see the generic format in generic.go).
 	Generic Format = "generic"
@@ -68,6 +71,7 @@ const (
 	bodyXML                  // <function=NAME><parameter=K>V</parameter>…</function> (Qwen3-Coder)
 	bodyGLM                  // NAME<arg_key>K</arg_key><arg_value>V</arg_value>… (GLM-4.5/4.6)
 	bodyPython               // NAME(K=V, …) in a list (LFM2)
+	bodyGemma                // call:NAME{K:V, …} (Gemma 4)
 )
 
 // formatDef is where a format's calls are and how each is written.
@@ -81,6 +85,13 @@ type formatDef struct {
 	// For bodySep: what comes before the name, the separator before the
 	// arguments, and the call's end.
 	namePrefix, sep, end string
+	// channel is the control token that opens a reasoning channel, the
+	// Spec's ThinkOpen being it and the channel's name (Gemma 4's
+	// <|channel>thought). Answer text cannot hold it, so a section may come
+	// anywhere; the spaces after the name are not reasoning; and markers
+	// with no section (a channel token without the name, a closing marker
+	// without its opening) are dropped.
+	channel string
 }
 
 var formats = map[Format]formatDef{
@@ -100,6 +111,7 @@ var formats = map[Format]formatDef{
 	QwenXML: {open: []string{"<tool_call>"}, close: "</tool_call>", body: bodyXML},
 	GLM:     {open: []string{"<tool_call>"}, close: "</tool_call>", body: bodyGLM},
 	LFM2:    {open: []string{"<|tool_call_start|>"}, close: "<|tool_call_end|>", list: true, body: bodyPython},
+	Gemma4:  {open: []string{g4CallOpen}, close: g4CallClose, body: bodyGemma, channel: g4Channel},
 }
 
 // Spec is a model family's output format.
@@ -122,6 +134,8 @@ func Detect(template string) Spec {
 	case has("<|channel|>") && has("<|message|>"):
 		s.Format = Harmony
 		return s // its channels are its reasoning markers
+	case has(g4CallOpen) && has(g4CallClose):
+		s.Format = Gemma4
 	case has("<|tool_call_start|>") || has("<|tool_list_start|>"):
 		s.Format = LFM2
 	case has("<|tool_calls_section_begin|>"):
@@ -150,6 +164,8 @@ func Detect(template string) Spec {
 		s.Format = Llama3
 	}
 	switch {
+	case has(g4Channel) && has(g4ChannelEnd):
+		s.ThinkOpen, s.ThinkClose = g4Channel+g4Thought, g4ChannelEnd
 	case has("<|START_THINKING|>"):
 		s.ThinkOpen, s.ThinkClose = "<|START_THINKING|>", "<|END_THINKING|>"
 	case has("[THINK]"):
@@ -218,11 +234,14 @@ type Parser struct {
 	// (llama3) must be the whole answer.
 	started bool
 	trim    bool // drop whitespace before the content (after reasoning)
-	inList  bool // inside a call region's JSON list
-	calls   int  // calls started
-	call    callScan
-	h       harmonyState
-	out     []Event
+	// trimThink drops whitespace before the reasoning (after Gemma 4's
+	// channel name).
+	trimThink bool
+	inList    bool // inside a call region's JSON list
+	calls     int  // calls started
+	call      callScan
+	h         harmonyState
+	out       []Event
 }
 
 type state uint8
@@ -241,6 +260,7 @@ func (s Spec) NewParser(o Options) *Parser {
 	p := &Parser{spec: s, opt: o}
 	if o.Reasoning && o.InReasoning && s.ThinkOpen != "" {
 		p.state = sThink
+		p.trimThink = formats[s.Format].channel != ""
 	}
 	if p.opt.NewID == nil {
 		if s.Format == Mistral || s.Format == MistralV11 {
@@ -287,6 +307,12 @@ func (p *Parser) take() []Event {
 func (p *Parser) emit(k Kind, text string) {
 	if text == "" {
 		return
+	}
+	if k == Reasoning && p.trimThink {
+		if text = strings.TrimLeft(text, " \t\r\n"); text == "" {
+			return
+		}
+		p.trimThink = false
 	}
 	if k == Content {
 		if p.trim {
@@ -365,12 +391,16 @@ func (p *Parser) step(final bool) bool {
 // text scans content for a reasoning section or a call.
 func (p *Parser) text(final bool) bool {
 	var marks []string
-	think := p.opt.Reasoning && p.spec.ThinkOpen != "" && !p.started
+	def := formats[p.spec.Format]
+	channels := def.channel != ""
+	think := p.opt.Reasoning && p.spec.ThinkOpen != "" && (!p.started || channels)
 	if think {
 		marks = append(marks, p.spec.ThinkOpen)
+		if channels {
+			marks = append(marks, def.channel, p.spec.ThinkClose) // without a section: dropped
+		}
 	}
 	marks = append(marks, p.spec.Strip...)
-	def := formats[p.spec.Format]
 	if p.opt.Tools {
 		marks = append(marks, def.open...)
 		if p.spec.Format == Llama3 && !p.started {
@@ -385,7 +415,7 @@ func (p *Parser) text(final bool) bool {
 		}
 	}
 	i, m := firstMarker(p.buf, marks)
-	if think && i >= 0 && m == p.spec.ThinkOpen && strings.TrimLeft(string(p.buf[:i]), " \t\r\n") != "" {
+	if think && !channels && i >= 0 && m == p.spec.ThinkOpen && strings.TrimLeft(string(p.buf[:i]), " \t\r\n") != "" {
 		// Reasoning opens the answer or not at all.
 		marks = marks[1:]
 		i, m = firstMarker(p.buf, marks)
@@ -400,11 +430,16 @@ func (p *Parser) text(final bool) bool {
 		return false
 	}
 	p.emit(Content, string(p.buf[:i]))
+	if think && m == def.channel && !final && strings.HasPrefix(p.spec.ThinkOpen, string(p.buf[i:])) {
+		p.buf = p.buf[i:]
+		return false // the channel's name may follow
+	}
 	p.buf = p.buf[i+len(m):]
 	switch {
 	case think && m == p.spec.ThinkOpen:
 		p.state = sThink
-	case slices.Contains(p.spec.Strip, m):
+		p.trimThink = channels
+	case slices.Contains(p.spec.Strip, m) || think && channels && (m == def.channel || m == p.spec.ThinkClose):
 		// Not part of the answer.
 	default:
 		p.state = sCall

@@ -25,6 +25,9 @@ type parseCase struct {
 
 var think = Spec{ThinkOpen: "<think>", ThinkClose: "</think>"}
 
+// gemma4 is the Spec Detect gives Gemma 4's templates.
+var gemma4 = Spec{Format: Gemma4, ThinkOpen: "<|channel>thought", ThinkClose: "<channel|>"}
+
 func specOf(f Format, open, close string) Spec {
 	return Spec{Format: f, ThinkOpen: open, ThinkClose: close}
 }
@@ -138,6 +141,46 @@ var cases = []parseCase{
 		text:      "<think>ok</think>Checking.<|tool_call_start|>[get_weather(city=\"서울\", days=3, metric=True), get_time(zone='Asia/Seoul')]<|tool_call_end|>Done.",
 		reasoning: "ok", content: "Checking.Done.",
 		calls: []wantCall{{"", "get_weather", `{"city": "서울", "days": 3, "metric": true}`}, {"", "get_time", `{"zone": "Asia/Seoul"}`}}},
+	{name: "gemma4 one", spec: gemma4, opt: Options{Tools: true, Reasoning: true},
+		text:  `<|tool_call>call:get_weather{city:<|"|>London<|"|>}<tool_call|>`,
+		calls: []wantCall{{"", "get_weather", `{"city": "London"}`}}},
+	{name: "gemma4 thought, text, two calls", spec: gemma4, opt: Options{Tools: true, Reasoning: true},
+		text:      "<|channel>thought\n서울과 부산을 본다.\n<channel|>확인할게요.<|tool_call>call:get_weather{city:<|\"|>서울<|\"|>,days:3}<tool_call|><|tool_call>call:get_time{}<tool_call|>",
+		reasoning: "서울과 부산을 본다.\n", content: "확인할게요.",
+		calls: []wantCall{{"", "get_weather", `{"city": "서울", "days": 3}`}, {"", "get_time", `{}`}}},
+	{name: "gemma4 values", spec: gemma4, opt: Options{Tools: true},
+		text: "<|tool_call>call:set{config:{theme:<|\"|>dark \"q\" \\ \t\n😀<|\"|>,count:3,ratio:-1.5e3},todos:[<|\"|>buy milk<|\"|>,<|\"|><|\"|>],empty:[],obj:{},on:true,off:false,none:None,nul:null," +
+			"nest:[[1,2],[{a:[]}]],<|\"|>quoted key<|\"|>:\"json\", spaced : 1 }<tool_call|>",
+		calls: []wantCall{{"", "set", `{"config": {"theme": "dark \"q\" \\ \t\n😀", "count": 3, "ratio": -1.5e3}, "todos": ["buy milk", ""], "empty": [], "obj": {}, "on": true, "off": false, "none": null, "nul": null, ` +
+			`"nest": [[1, 2], [{"a": []}]], "quoted key": "json", "spaced": 1}`}}},
+	{name: "gemma4 bare words and python literals", spec: gemma4, opt: Options{Tools: true},
+		text:  "<|tool_call>call:f{a:True,b:False,c:Seoul,d:01}<tool_call|>",
+		calls: []wantCall{{"", "f", `{"a": true, "b": false, "c": "Seoul", "d": "01"}`}}},
+	{name: "gemma4 empty thought and stray markers", spec: gemma4, opt: Options{Tools: true, Reasoning: true},
+		text: "<|channel><|channel>thought<channel|>Hello, world!<|channel>thought\n<channel|><channel|>", content: "Hello, world!"},
+	{name: "gemma4 thought after the answer", spec: gemma4, opt: Options{Reasoning: true},
+		text: "맑아요. <|channel>thought\nlate<channel|>", content: "맑아요. ", reasoning: "late"},
+	{name: "gemma4 no reasoning asked", spec: gemma4, opt: Options{Tools: true},
+		text: "<|channel>thought\nx<channel|>y", content: "<|channel>thought\nx<channel|>y"},
+	{name: "gemma4 without tools", spec: gemma4, opt: Options{Reasoning: true},
+		text: "<|tool_call>call:f{}<tool_call|>", content: "<|tool_call>call:f{}<tool_call|>"},
+	{name: "gemma4 no arguments", spec: gemma4, opt: Options{Tools: true},
+		text:  "<|tool_call>call:get_time<tool_call|>",
+		calls: []wantCall{{"", "get_time", `{}`}}},
+	{name: "gemma4 not a call", spec: gemma4, opt: Options{Tools: true},
+		text: "<|tool_call>hello world<tool_call|>", content: "hello world<tool_call|>"},
+	{name: "gemma4 broken arguments", spec: gemma4, opt: Options{Tools: true},
+		text:  "<|tool_call>call:f{a:[1 x],b:2}",
+		calls: []wantCall{{"", "f", `{"a": [1]}`}}, content: "x],b:2}"},
+	{name: "gemma4 cut short", spec: gemma4, opt: Options{Tools: true},
+		text:  `<|tool_call>call:f{a:<|"|>long`,
+		calls: []wantCall{{"", "f", `{"a": "long`}}},
+	{name: "gemma4 one call at most", spec: gemma4, opt: Options{Tools: true, MaxCalls: 1},
+		text:  "<|tool_call>call:a{}<tool_call|><|tool_call>call:b{x:1}<tool_call|>ok",
+		calls: []wantCall{{"", "a", `{}`}}, content: "ok"},
+	{name: "gemma4 prompt opened the channel", spec: gemma4, opt: Options{Tools: true, Reasoning: true, InReasoning: true},
+		text:      "\n  생각<channel|><|tool_call>call:get_time{}<tool_call|>",
+		reasoning: "생각", calls: []wantCall{{"", "get_time", `{}`}}},
 	{name: "generic calls", spec: Spec{Format: Generic}, opt: Options{Tools: true},
 		text:  `{"tool_calls": [{"name": "get_weather", "arguments": {"city": "서울"}}, {"name": "get_time", "arguments": {}}]}`,
 		calls: []wantCall{{"", "get_weather", `{"city": "서울"}`}, {"", "get_time", `{}`}}},
@@ -188,14 +231,7 @@ func TestParseEveryChunking(t *testing.T) {
 				ids := 0
 				opt := tc.opt
 				opt.NewID = func() string { ids++; return fmt.Sprintf("gen%d", ids) }
-				p := tc.spec.NewParser(opt)
-				var all []Event
-				for _, c := range parts {
-					all = append(all, p.Write(c)...)
-				}
-				all = append(all, p.Close()...)
-				checkEvents(t, parts, all)
-				m := Collect(all)
+				m := parseParts(t, tc.spec, opt, parts)
 				if m.Content != tc.content || m.Reasoning != tc.reasoning {
 					t.Fatalf("cut %q: content %q reasoning %q, want %q and %q", parts, m.Content, m.Reasoning, tc.content, tc.reasoning)
 				}
@@ -217,6 +253,20 @@ func TestParseEveryChunking(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseParts parses an output written in parts, checks its events and
+// gathers them.
+func parseParts(t *testing.T, spec Spec, opt Options, parts []string) Message {
+	t.Helper()
+	p := spec.NewParser(opt)
+	var all []Event
+	for _, c := range parts {
+		all = append(all, p.Write(c)...)
+	}
+	all = append(all, p.Close()...)
+	checkEvents(t, parts, all)
+	return Collect(all)
 }
 
 // checkEvents checks what every stream must keep: valid UTF-8 pieces,
@@ -298,6 +348,8 @@ func TestDetect(t *testing.T) {
 		{`<tool_call>{{name}}<arg_key>k</arg_key><arg_value>`, Spec{Format: GLM}},
 		{`<|start|>assistant<|channel|>final<|message|><think>`, Spec{Format: Harmony}},
 		{`<|tool_list_start|>x<|tool_call_start|>`, Spec{Format: LFM2}},
+		{`{{ '<|tool_call>call:' + name }}<tool_call|><|channel>thought<channel|>`, gemma4},
+		{`<|tool_call>call:x<tool_call|>`, Spec{Format: Gemma4}},
 		{`{{ messages }}`, Spec{}},
 	} {
 		if got := Detect(tc.src); !reflect.DeepEqual(got, tc.want) {
@@ -316,7 +368,7 @@ func FuzzParser(f *testing.F) {
 	for f := range formats {
 		specs = append(specs, specOf(f, "<think>", "</think>"))
 	}
-	specs = append(specs, Spec{Format: Harmony}, Spec{Format: Generic}, Spec{Format: CommandR7B, ThinkOpen: "<|START_THINKING|>", ThinkClose: "<|END_THINKING|>", Strip: []string{"<|START_RESPONSE|>", "<|END_RESPONSE|>"}})
+	specs = append(specs, gemma4, Spec{Format: Harmony}, Spec{Format: Generic}, Spec{Format: CommandR7B, ThinkOpen: "<|START_THINKING|>", ThinkClose: "<|END_THINKING|>", Strip: []string{"<|START_RESPONSE|>", "<|END_RESPONSE|>"}})
 	f.Fuzz(func(t *testing.T, text string, cut uint8) {
 		if !utf8.ValidString(text) || len(text) > 4096 {
 			return
@@ -328,13 +380,7 @@ func FuzzParser(f *testing.F) {
 		}
 		for _, s := range specs {
 			for _, o := range []Options{{Tools: true, Reasoning: true}, {Tools: true, InReasoning: true, Reasoning: true, MaxCalls: 1}, {}} {
-				p := s.NewParser(o)
-				var all []Event
-				for _, c := range parts {
-					all = append(all, p.Write(c)...)
-				}
-				all = append(all, p.Close()...)
-				checkEvents(t, parts, all)
+				parseParts(t, s, o, parts)
 			}
 		}
 	})
@@ -379,6 +425,8 @@ func TestDetectTemplates(t *testing.T) {
 		"captemplates/LFM2-8B-A1B.jinja":                                   LFM2,
 		"captemplates/mistralai-Ministral-3-14B-Reasoning-2512.jinja":      MistralV11,
 		"captemplates/meetkai-functionary-medium-v3.2.jinja":               None,
+		"templates/google-gemma-4-31B-it.jinja":                            Gemma4,
+		"templates/google-gemma-4-31B-it-interleaved.jinja":                Gemma4,
 	} {
 		src, err := os.ReadFile(filepath.Join("..", "chat", "testdata", file))
 		if err != nil {

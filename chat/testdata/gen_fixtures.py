@@ -242,6 +242,10 @@ TEMPLATES = {
     # (testdata/shapes), used by the server's tool-call tests.
     "exaone4-shape": ("shapes", ("", "[|endofturn|]"), {"system", "tools", "call1", "calls"}),
     "phi4-mini-shape": ("shapes", ("", "<|end|>"), {"system", "tools", "call1", "calls"}),
+    # Gemma 4 (gemma4): the model's template and its interleaved-thinking
+    # variant, both from llama.cpp's collection.
+    "google-gemma-4-31B-it": ("templates", GEMMA, {"system", "tools", "call1", "calls", "ko", "parts", "gemma4"}),
+    "google-gemma-4-31B-it-interleaved": ("templates", GEMMA, {"system", "tools", "call1", "calls", "ko", "parts", "gemma4"}),
     # ondo's own fallbacks (chat/fallback/*.jinja), checked against jinja2 too.
     "chatml": ("fallback", QWEN, {"system", "parts"}),
     "llama3": ("fallback", LLAMA3, {"system", "parts"}),
@@ -471,6 +475,8 @@ def cases_for(traits):
         )
         c["tools_korean_system"] = conv([msg("system", SYS_KO), msg("user", U_KO_W)], tools=TOOLS)
         c["unknown_role_error"] = conv([msg("user", U1), msg("ipython", "No news.")])
+    if "gemma4" in traits:
+        c.update(gemma4_cases())
     if "deepseek-str" in traits:
         c["tool_call_string_args"] = conv(
             [
@@ -479,6 +485,162 @@ def cases_for(traits):
                 msg("tool", WEATHER_RESULT),
             ]
         )
+    return c
+
+
+# Gemma 4 writes tool schemas and arguments in its own notation (keys bare,
+# strings between <|"|>, dicts sorted by key): schemas nested in objects and
+# arrays, nullable, an enum, a response declaration, a tool with empty
+# properties and one without parameters; arguments of every JSON type, with
+# keys whose case-insensitive order differs from their byte order.
+GEMMA4_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "set_reminder",
+            "description": "Set a reminder & return <id>.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string", "description": "알림 내용"},
+                    "when": {
+                        "type": "object",
+                        "description": "When to remind.",
+                        "properties": {"date": {"type": "string"}, "hour": {"type": "integer"}},
+                        "required": ["date"],
+                    },
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "attendees": {
+                        "type": "array",
+                        "description": "People to tell.",
+                        "items": {
+                            "type": "object",
+                            "properties": {"name": {"type": "string"}, "email": {"type": "string", "nullable": True}},
+                            "required": ["name"],
+                        },
+                    },
+                    "priority": {"type": "string", "enum": ["low", "high"]},
+                    "Repeat": {"type": "boolean", "nullable": True},
+                },
+                "required": ["text", "when"],
+            },
+            "response": {"description": "The reminder.", "type": "object"},
+        },
+    },
+    {
+        "type": "function",
+        "function": {"name": "get_time", "description": "Current time.", "parameters": {"type": "object", "properties": {}}},
+    },
+    {"type": "function", "function": {"name": "ping", "description": "No parameters."}},
+]
+
+GEMMA4_ARGS = {
+    "text": "우산 챙기기 \"꼭\"",
+    "when": {"date": "2026-02-06", "hour": 8},
+    "tags": ["rain", "오늘"],
+    "attendees": [{"name": "Kim", "email": None}],
+    "Repeat": False,
+    "ratio": 0.5,
+    "big": 1e-07,
+    "urgent": True,
+}
+
+
+def gemma4_cases():
+    """Gemma 4: thinking switch, reasoning kept only for the current turn's
+    tool calls, thought channels cut from answers, tool responses (its own
+    notation), media parts."""
+    c = {}
+    c["enable_thinking_true"] = conv([msg("system", SYS), msg("user", U1)], enable_thinking=True)
+    c["enable_thinking_true_no_system"] = conv([msg("user", U_KO_W)], enable_thinking=True)
+    c["enable_thinking_false"] = conv([msg("user", U_KO_W)], enable_thinking=False)
+    c["developer_role"] = conv([msg("developer", "  Answer briefly.  "), msg("user", U1)])
+    c["tools_thinking"] = conv([msg("system", SYS_KO), msg("user", U_KO_W)], tools=GEMMA4_TOOLS, enable_thinking=True)
+    c["nested_tools"] = conv([msg("user", "Remind me tomorrow at 8.")], tools=GEMMA4_TOOLS)
+    c["thought_in_content"] = conv(
+        [
+            msg("user", U1),
+            msg("assistant", "<|channel>thought\nThe user asks about France.<channel|>  " + A1 + "  "),
+            msg("user", U2),
+        ]
+    )
+    c["reasoning_content_answer"] = conv(
+        [msg("user", U1), msg("assistant", A1, reasoning_content="Paris is the capital."), msg("user", U2)]
+    )
+    c["tool_call_rich_args"] = conv(
+        [
+            msg("user", "Remind me tomorrow at 8."),
+            msg("assistant", "", tool_calls=[call("call1", "set_reminder", GEMMA4_ARGS)]),
+            msg("tool", '{"id": 7}', tool_call_id="call1"),
+        ],
+        tools=GEMMA4_TOOLS,
+    )
+    c["tool_call_string_args"] = conv(
+        [
+            msg("user", "What's the weather in Seoul?"),
+            msg("assistant", "", tool_calls=[call("call1", "get_weather", 'location:<|"|>Seoul<|"|>')]),
+            msg("tool", WEATHER_RESULT, tool_call_id="call1"),
+        ],
+        tools=TOOLS,
+    )
+    c["tool_call_pending"] = conv(
+        [
+            msg("user", "What time is it?"),
+            msg("assistant", "", tool_calls=[call("call1", "get_time", {})]),
+        ],
+        tools=GEMMA4_TOOLS,
+    )
+    c["tool_call_reasoning"] = conv(
+        [
+            msg("user", U_KO_W),
+            msg(
+                "assistant",
+                "",
+                reasoning_content="서울 날씨를 찾아야 한다.",
+                tool_calls=[call("call1", "get_weather", WEATHER_ARGS)],
+            ),
+            msg("tool", WEATHER_RESULT, tool_call_id="call1"),
+        ],
+        tools=TOOLS,
+        enable_thinking=True,
+    )
+    c["tool_call_second_turn"] = conv(
+        [
+            msg("system", SYS),
+            msg("user", "What time is it?"),
+            msg("assistant", "", reasoning_content="Old reasoning.", tool_calls=[call("call1", "get_time", {})]),
+            msg("tool", "14:30", tool_call_id="call1"),
+            msg("assistant", "It is 14:30."),
+            msg("user", U_KO_W),
+            msg("assistant", "확인해 볼게요.", reasoning_content="New reasoning.", tool_calls=[call("call2", "get_weather", WEATHER_ARGS)]),
+            msg("tool", [{"type": "text", "text": WEATHER_RESULT}], tool_call_id="call2"),
+            msg("assistant", "서울은 21.5도이고 맑아요."),
+        ],
+        agp=False,
+        tools=TOOLS,
+    )
+    c["tool_result_named"] = conv(
+        [
+            msg("user", "What time is it?"),
+            msg("assistant", "", tool_calls=[call("", "get_time", {})]),
+            msg("tool", "14:30", name="get_time"),
+            msg("tool", "no id, no name"),
+        ],
+        tools=GEMMA4_TOOLS,
+    )
+    c["media_parts"] = conv(
+        [
+            msg(
+                "user",
+                [
+                    {"type": "image"},
+                    {"type": "audio"},
+                    {"type": "video"},
+                    {"type": "text", "text": " What do you see and hear? "},
+                ],
+            )
+        ]
+    )
     return c
 
 
@@ -563,6 +725,17 @@ SYNTHETIC = {
         " {{ {'k': 1}.get('missing', 'fallback') }} {{ [3, 1, 2] | sort | join(',') }} {{ 'ab' * 2 }}"
         "{% set d = {'z': 1, 'a': 2} %} {{ d | tojson }} {{ d.keys() | list | join(',') }}"
         "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %} {{ greet('Ann') }} {{ greet('Bo', '?') }}"
+    ),
+    # dictsort ignores case unless case_sensitive, sorts stably (keys
+    # equal but for case keep their order, reversed too), and by value.
+    "dictsort": (
+        "{% set d = {'b': 2, 'Zeta': 3, 'alpha': 1, 'B': 0, '\u00c9t\u00e9': 5, 'beta': -1} %}"
+        "{% for k, v in d | dictsort %}{{ k }}={{ v }};{% endfor %}|"
+        "{% for k, v in d | dictsort(true) %}{{ k }};{% endfor %}|"
+        "{% for k, v in d | dictsort(reverse=true) %}{{ k }};{% endfor %}|"
+        "{% for k, v in d | dictsort(false, 'value') %}{{ k }};{% endfor %}|"
+        "{% for k, v in data.nested | dictsort %}{{ k }}:{{ v }},{% endfor %}|"
+        "{% for k, v in {'x': 'B', 'y': 'a', 'z': 'b'} | dictsort(by='value', case_sensitive=true) %}{{ k }}{% endfor %}"
     ),
     "generation-tag": "{% for m in messages %}{% generation %}[{{ m.content }}]{% endgeneration %}{% endfor %}",
     "raise": "{% if messages | length > 0 %}{{ raise_exception('boom: ' ~ messages | length ~ ' message(s)') }}{% endif %}",
