@@ -151,12 +151,6 @@ func (h *Hyper) Rope(neox bool, base float32) (kernels.Rope, error) {
 	return r, nil
 }
 
-// Attention returns the plain attention of the model's shape, scores scaled
-// by 1/√HeadDim.
-func (h *Hyper) Attention() layers.Attention {
-	return layers.Attention{Heads: h.Heads, KVHeads: h.KVHeads, HeadDim: h.HeadDim, Scale: 1 / float32(math.Sqrt(float64(h.HeadDim)))}
-}
-
 // SlidingLayers reads attention.sliding_window_pattern: absent, the default
 // period; an integer period p, under which layer l slides when l mod p <
 // p−1 (0: every layer slides), as llama.cpp's set_swa_pattern; or an array
