@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/ondo-ai/ondo/quant"
@@ -21,12 +22,13 @@ import (
 // block bytes, i.e. every bit pattern of quants and scales.
 
 type goldenRecord struct {
-	kind  uint32 // 1: quantize the shared input, 2: dequantize data
-	typ   tensor.Type
-	n     int
-	data  []byte
-	out   []float32 // kind 2
-	index int
+	kind    uint32 // 1: quantize the shared input, 2: dequantize data, 3: quantize with an importance matrix
+	typ     tensor.Type
+	n       int
+	data    []byte
+	out     []float32 // kind 2
+	imatrix []float32 // kind 3
+	index   int
 }
 
 type golden struct {
@@ -69,8 +71,11 @@ func readGolden(t *testing.T) *golden {
 		if _, err := r.Read(rec.data); err != nil {
 			t.Fatalf("golden file: %v", err)
 		}
-		if rec.kind == 2 {
+		switch rec.kind {
+		case 2:
 			rec.out = floats(rec.n)
+		case 3:
+			rec.imatrix = floats(g.cols)
 		}
 		g.records = append(g.records, rec)
 	}
@@ -80,19 +85,74 @@ func readGolden(t *testing.T) *golden {
 	return g
 }
 
+// pending lists the codecs of issue 15 still being written, by direction:
+// their golden records are skipped while the type is unsupported, and a
+// type that becomes supported must leave the list (the test says so).
+var pending = map[string][]tensor.Type{
+	"quantize": {
+		tensor.IQ2_XXS,
+		tensor.IQ2_XS,
+		tensor.IQ2_S,
+		tensor.IQ3_XXS,
+		tensor.IQ3_S,
+		tensor.IQ1_S,
+		tensor.IQ1_M,
+		tensor.TQ1_0,
+		tensor.TQ2_0,
+		tensor.MXFP4,
+	},
+	"dequantize": {
+		tensor.IQ2_XXS,
+		tensor.IQ2_XS,
+		tensor.IQ2_S,
+		tensor.IQ3_XXS,
+		tensor.IQ3_S,
+		tensor.IQ1_S,
+		tensor.IQ1_M,
+		tensor.TQ1_0,
+		tensor.TQ2_0,
+		tensor.MXFP4,
+	},
+}
+
+// skipPending skips the record of a codec still pending in direction dir,
+// and fails once a pending codec is supported.
+func skipPending(t *testing.T, dir string, typ tensor.Type, supported bool) {
+	t.Helper()
+	if !slices.Contains(pending[dir], typ) {
+		return
+	}
+	if supported {
+		t.Fatalf("%v %s is supported now: remove it from pending", typ, dir)
+	}
+	t.Skipf("%v %s not written yet", typ, dir)
+}
+
 // TestGoldenQuantize requires byte-identical encodings of the shared input,
-// reporting the first differing block of each input row.
+// reporting the first differing block of each input row: without an
+// importance matrix (kind 1) and with one (kind 3).
 func TestGoldenQuantize(t *testing.T) {
 	g := readGolden(t)
-	seen := 0
+	seen := map[uint32]int{}
 	for _, rec := range g.records {
-		if rec.kind != 1 {
+		if rec.kind != 1 && rec.kind != 3 {
 			continue
 		}
-		seen++
-		t.Run(rec.typ.String(), func(t *testing.T) {
+		seen[rec.kind]++
+		name := rec.typ.String()
+		if rec.kind == 3 {
+			name += "/imatrix"
+		}
+		t.Run(name, func(t *testing.T) {
+			skipPending(t, "quantize", rec.typ, quant.QuantizeSupported(rec.typ))
 			got := make([]byte, len(rec.data))
-			if err := quant.Quantize(rec.typ, g.input[:rec.n], got); err != nil {
+			var err error
+			if rec.kind == 3 {
+				err = quant.QuantizeWeighted(rec.typ, g.input[:rec.n], rec.imatrix, got)
+			} else {
+				err = quant.Quantize(rec.typ, g.input[:rec.n], got)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			rowBytes := len(got) / g.rows
@@ -110,8 +170,10 @@ func TestGoldenQuantize(t *testing.T) {
 			}
 		})
 	}
-	if seen != 16 {
-		t.Errorf("golden file has %d quantize records, want 16", seen)
+	// 16 older types plus the 7 new ones llama.cpp quantizes without an
+	// importance matrix; all 10 new ones with one.
+	if seen[1] != 23 || seen[3] != 10 {
+		t.Errorf("golden file has %d plain and %d importance-weighted quantize records, want 23 and 10", seen[1], seen[3])
 	}
 }
 
@@ -125,6 +187,7 @@ func TestGoldenDequantize(t *testing.T) {
 		}
 		seen++
 		t.Run(rec.typ.String(), func(t *testing.T) {
+			skipPending(t, "dequantize", rec.typ, quant.DequantizeSupported(rec.typ))
 			got := make([]float32, rec.n)
 			if err := quant.Dequantize(rec.typ, rec.data, got); err != nil {
 				t.Fatal(err)
@@ -144,8 +207,8 @@ func TestGoldenDequantize(t *testing.T) {
 			}
 		})
 	}
-	if seen != 16 {
-		t.Errorf("golden file has %d dequantize records, want 16", seen)
+	if seen != 26 {
+		t.Errorf("golden file has %d dequantize records, want 26", seen)
 	}
 }
 

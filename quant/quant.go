@@ -23,6 +23,7 @@ package quant
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/ondo-ai/ondo/tensor"
 )
@@ -32,28 +33,37 @@ import (
 type codec struct {
 	dequant func(src []byte, dst []float32)
 	quant   func(src []float32, dst []byte)
+	// weighted quantizes one row under an importance matrix (one weight
+	// per column, len(imatrix) == len(src)); nil when the type has no
+	// weighted quantizer. ignoresImatrix marks types whose llama.cpp
+	// quantizer takes an importance matrix and does not use it.
+	weighted       func(src, imatrix []float32, dst []byte)
+	ignoresImatrix bool
+	// needsImatrix is llama.cpp's reason for refusing to quantize the
+	// type without an importance matrix; empty when it does not.
+	needsImatrix string
 }
 
 // codecs is indexed by type id (all ids ggml defines are small).
 var codecs [64]codec
 
 func init() {
-	codecs[tensor.F32] = codec{dequantF32, quantF32}
-	codecs[tensor.F16] = codec{dequantF16, quantF16}
-	codecs[tensor.BF16] = codec{dequantBF16, quantBF16}
-	codecs[tensor.Q4_0] = codec{dequantQ4_0, quantQ4_0}
-	codecs[tensor.Q4_1] = codec{dequantQ4_1, quantQ4_1}
-	codecs[tensor.Q5_0] = codec{dequantQ5_0, quantQ5_0}
-	codecs[tensor.Q5_1] = codec{dequantQ5_1, quantQ5_1}
-	codecs[tensor.Q8_0] = codec{dequantQ8_0, quantQ8_0}
-	codecs[tensor.Q2_K] = codec{dequantQ2_K, quantQ2_K}
-	codecs[tensor.Q3_K] = codec{dequantQ3_K, quantQ3_K}
-	codecs[tensor.Q4_K] = codec{dequantQ4_K, quantQ4_K}
-	codecs[tensor.Q5_K] = codec{dequantQ5_K, quantQ5_K}
-	codecs[tensor.Q6_K] = codec{dequantQ6_K, quantQ6_K}
-	codecs[tensor.Q8_K] = codec{dequantQ8_K, quantQ8_K}
-	codecs[tensor.IQ4_NL] = codec{dequantIQ4_NL, quantIQ4_NL}
-	codecs[tensor.IQ4_XS] = codec{dequantIQ4_XS, quantIQ4_XS}
+	codecs[tensor.F32] = codec{dequant: dequantF32, quant: quantF32}
+	codecs[tensor.F16] = codec{dequant: dequantF16, quant: quantF16}
+	codecs[tensor.BF16] = codec{dequant: dequantBF16, quant: quantBF16}
+	codecs[tensor.Q4_0] = codec{dequant: dequantQ4_0, quant: quantQ4_0}
+	codecs[tensor.Q4_1] = codec{dequant: dequantQ4_1, quant: quantQ4_1}
+	codecs[tensor.Q5_0] = codec{dequant: dequantQ5_0, quant: quantQ5_0}
+	codecs[tensor.Q5_1] = codec{dequant: dequantQ5_1, quant: quantQ5_1}
+	codecs[tensor.Q8_0] = codec{dequant: dequantQ8_0, quant: quantQ8_0}
+	codecs[tensor.Q2_K] = codec{dequant: dequantQ2_K, quant: quantQ2_K}
+	codecs[tensor.Q3_K] = codec{dequant: dequantQ3_K, quant: quantQ3_K}
+	codecs[tensor.Q4_K] = codec{dequant: dequantQ4_K, quant: quantQ4_K}
+	codecs[tensor.Q5_K] = codec{dequant: dequantQ5_K, quant: quantQ5_K}
+	codecs[tensor.Q6_K] = codec{dequant: dequantQ6_K, quant: quantQ6_K}
+	codecs[tensor.Q8_K] = codec{dequant: dequantQ8_K, quant: quantQ8_K}
+	codecs[tensor.IQ4_NL] = codec{dequant: dequantIQ4_NL, quant: quantIQ4_NL}
+	codecs[tensor.IQ4_XS] = codec{dequant: dequantIQ4_XS, quant: quantIQ4_XS}
 }
 
 func lookup(t tensor.Type) codec {
@@ -102,6 +112,9 @@ func Dequantize(t tensor.Type, src []byte, dst []float32) error {
 // state and are safe for concurrent use.
 func Quantize(t tensor.Type, src []float32, dst []byte) error {
 	c := lookup(t)
+	if c.needsImatrix != "" {
+		return fmt.Errorf("quant: quantize: type %v needs an importance matrix: %s", t, c.needsImatrix)
+	}
 	if c.quant == nil {
 		return fmt.Errorf("quant: quantize: type %v not supported", t)
 	}
@@ -124,4 +137,43 @@ func encodedSize(t tensor.Type, n int) (int, error) {
 		return 0, err
 	}
 	return int(size), nil
+}
+
+// QuantizeWeighted is Quantize under an importance matrix: imatrix holds one
+// positive weight per column (llama.cpp's imatrix entry for the tensor), src
+// one or more whole rows of len(imatrix) elements, and the bytes written are
+// those of ggml_quantize_chunk given that matrix. Types whose llama.cpp
+// quantizer ignores the matrix (TQ1_0, TQ2_0, MXFP4) encode as Quantize does;
+// the others without a weighted quantizer here are an error.
+func QuantizeWeighted(t tensor.Type, src, imatrix []float32, dst []byte) error {
+	c := lookup(t)
+	if c.weighted == nil && !c.ignoresImatrix {
+		return fmt.Errorf("quant: quantize: type %v with an importance matrix not supported", t)
+	}
+	cols := len(imatrix)
+	if cols == 0 || cols%t.BlockSize() != 0 || len(src)%cols != 0 {
+		return fmt.Errorf("quant: quantize %v: %d values are not whole rows of the importance matrix's %d columns (a multiple of %d)",
+			t, len(src), cols, t.BlockSize())
+	}
+	want, err := encodedSize(t, len(src))
+	if err != nil {
+		return err
+	}
+	if len(dst) != want {
+		return fmt.Errorf("quant: quantize %v: dst has %d bytes, want %d for %d elements", t, len(dst), want, len(src))
+	}
+	for i, w := range imatrix {
+		if !(w >= 0) || math.IsInf(float64(w), 0) {
+			return fmt.Errorf("quant: quantize %v: importance matrix column %d is %v, want a finite weight ≥ 0", t, i, w)
+		}
+	}
+	if c.weighted == nil {
+		c.quant(src, dst)
+		return nil
+	}
+	rowBytes := want / (len(src) / cols)
+	for r := 0; r < len(src)/cols; r++ {
+		c.weighted(src[r*cols:(r+1)*cols], imatrix, dst[r*rowBytes:(r+1)*rowBytes])
+	}
+	return nil
 }

@@ -22,6 +22,9 @@
 //     u32 nbytes   encoded size
 //     u8  data[nbytes]   kind 1: llama.cpp's encoding; kind 2: the input blocks
 //     f32 out[n]         kind 2 only: llama.cpp's decoding
+//     f32 imatrix[cols]  kind 3 only: the importance matrix the encoding used
+//   kind 3 is kind 1 with an importance matrix (one weight per column); a
+//   type that llama.cpp cannot quantize without one has no kind 1 record.
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
@@ -34,6 +37,7 @@ typedef size_t (*quantize_chunk_fn)(int type, const float *src, void *dst, int64
 typedef void (*row_fn)(const void *x, float *y, int64_t k);
 typedef void (*qrow_fn)(const float *x, void *y, int64_t k);
 typedef float (*h2f_fn)(uint16_t);
+typedef _Bool (*req_fn)(int type);
 
 static void *lib;
 static void *sym(const char *name) {
@@ -74,7 +78,21 @@ static const struct type types[] = {
 	{15, "q8_K", 256, 292, "dequantize_row_q8_K", {0}, 0},
 	{20, "iq4_nl", 32, 18, "dequantize_row_iq4_nl", {0}, 1},
 	{23, "iq4_xs", 256, 136, "dequantize_row_iq4_xs", {0}, 1},
+	{16, "iq2_xxs", 256, 66, "dequantize_row_iq2_xxs", {0}, 1},
+	{17, "iq2_xs", 256, 74, "dequantize_row_iq2_xs", {0}, 1},
+	{22, "iq2_s", 256, 82, "dequantize_row_iq2_s", {0}, 1},
+	{18, "iq3_xxs", 256, 98, "dequantize_row_iq3_xxs", {0}, 1},
+	{21, "iq3_s", 256, 110, "dequantize_row_iq3_s", {0}, 1},
+	{19, "iq1_s", 256, 50, "dequantize_row_iq1_s", {0}, 1},
+	{29, "iq1_m", 256, 56, "dequantize_row_iq1_m", {0}, 0},
+	{34, "tq1_0", 256, 54, "dequantize_row_tq1_0", {52}, 1},
+	{35, "tq2_0", 256, 66, "dequantize_row_tq2_0", {64}, 1},
+	{39, "mxfp4", 32, 17, "dequantize_row_mxfp4", {0}, 0},
 };
+// The first NLEGACY types have quantize records without an importance
+// matrix and a fixed record count the tests know; the codecs added later
+// (IQ1-IQ3, TQ, MXFP4) follow with records of kind 3 as well.
+#define NLEGACY 16
 #define NTYPES (int)(sizeof types / sizeof types[0])
 
 static FILE *out;
@@ -134,29 +152,43 @@ int main(int argc, char **argv) {
 	u32(ROWS);
 	u32(COLS);
 	fwrite(x, sizeof x, 1, out);
-	u32(2 * NTYPES);
+	req_fn requires_imatrix = (req_fn)sym("ggml_quantize_requires_imatrix");
+	// An importance matrix: positive per-column weights spread over two
+	// decades, as activations' mean squares are.
+	static float imatrix[COLS];
+	for (int c = 0; c < COLS; c++) imatrix[c] = (float)exp(1.2 * normal());
+	int nrec = 0;
+	for (int t = 0; t < NTYPES; t++) {
+		nrec += 1 + !requires_imatrix(types[t].id) + (t >= NLEGACY);
+	}
+	u32(nrec);
 
 	for (int t = 0; t < NTYPES; t++) {
 		const struct type *ty = &types[t];
 		// Quantize the shared input, all rows at once (rows are independent).
 		int n = ROWS * COLS;
 		int nbytes = n / ty->block * ty->size;
-		uint8_t *q = calloc(nbytes, 1);
-		if (ty->id == 15) {
-			q8k(&x[0][0], q, n); // Q8_K has no ggml_quantize_chunk path
-		} else if (quantize_chunk(ty->id, &x[0][0], q, 0, ROWS, COLS, NULL) != (size_t)nbytes) {
-			fprintf(stderr, "%s: unexpected size\n", ty->name);
-			return 1;
+		for (int weighted = 0; weighted < 2; weighted++) {
+			if (weighted ? t < NLEGACY : requires_imatrix(ty->id)) continue;
+			uint8_t *q = calloc(nbytes, 1);
+			if (ty->id == 15) {
+				q8k(&x[0][0], q, n); // Q8_K has no ggml_quantize_chunk path
+			} else if (quantize_chunk(ty->id, &x[0][0], q, 0, ROWS, COLS, weighted ? imatrix : NULL) !=
+				   (size_t)nbytes) {
+				fprintf(stderr, "%s: unexpected size\n", ty->name);
+				return 1;
+			}
+			u32(weighted ? 3 : 1);
+			u32(ty->id);
+			u32(n);
+			u32(nbytes);
+			fwrite(q, nbytes, 1, out);
+			if (weighted) fwrite(imatrix, sizeof imatrix, 1, out);
+			free(q);
 		}
-		u32(1);
-		u32(ty->id);
-		u32(n);
-		u32(nbytes);
-		fwrite(q, nbytes, 1, out);
-		free(q);
 
 		// Decode random blocks.
-		n = 1024;
+		n = t < NLEGACY ? 1024 : 8192; // the new codecs: more blocks, to reach more grid entries
 		nbytes = n / ty->block * ty->size;
 		uint8_t *b = malloc(nbytes);
 		for (int i = 0; i < nbytes; i++) b[i] = (uint8_t)next64();
@@ -192,6 +224,25 @@ int main(int argc, char **argv) {
 					float d = f16(small_fp16());
 					memcpy(p, &d, 4);
 				}
+				if (ty->id == 29) {
+					// IQ1_M keeps its fp16 scale in the top nibbles of
+					// the four uint16 words at 48..55.
+					uint16_t h = small_fp16();
+					for (int k = 0; k < 4; k++) {
+						uint16_t w;
+						memcpy(&w, p + 48 + 2 * k, 2);
+						w = (uint16_t)((w & 0x0fff) | ((h >> (4 * k)) & 15) << 12);
+						memcpy(p + 48 + 2 * k, &w, 2);
+					}
+				}
+				if (ty->id == 39) {
+					// MXFP4's E8M0 scale: the subnormal-half edge values
+					// (0, 1, 2) and 2^0 first, then exponents that cannot
+					// overflow with codebook values up to 12.
+					static const uint8_t edge[] = {0, 1, 2, 3, 126, 127, 128, 129, 200};
+					p[0] = blk < (int)sizeof edge ? edge[blk] : (uint8_t)(80 + next64() % 100);
+				}
+
 			}
 			((row_fn)sym(ty->deq))(b, y, n);
 		}
