@@ -17,7 +17,9 @@ import (
 // norms, once with OLMo 3's sliding windows; GLM-4's sandwich norms,
 // biases, fused gate/up and half-rotated heads; Granite's four
 // multipliers, dense and as a mixture of experts with a shared expert;
-// Mistral 3's YaRN and attention temperature.
+// Mistral 3's YaRN and attention temperature; gpt-oss's sinks, biases,
+// alternating windows (8, shorter than the prompt), YaRN and experts
+// weighted by a softmax over the chosen, with the clamp at 7 reached.
 var familyCases = []qwenPhiCase{
 	{"exaone gqa", func(c *synth.Config) { c.Arch, c.RopeBase = "exaone", 1e6 }, nil},
 	{"exaone mha-untied", func(c *synth.Config) { c.Arch, c.KVHeads, c.Untied = "exaone", 4, true }, nil},
@@ -33,6 +35,7 @@ var familyCases = []qwenPhiCase{
 	{"granite gqa", func(c *synth.Config) { c.Arch = "granite" }, nil},
 	{"granitemoe 8x2-shared", func(c *synth.Config) { c.Arch, c.Experts, c.ExpertsUsed = "granitemoe", 8, 2 }, nil},
 	{"mistral3 yarn-temperature", func(c *synth.Config) { c.Arch = "mistral3" }, nil},
+	{"gpt-oss 8x2-swa", func(c *synth.Config) { c.Arch, c.Experts, c.ExpertsUsed, c.SlidingWindow = "gpt-oss", 8, 2, 8 }, nil},
 }
 
 // postNormScales gives a family that norms its blocks' outputs (EXAONE 4,

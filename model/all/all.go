@@ -5,13 +5,14 @@
 package all
 
 import (
-	_ "github.com/ondo-ai/ondo/model/bert"    // bert, nomic-bert: embedding encoders
-	_ "github.com/ondo-ai/ondo/model/exaone"  // exaone: LG EXAONE 3.0, 3.5, Deep
-	_ "github.com/ondo-ai/ondo/model/exaone4" // exaone4: LG EXAONE 4.0
-	_ "github.com/ondo-ai/ondo/model/gemma2"  // gemma2: Gemma 2
-	_ "github.com/ondo-ai/ondo/model/gemma3"
-	_ "github.com/ondo-ai/ondo/model/gemma4"     // gemma4: Gemma 4 dense (text)     // gemma3: Gemma 3 (text)
+	_ "github.com/ondo-ai/ondo/model/bert"       // bert, nomic-bert: embedding encoders
+	_ "github.com/ondo-ai/ondo/model/exaone"     // exaone: LG EXAONE 3.0, 3.5, Deep
+	_ "github.com/ondo-ai/ondo/model/exaone4"    // exaone4: LG EXAONE 4.0
+	_ "github.com/ondo-ai/ondo/model/gemma2"     // gemma2: Gemma 2
+	_ "github.com/ondo-ai/ondo/model/gemma3"     // gemma3: Gemma 3 (text), EmbeddingGemma
+	_ "github.com/ondo-ai/ondo/model/gemma4"     // gemma4: Gemma 4 (text)
 	_ "github.com/ondo-ai/ondo/model/glm4"       // glm4: GLM-4 9B/32B dense
+	_ "github.com/ondo-ai/ondo/model/gptoss"     // gpt-oss: OpenAI gpt-oss 20B, 120B
 	_ "github.com/ondo-ai/ondo/model/granite"    // granite, granitemoe: IBM Granite 3.x
 	_ "github.com/ondo-ai/ondo/model/llama"      // llama, mistral-class files
 	_ "github.com/ondo-ai/ondo/model/mistral3"   // mistral3: Ministral 3, Mistral Small 3.x

@@ -167,6 +167,9 @@ const (
 	// PostNorms: only post_attention_norm and post_ffw_norm (OLMo 2,
 	// EXAONE 4).
 	PostNorms
+	// PreNormsGPTOSS: PreNorms, but the norm before the feed-forward is
+	// stored as post_attention_norm (gpt-oss).
+	PreNormsGPTOSS
 )
 
 // Layers appends hp.Layers blocks to r: each the attention of its prefix
@@ -177,11 +180,15 @@ func (l *Loader) Layers(r *Recipe, norms Norms, build func(i int, p string, b *B
 	for i := range hp.Layers {
 		p := Prefix(i)
 		b := l.Attention(p)
-		if norms != PostNorms {
+		switch norms {
+		case PreNormsGPTOSS:
+			b.AttnNorm = l.Norm(p+"attn_norm", hp.Embd)
+			b.FFNNorm = l.Norm(p+"post_attention_norm", hp.Embd)
+		case PreNorms, Sandwich:
 			b.AttnNorm = l.Norm(p+"attn_norm", hp.Embd)
 			b.FFNNorm = l.Norm(p+"ffn_norm", hp.Embd)
 		}
-		if norms != PreNorms {
+		if norms == Sandwich || norms == PostNorms {
 			b.PostAttnNorm = l.Norm(p+"post_attention_norm", hp.Embd)
 			b.PostFFNNorm = l.Norm(p+"post_ffw_norm", hp.Embd)
 		}
@@ -280,6 +287,25 @@ func (l *Loader) MoE(p string) *layers.MoE {
 		}
 	}
 	return f
+}
+
+// ExpertBiases reads the stacked per-expert biases name (n × experts,
+// ffn_{gate,up,down}_exps.bias), one vector of n per expert.
+func (l *Loader) ExpertBiases(name string, n int) [][]float32 {
+	m := l.Matrix(name, n, l.hp.Experts)
+	if m == nil {
+		return nil
+	}
+	v, err := kernels.Vector(m)
+	if err != nil {
+		l.Failf("tensor %q: %v", name, err)
+		return nil
+	}
+	out := make([][]float32, l.hp.Experts)
+	for e := range out {
+		out[e] = v[e*n : (e+1)*n : (e+1)*n]
+	}
+	return out
 }
 
 func (l *Loader) experts(name string, cols, rows int) []*kernels.Matrix {

@@ -60,12 +60,18 @@ type ClampedSwiGLU struct {
 func (f *ClampedSwiGLU) Forward(p *kernels.Pool, dst, x []float32, n int, s *Scratch) {
 	g, u := s.hidden(n, f.Gate.W.Rows)
 	Project(p, x, n, Proj{&f.Gate, g}, Proj{&f.Up, u})
-	for i, v := range g {
-		v = min(v, f.Limit)
-		y := max(min(u[i], f.Limit), -f.Limit)
-		g[i] = float32(v/float32(1+kernels.Exp(f.Alpha*-v))) * (y + 1)
-	}
+	clampedSwiGLU(g, u, f.Alpha, f.Limit)
 	f.Down.Forward(p, dst, g, n)
+}
+
+// clampedSwiGLU sets g to swiglu_oai(g, u): g clamped above at limit,
+// times σ(alpha·g), times u clamped to ±limit plus one.
+func clampedSwiGLU(g, u []float32, alpha, limit float32) {
+	for i, v := range g {
+		v = min(v, limit)
+		y := max(min(u[i], limit), -limit)
+		g[i] = float32(v/float32(1+kernels.Exp(alpha*-v))) * (y + 1)
+	}
 }
 
 // Activation names the element-wise function of a plain [MLP].

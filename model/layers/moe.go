@@ -37,6 +37,16 @@ type MoE struct {
 	// DownScale, when set, multiplies each expert's output, one factor per
 	// expert, before its routing weight (ffn_down_exps.scale).
 	DownScale []float32
+	// SoftmaxChosen chooses the experts by their raw router scores and
+	// weights the chosen ones by a softmax over their scores alone
+	// (llama.cpp's SOFTMAX_WEIGHT gating, gpt-oss); Sigmoid is then unused.
+	SoftmaxChosen bool
+	// GateB, UpB and DownB, when set, hold one bias per expert, added to
+	// its gate, up and down projections (gpt-oss; ggml's add_id).
+	GateB, UpB, DownB [][]float32
+	// ClampLimit, when positive, makes each expert gpt-oss's clamped
+	// SwiGLU (ggml's swiglu_oai) with ClampAlpha, as [ClampedSwiGLU].
+	ClampAlpha, ClampLimit float32
 }
 
 // Validate reports a block whose parts do not fit together.
@@ -53,8 +63,27 @@ func (f *MoE) Validate() error {
 		return fmt.Errorf("moe: %d selection biases for %d experts", len(f.SelectBias), n)
 	case f.DownScale != nil && len(f.DownScale) != n:
 		return fmt.Errorf("moe: %d output scales for %d experts", len(f.DownScale), n)
+	case f.Router.B != nil && len(f.Router.B) != n:
+		return fmt.Errorf("moe: %d router biases for %d experts", len(f.Router.B), n)
 	}
 	dim, hidden := f.Router.W.Cols, f.Gate[0].Rows
+	for _, b := range []struct {
+		name  string
+		v     [][]float32
+		width int
+	}{{"gate", f.GateB, hidden}, {"up", f.UpB, hidden}, {"down", f.DownB, dim}} {
+		if b.v == nil {
+			continue
+		}
+		if len(b.v) != n {
+			return fmt.Errorf("moe: %s biases for %d experts, want %d", b.name, len(b.v), n)
+		}
+		for e, v := range b.v {
+			if len(v) != b.width {
+				return fmt.Errorf("moe: expert %d's %s bias has %d elements, want %d", e, b.name, len(v), b.width)
+			}
+		}
+	}
 	for e := range n {
 		g, u, d := f.Gate[e], f.Up[e], f.Down[e]
 		if g.Rows != hidden || g.Cols != dim || u.Rows != hidden || u.Cols != dim || d.Rows != dim || d.Cols != hidden {
@@ -101,9 +130,11 @@ func (s *moeScratch) grow(n, experts, used, dim, hidden int) {
 
 // Route fills sel and w (len(sel) = Used) with the experts chosen for one
 // token from its router probabilities and their weights: the Used largest
-// probabilities in decreasing order (lower index first on a tie), then
-// divided by their sum (clamped below at fp16's smallest normal, as
-// llama.cpp does) when Norm is set, then multiplied by Scale.
+// probabilities in decreasing order (lower index first on a tie), put
+// through a softmax of their own when SoftmaxChosen is set (the
+// "probabilities" are then raw scores), then divided by their sum (clamped
+// below at fp16's smallest normal, as llama.cpp does) when Norm is set,
+// then multiplied by Scale.
 func (f *MoE) Route(sel []int, w []float32, probs []float32) {
 	k := len(sel)
 	score := func(e int) float32 {
@@ -123,6 +154,9 @@ func (f *MoE) Route(sel []int, w []float32, probs []float32) {
 			}
 		}
 		sel[j], w[j] = best, probs[best]
+	}
+	if f.SoftmaxChosen {
+		kernels.Softmax(w)
 	}
 	if f.Norm {
 		var sum float64 // ggml_sum_rows accumulates in double
@@ -173,11 +207,13 @@ func (f *MoE) ForwardLogits(p *kernels.Pool, dst, x, logits []float32, n int, sc
 	}
 	for i := 0; i < n; i++ {
 		pr := s.probs[i*experts : (i+1)*experts]
-		if f.Sigmoid {
+		switch {
+		case f.SoftmaxChosen: // Route chooses by the raw scores
+		case f.Sigmoid:
 			for e, v := range pr {
 				pr[e] = 1 / (1 + kernels.Exp(-v))
 			}
-		} else {
+		default:
 			kernels.Softmax(pr) // gating probabilities
 		}
 		f.Route(s.sel[i*k:(i+1)*k], s.w[i*k:(i+1)*k], pr) // top-k and their weights
@@ -200,18 +236,23 @@ func (f *MoE) ForwardLogits(p *kernels.Pool, dst, x, logits []float32, n int, sc
 		}
 		p.MatMul(s.g, f.Gate[e], s.xg, m) // gate
 		p.MatMul(s.u, f.Up[e], s.xg, m)   // up
-		if f.GELU {
-			g, u := s.g[:m*hidden], s.u[:m*hidden]
+		addRows(s.g[:m*hidden], f.GateB, e)
+		addRows(s.u[:m*hidden], f.UpB, e)
+		switch g, u := s.g[:m*hidden], s.u[:m*hidden]; {
+		case f.ClampLimit > 0:
+			clampedSwiGLU(g, u, f.ClampAlpha, f.ClampLimit)
+		case f.GELU:
 			for i, v := range g {
 				g[i] = GELU(v) * u[i]
 			}
-		} else {
-			kernels.SwiGLU(s.g[:m*hidden], s.g[:m*hidden], s.u[:m*hidden])
+		default:
+			kernels.SwiGLU(g, g, u)
 		}
 		p.MatMul(s.d, f.Down[e], s.g, m) // down
 		if f.DownScale != nil {
 			kernels.Scale(s.d[:m*dim], f.DownScale[e])
 		}
+		addRows(s.d[:m*dim], f.DownB, e)
 		for j, r := range rows {
 			w, d := s.w[r], s.d[j*dim:(j+1)*dim]
 			o := s.out[r*dim : (r+1)*dim]
@@ -237,5 +278,16 @@ func (f *MoE) ForwardLogits(p *kernels.Pool, dst, x, logits []float32, n int, sc
 	}
 	if f.Shared != nil {
 		kernels.Add(dst[:n*dim], s.sh[:n*dim])
+	}
+}
+
+// addRows adds expert e's bias, when biases are set, to each row of x.
+func addRows(x []float32, biases [][]float32, e int) {
+	if biases == nil {
+		return
+	}
+	b := biases[e]
+	for r := 0; r < len(x); r += len(b) {
+		kernels.Add(x[r:r+len(b)], b)
 	}
 }

@@ -39,6 +39,12 @@ type moeRef struct {
 	sigmoid          bool                      // σ gating instead of softmax
 	bias             []float64                 // added for selection only
 	shared           func([]float64) []float64 // shared expert, when set
+	// gpt-oss: choose by raw scores (plus routerB), weight by a softmax
+	// over the chosen, add per-expert biases, clamped SwiGLU.
+	oai                    bool
+	routerB                []float64
+	gateB, upB, downB      [][]float64
+	clampAlpha, clampLimit float64
 }
 
 func (r *moeRef) forward(x []float64) []float64 {
@@ -48,7 +54,13 @@ func (r *moeRef) forward(x []float64) []float64 {
 		for c, v := range x {
 			prob[e] += r.router[e][c] * v
 		}
+		if r.routerB != nil {
+			prob[e] += r.routerB[e]
+		}
 		mx = math.Max(mx, prob[e])
+	}
+	if r.oai {
+		return r.forwardOAI(x, prob)
 	}
 	sum := 0.0
 	for e := range prob {
@@ -110,6 +122,68 @@ func (r *moeRef) forward(x []float64) []float64 {
 		}
 	}
 	return out
+}
+
+// forwardOAI is forward for gpt-oss's gating, given the router scores.
+func (r *moeRef) forwardOAI(x, score []float64) []float64 {
+	order := make([]int, r.experts)
+	for e := range order {
+		order[e] = e
+	}
+	sort.SliceStable(order, func(i, j int) bool { return score[order[i]] > score[order[j]] })
+	chosen := order[:r.used]
+	mx, sum := score[chosen[0]], 0.0
+	for _, e := range chosen {
+		sum += math.Exp(score[e] - mx)
+	}
+	out := make([]float64, r.dim)
+	for _, e := range chosen {
+		w := math.Exp(score[e]-mx) / sum
+		h := make([]float64, r.ff)
+		for i := range h {
+			g, u := r.gateB[e][i], r.upB[e][i]
+			for c, v := range x {
+				g += r.gate[e][i][c] * v
+				u += r.up[e][i][c] * v
+			}
+			g = math.Min(g, r.clampLimit)
+			u = math.Max(math.Min(u, r.clampLimit), -r.clampLimit)
+			h[i] = g / (1 + math.Exp(-r.clampAlpha*g)) * (u + 1)
+		}
+		for i := range out {
+			d := r.downB[e][i]
+			for j, v := range h {
+				d += r.down[e][i][j] * v
+			}
+			out[i] += w * d
+		}
+	}
+	return out
+}
+
+// makeOAI turns a block and its twin into gpt-oss's: random router and
+// expert biases, softmax over the chosen scores, the clamped SwiGLU with a
+// limit the random projections reach.
+func makeOAI(r *rand.Rand, f *MoE, ref *moeRef) {
+	vec := func(n int, s float64) ([]float32, []float64) {
+		a, b := make([]float32, n), make([]float64, n)
+		for i := range a {
+			a[i] = float32(r.NormFloat64() * s)
+			b[i] = float64(a[i])
+		}
+		return a, b
+	}
+	f.SoftmaxChosen, ref.oai = true, true
+	f.ClampAlpha, f.ClampLimit = 1.702, 1.5
+	ref.clampAlpha, ref.clampLimit = float64(float32(1.702)), 1.5
+	f.Router.B, ref.routerB = vec(ref.experts, 0.5)
+	for range ref.experts {
+		g, gd := vec(ref.ff, 0.3)
+		u, ud := vec(ref.ff, 0.3)
+		d, dd := vec(ref.dim, 0.3)
+		f.GateB, f.UpB, f.DownB = append(f.GateB, g), append(f.UpB, u), append(f.DownB, d)
+		ref.gateB, ref.upB, ref.downB = append(ref.gateB, gd), append(ref.upB, ud), append(ref.downB, dd)
+	}
 }
 
 // newMoE builds a random block and its float64 twin. Expert poison, when
@@ -175,18 +249,26 @@ func TestMoEReference(t *testing.T) {
 		norm          bool
 		scale         float32
 		poison        int
+		oai           bool
 	}{
-		{"top-2 of 8, renormalised", 8, 2, true, 0, -1},
-		{"top-1 of 4", 4, 1, true, 0, -1},
-		{"top-3 of 6, not renormalised, scaled", 6, 3, false, 2.5, -1},
-		{"every expert", 3, 3, true, 1, -1},
-		{"unused expert not read", 5, 2, true, 0, 3},
+		{"top-2 of 8, renormalised", 8, 2, true, 0, -1, false},
+		{"top-1 of 4", 4, 1, true, 0, -1, false},
+		{"top-3 of 6, not renormalised, scaled", 6, 3, false, 2.5, -1, false},
+		{"every expert", 3, 3, true, 1, -1, false},
+		{"unused expert not read", 5, 2, true, 0, 3, false},
+		{"gpt-oss: softmax over the chosen 4 of 8, biases, clamped SwiGLU", 8, 4, false, 0, -1, true},
 	}
 	const dim, ff, n = 16, 12, 9
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(i), 7))
 			f, ref := newMoE(t, r, tc.experts, tc.used, dim, ff, tc.norm, tc.scale, tc.poison)
+			if tc.oai {
+				makeOAI(r, f, ref)
+				if err := f.Validate(); err != nil {
+					t.Fatal(err)
+				}
+			}
 			x := make([]float32, n*dim)
 			for j := range x {
 				x[j] = float32(r.NormFloat64())
