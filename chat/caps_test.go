@@ -24,6 +24,11 @@ var capsWant = map[string]Caps{
 	},
 	// EXAONE 3.5: "[|" + role + "|]" + content for every role (so a tool
 	// result is written too), no tools.
+	// HyperCLOVA X SEED: plain ChatML, every role written as given (a
+	// tool's answer too); no tools or tool calls.
+	"testdata/templates/naver-hyperclovax-HyperCLOVAX-SEED-Text-Instruct-0.5B.jinja": {
+		ToolResponses: true, SystemRole: true,
+	},
 	"testdata/templates/LGAI-EXAONE-EXAONE-3.5-7.8B-Instruct.jinja": {
 		ToolResponses: true, SystemRole: true,
 	},

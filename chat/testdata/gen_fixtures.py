@@ -229,6 +229,10 @@ TEMPLATES = {
     "LGAI-EXAONE-EXAONE-3.5-7.8B-Instruct": ("templates", EXAONE, {"system", "ko"}),
     "LGAI-EXAONE-EXAONE-Deep-2.4B": ("templates", EXAONE, {"system", "ko", "thought"}),
     "LGAI-EXAONE-EXAONE-4.0-1.2B": ("templates", EXAONE, {"system", "tools", "call1", "calls", "ko", "exaone4"}),
+    # NAVER's HyperCLOVA X SEED Text Instruct 0.5B (architecture llama):
+    # ChatML with <|endofturn|> as eos; the model card's conversations
+    # open with a "tool_list" turn, which the "hcx" trait adds.
+    "naver-hyperclovax-HyperCLOVAX-SEED-Text-Instruct-0.5B": ("templates", ("<|endoftext|>", "<|endofturn|>"), {"system", "ko", "hcx"}),
     # Templates of the tool-call formats (testdata/captemplates, from
     # llama.cpp's collection), for tool calls rendered back.
     "Qwen3-Coder": ("captemplates", QWEN, {"system", "tools", "call1", "calls"}),
@@ -414,6 +418,10 @@ def cases_for(traits):
             [msg("system", SYS_KO), msg("user", U_KO_W), msg("assistant", A_KO_W), msg("user", U_KO_W2), msg("assistant", A_KO_W2)],
             agp=False,
         )
+    if "hcx" in traits:
+        # HyperCLOVA X SEED's model card: an empty tool_list turn, then
+        # the system prompt and the conversation.
+        c["tool_list_turn"] = conv([msg("tool_list", ""), msg("system", SYS_KO), msg("user", U_KO_W)])
     if "thought" in traits:
         # EXAONE Deep drops the <thought> part of earlier answers and opens
         # <thought> in the generation prompt.
