@@ -51,6 +51,13 @@ import (
 //     way). The library's built-in filters cannot be replaced from outside
 //     it, but it looks up unknown filter names among the template variables,
 //     where Render puts ours. See pyvalue.go and tojson.go for what differs.
+//
+// Scopes: in jinja2 each iteration of a for loop starts from the variables
+// of the enclosing scope, so a {% set %} in the loop body does not reach
+// the next iteration; the library keeps one scope for all iterations. For
+// every variable a loop body sets, the rewrite saves the enclosing value
+// before the loop ({% set __ondo_sN = x %}, undefined when x is) and
+// restores it at the start of each iteration (see loopScopes).
 
 // Names of our filters in the rewritten template (see pyvalue.go).
 const (
@@ -129,6 +136,7 @@ type lexer struct {
 	src     string
 	out     strings.Builder
 	outLine int // newlines written to out
+	scopes  loopScopes
 }
 
 // preprocess rewrites src as described at the top of this file.
@@ -138,7 +146,7 @@ func preprocess(src string) (string, error) {
 		return "", err
 	}
 	lx.padTo(len(lx.src))
-	return lx.out.String(), nil
+	return lx.scopes.apply(lx.out.String()), nil
 }
 
 // pos converts a byte offset into a 1-based line and column (in runes).
@@ -414,9 +422,11 @@ func (lx *lexer) tag(i, j, kind int) (int, error) {
 					lx.write(string(body))
 					lx.write(") }}")
 				} else {
+					before := lx.out.Len()
 					lx.write("{% ")
 					lx.write(string(body))
 					lx.write(" %}")
+					lx.scopes.block(string(body), before, lx.out.Len())
 				}
 				return end, nil
 			}
