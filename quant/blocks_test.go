@@ -293,7 +293,82 @@ func blockCases() []blockCase {
 		add("IQ4_XS", tensor.IQ4_XS, b, perSub(256, 32, subs,
 			map[int]float32{0: 56.5, 16: 0.5, 32: 160, 95: 821.5}))
 	}
+
+	// TQ2_0: 2-bit digits q, value (q-1)·d, d = 1 at byte 64. Byte j of
+	// each 32-byte half holds elements 4·32·half + 32·l + j in bits 2l.
+	// All digits 1 (0x55 → 0) but byte 0 = 0x1b: digits 3, 2, 1, 0.
+	{
+		b := make([]byte, 66)
+		for j := range 64 {
+			b[j] = 0x55
+		}
+		b[0] = 0x1b
+		b[64], b[65] = 0x00, 0x3c
+		want := make([]float32, 256)
+		want[0], want[32], want[64], want[96] = 2, 1, 0, -1
+		add("TQ2_0", tensor.TQ2_0, b, want)
+	}
+
+	// TQ1_0: five base-3 digits per byte, stored as ⌈digits·256/243⌉ and
+	// read back as digit n = (byte·3ⁿ mod 256)·3 >> 8; value (digit-1)·d,
+	// d = 0.5 at byte 52. Byte 0 = 255 holds the digits 2,2,2,2,2
+	// (elements 0, 32, 64, 96, 128); every other byte 0: digits 0.
+	{
+		b := make([]byte, 54)
+		b[0] = 255
+		b[52], b[53] = 0x00, 0x38
+		want := repeatF(-0.5, 256)
+		for n := range 5 {
+			want[32*n] = 0.5
+		}
+		add("TQ1_0", tensor.TQ1_0, b, want)
+	}
+
+	// MXFP4: an E8M0 byte e (scale 2^(e-128), the halved convention)
+	// and 16 bytes of E2M1 codes (0, 1, 2, 3, 4, 6, 8, 12, then the
+	// same negated: halved values), element j low nibble, j+16 high.
+	// e = 129: scale 2.
+	{
+		b := make([]byte, 17)
+		b[0] = 129
+		b[1] = 0xf7 // e0: 12·2; e16: -12·2
+		b[2] = 0x91 // e1: 1·2;  e17: -1·2
+		want := make([]float32, 32)
+		want[0], want[16], want[1], want[17] = 24, -24, 2, -2
+		add("MXFP4", tensor.MXFP4, b, want)
+	}
+
+	// IQ2_XXS: eight groups of 32, each 4 grid indices (bytes) and a word
+	// of four 7-bit sign indices plus a 4-bit scale s: values
+	// d·(0.5+s)/4·grid·sign. Grid point 0 is all 8s; sign index 1 is the
+	// byte 0b10000001 (odd parity fixed by bit 7): elements 0 and 7
+	// negative. d = 1; group 0 s = 3 (→ ±7), the others s = 0 (→ 1).
+	{
+		b := make([]byte, 66)
+		b[0], b[1] = 0x00, 0x3c
+		b[6], b[9] = 0x01, 0x30 // group 0's word 0x30000001
+		want := repeatF(1, 256)
+		for j := range 32 {
+			want[j] = 7
+		}
+		want[0], want[7] = -7, -7
+		add("IQ2_XXS", tensor.IQ2_XXS, b, want)
+	}
 	return cases
+}
+
+// latticeFromGolden are the grid types whose decoders only the golden
+// vectors check (their grids are recovered from llama.cpp's library by the
+// generators in testdata/): IQ2_XXS, above, shows the layout.
+var latticeFromGolden = map[tensor.Type]bool{tensor.IQ2_XS: true, tensor.IQ2_S: true,
+	tensor.IQ3_XXS: true, tensor.IQ3_S: true, tensor.IQ1_S: true, tensor.IQ1_M: true}
+
+func repeatF(v float32, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = v
+	}
+	return x
 }
 
 func TestDequantizeHandBlocks(t *testing.T) {
@@ -312,7 +387,7 @@ func TestDequantizeHandBlocks(t *testing.T) {
 		}
 	}
 	for _, typ := range allTypes {
-		if quant.DequantizeSupported(typ) && !covered[typ] {
+		if quant.DequantizeSupported(typ) && !covered[typ] && !latticeFromGolden[typ] {
 			t.Errorf("no hand-built block for %v", typ)
 		}
 	}
@@ -439,12 +514,17 @@ func TestSupported(t *testing.T) {
 		tensor.Q4_0: true, tensor.Q4_1: true, tensor.Q5_0: true, tensor.Q5_1: true, tensor.Q8_0: true,
 		tensor.Q2_K: true, tensor.Q3_K: true, tensor.Q4_K: true, tensor.Q5_K: true, tensor.Q6_K: true,
 		tensor.Q8_K: true, tensor.IQ4_NL: true, tensor.IQ4_XS: true,
+		tensor.IQ2_XXS: true, tensor.IQ2_XS: true, tensor.IQ2_S: true, tensor.IQ3_XXS: true, tensor.IQ3_S: true,
+		tensor.IQ1_S: true, tensor.IQ1_M: true, tensor.TQ1_0: true, tensor.TQ2_0: true, tensor.MXFP4: true,
 	}
+	// llama.cpp refuses these without an importance matrix
+	// (QuantizeWeighted encodes them).
+	needsImatrix := map[tensor.Type]bool{tensor.IQ2_XXS: true, tensor.IQ2_XS: true, tensor.IQ1_S: true}
 	for _, typ := range allTypes {
 		if got := quant.DequantizeSupported(typ); got != want[typ] {
 			t.Errorf("DequantizeSupported(%v) = %v", typ, got)
 		}
-		if got := quant.QuantizeSupported(typ); got != want[typ] {
+		if got := quant.QuantizeSupported(typ); got != (want[typ] && !needsImatrix[typ]) {
 			t.Errorf("QuantizeSupported(%v) = %v", typ, got)
 		}
 	}
@@ -459,10 +539,18 @@ func TestErrors(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"dequant unsupported", quant.Dequantize(tensor.IQ2_XXS, make([]byte, 66), make([]float32, 256)),
-			"quant: dequantize: type IQ2_XXS not supported"},
-		{"quant unsupported", quant.Quantize(tensor.IQ2_XXS, make([]float32, 256), make([]byte, 66)),
-			"quant: quantize: type IQ2_XXS not supported"},
+		{"dequant unsupported", quant.Dequantize(tensor.Q8_1, make([]byte, 36), make([]float32, 32)),
+			"quant: dequantize: type Q8_1 not supported"},
+		{"quant unsupported", quant.Quantize(tensor.Q8_1, make([]float32, 32), make([]byte, 36)),
+			"quant: quantize: type Q8_1 not supported"},
+		{"quant needs an importance matrix", quant.Quantize(tensor.IQ2_XXS, make([]float32, 256), make([]byte, 66)),
+			"quant: quantize: type IQ2_XXS needs an importance matrix: missing quantization weights (ggml_quantize_requires_imatrix: very low-bit quantization without an importance matrix gives garbage)"},
+		{"weighted unsupported", quant.QuantizeWeighted(tensor.Q4_K, make([]float32, 256), make([]float32, 256), make([]byte, 144)),
+			"quant: quantize: type Q4_K with an importance matrix not supported"},
+		{"weighted ragged rows", quant.QuantizeWeighted(tensor.IQ2_S, make([]float32, 512), make([]float32, 384), make([]byte, 164)),
+			"quant: quantize IQ2_S: 512 values are not whole rows of the importance matrix's 384 columns (a multiple of 256)"},
+		{"weighted bad weight", quant.QuantizeWeighted(tensor.IQ2_S, make([]float32, 256), append(make([]float32, 255), -1), make([]byte, 82)),
+			"quant: quantize IQ2_S: importance matrix column 255 is -1, want a finite weight ≥ 0"},
 		{"quant unknown", quant.Quantize(tensor.Type(99), make([]float32, 256), make([]byte, 66)),
 			"quant: quantize: type type(99) not supported"},
 		{"K-quant row", quant.Quantize(tensor.Q4_K, make([]float32, 100), make([]byte, 144)),
