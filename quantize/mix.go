@@ -17,26 +17,29 @@ type FileType uint32
 
 // The file types ondo can produce, numbered as llama.cpp numbers them.
 const (
-	AllF32  FileType = 0
-	F16     FileType = 1
-	Q4_0    FileType = 2
-	Q4_1    FileType = 3
-	Q8_0    FileType = 7
-	Q5_0    FileType = 8
-	Q5_1    FileType = 9
-	Q2_K    FileType = 10
-	Q3_K_S  FileType = 11
-	Q3_K_M  FileType = 12
-	Q3_K_L  FileType = 13
-	Q4_K_S  FileType = 14
-	Q4_K_M  FileType = 15
-	Q5_K_S  FileType = 16
-	Q5_K_M  FileType = 17
-	Q6_K    FileType = 18
-	Q2_K_S  FileType = 21
-	IQ4_NL  FileType = 25
-	BF16    FileType = 32
-	guessed FileType = 1024
+	AllF32 FileType = 0
+	F16    FileType = 1
+	Q4_0   FileType = 2
+	Q4_1   FileType = 3
+	Q8_0   FileType = 7
+	Q5_0   FileType = 8
+	Q5_1   FileType = 9
+	Q2_K   FileType = 10
+	Q3_K_S FileType = 11
+	Q3_K_M FileType = 12
+	Q3_K_L FileType = 13
+	Q4_K_S FileType = 14
+	Q4_K_M FileType = 15
+	Q5_K_S FileType = 16
+	Q5_K_M FileType = 17
+	Q6_K   FileType = 18
+	Q2_K_S FileType = 21
+	IQ4_NL FileType = 25
+	BF16   FileType = 32
+	// MXFP4MoE: the experts of a mixture in MXFP4, every other weight
+	// matrix in Q8_0 (gpt-oss's own layout).
+	MXFP4MoE FileType = 38
+	guessed  FileType = 1024
 )
 
 var fileTypes = []struct {
@@ -63,6 +66,7 @@ var fileTypes = []struct {
 	{Q5_K_M, "Q5_K_M", tensor.Q5_K},
 	{Q6_K, "Q6_K", tensor.Q6_K},
 	{IQ4_NL, "IQ4_NL", tensor.IQ4_NL},
+	{MXFP4MoE, "MXFP4_MOE", tensor.MXFP4},
 }
 
 // ParseFileType parses a preset name such as "Q4_K_M" (case-insensitive).
@@ -248,6 +252,14 @@ func (p *Planner) mix(name string, t tensor.Type, shape []int64) tensor.Type {
 	ft, info := p.ft, p.info
 	cat := categorize(name)
 	falcon := info.Arch == "falcon"
+	if ft == MXFP4MoE {
+		// Stacked experts (a third dimension over 1) in MXFP4; the rest,
+		// the output matrix included, in Q8_0.
+		if cat != catOutput && !(info.TiedOutput && cat == catTokenEmbd) && len(shape) > 2 && shape[2] > 1 {
+			return tensor.MXFP4
+		}
+		return tensor.Q8_0
+	}
 	if cat == catOutput || (info.TiedOutput && cat == catTokenEmbd) {
 		switch {
 		case falcon || shape[0]%int64(t.BlockSize()) != 0:

@@ -142,6 +142,16 @@ func TestMixRules(t *testing.T) {
 		{Q4_K_M, "blk.0.ffn_gate.weight", []int64{100, 14336}, tensor.F16},
 		{F16, "blk.0.ffn_gate.weight", []int64{100, 14336}, tensor.F16},
 		{F16, "blk.0.ffn_norm.weight", []int64{100}, tensor.F32},
+		// MXFP4_MOE (gpt-oss): stacked experts in MXFP4, the rest Q8_0,
+		// routers and sinks untouched.
+		{MXFP4MoE, "blk.0.ffn_gate_exps.weight", []int64{2880, 2880, 32}, tensor.MXFP4},
+		{MXFP4MoE, "blk.0.ffn_down_exps.weight", []int64{2880, 2880, 32}, tensor.MXFP4},
+		{MXFP4MoE, "blk.0.attn_q.weight", []int64{2880, 4096}, tensor.Q8_0},
+		{MXFP4MoE, "output.weight", []int64{2880, 201088}, tensor.Q8_0},
+		{MXFP4MoE, "token_embd.weight", []int64{2880, 201088}, tensor.Q8_0},
+		{MXFP4MoE, "blk.0.ffn_gate_inp.weight", []int64{2880, 32}, tensor.F32},
+		{MXFP4MoE, "blk.0.attn_sinks.weight", []int64{64}, tensor.F32},
+		{MXFP4MoE, "blk.0.ffn_gate_exps.weight", []int64{2880, 100, 1}, tensor.Q8_0},
 	}
 	for _, c := range cases {
 		typ, err := NewPlanner(c.ft, info).Choose(c.name, tensor.F32, c.shape)
