@@ -40,11 +40,13 @@ type Cache struct {
 	k16, v16 []uint16 // every layer's slots × kvDim, back to back, when f16
 	k32, v32 []float32
 
-	// off[l] is layer l's first element in the arrays, slots[l] the
-	// positions it holds: size, or the ring of a sliding layer.
-	off, slots []int
-	window     int    // the sliding layers' window; 0 when none slides
-	sliding    []bool // per layer, nil when none slides
+	// off[l] is layer l's first element in the key arrays and voff[l] in
+	// the value arrays (a layer whose values are its keys has none),
+	// slots[l] the positions it holds: size, or the ring of a sliding
+	// layer.
+	off, voff, slots []int
+	window           int    // the sliding layers' window; 0 when none slides
+	sliding          []bool // per layer, nil when none slides
 
 	n      int // positions [0, n) are valid
 	oldest int // sliding layers no longer hold positions before oldest
@@ -82,13 +84,19 @@ func New(layers, size, kvHeads, headDim int, f16 bool) (*Cache, error) {
 }
 
 // Shape is one layer's key/value geometry: KVHeads heads of HeadDim each.
-type Shape struct{ KVHeads, HeadDim int }
+// VIsK marks a layer whose values are its keys (DeepSeek's latent
+// attention caches one vector per token and reads it as both): the cache
+// stores it once and gives the keys as the values.
+type Shape struct {
+	KVHeads, HeadDim int
+	VIsK             bool
+}
 
 // Uniform returns layers copies of one shape.
 func Uniform(layers, kvHeads, headDim int) []Shape {
 	s := make([]Shape, max(layers, 0))
 	for i := range s {
-		s[i] = Shape{kvHeads, headDim}
+		s[i] = Shape{KVHeads: kvHeads, HeadDim: headDim}
 	}
 	return s
 }
@@ -112,7 +120,7 @@ func NewShaped(size int, f16 bool, shapes []Shape, s Sliding) (*Cache, error) {
 		return nil, fmt.Errorf("kvcache: bad geometry: %d layers, context %d", layers, size)
 	}
 	c := &Cache{layers: layers, size: size, shapes: slices.Clone(shapes), kvDims: make([]int, layers), f16: f16,
-		off: make([]int, layers+1), slots: make([]int, layers)}
+		off: make([]int, layers+1), voff: make([]int, layers+1), slots: make([]int, layers)}
 	for l, sh := range shapes {
 		if sh.KVHeads <= 0 || sh.HeadDim <= 0 {
 			return nil, fmt.Errorf("kvcache: bad geometry: layer %d has %d KV heads of %d", l, sh.KVHeads, sh.HeadDim)
@@ -141,12 +149,16 @@ func NewShaped(size int, f16 bool, shapes []Shape, s Sliding) (*Cache, error) {
 			c.slots[l] = ring
 		}
 		c.off[l+1] = c.off[l] + c.slots[l]*c.kvDims[l]
+		c.voff[l+1] = c.voff[l]
+		if !c.shapes[l].VIsK {
+			c.voff[l+1] += c.slots[l] * c.kvDims[l]
+		}
 	}
-	n := c.off[layers]
+	n, nv := c.off[layers], c.voff[layers]
 	if f16 {
-		c.k16, c.v16 = make([]uint16, n), make([]uint16, n)
+		c.k16, c.v16 = make([]uint16, n), make([]uint16, nv)
 	} else {
-		c.k32, c.v32 = make([]float32, n), make([]float32, n)
+		c.k32, c.v32 = make([]float32, n), make([]float32, nv)
 	}
 	return c, nil
 }
@@ -198,7 +210,7 @@ func (c *Cache) Bytes() int64 {
 	if c.f16 {
 		per = 2
 	}
-	return 2 * per * int64(c.off[c.layers])
+	return per * int64(c.off[c.layers]+c.voff[c.layers])
 }
 
 // Check returns an error unless positions [pos, pos+count) fit the cache.
@@ -232,7 +244,8 @@ func (c *Cache) Holds(pos int) error {
 }
 
 // Put stores the keys k and values v (KVHeads × HeadDim each) of layer at
-// position pos, rounding to fp16 for an fp16 cache. It does not change Len;
+// position pos, rounding to fp16 for an fp16 cache; v is ignored in a layer
+// whose values are its keys. It does not change Len;
 // the model commits a batch once every layer is stored. In a sliding layer
 // the row of pos held pos − Slots before, which is gone from then on (see
 // [Cache.Oldest]) even if the batch is never committed.
@@ -248,16 +261,22 @@ func (c *Cache) Put(layer, pos int, k, v []float32) error {
 		return fmt.Errorf("kvcache: %d keys and %d values, want %d each", len(k), len(v), kvDim)
 	}
 	slots := c.slots[layer]
-	off := c.off[layer] + pos%slots*kvDim
+	row := pos % slots * kvDim
+	off, voff := c.off[layer]+row, c.voff[layer]+row
 	if slots < c.size {
 		c.oldest = max(c.oldest, pos-slots+1) // the row held pos−slots
 	}
+	vIsK := c.shapes[layer].VIsK
 	if c.f16 {
 		kernels.ToFP16(c.k16[off:off+kvDim], k[:kvDim])
-		kernels.ToFP16(c.v16[off:off+kvDim], v[:kvDim])
+		if !vIsK {
+			kernels.ToFP16(c.v16[voff:voff+kvDim], v[:kvDim])
+		}
 	} else {
 		copy(c.k32[off:off+kvDim], k)
-		copy(c.v32[off:off+kvDim], v)
+		if !vIsK {
+			copy(c.v32[voff:voff+kvDim], v)
+		}
 	}
 	return nil
 }
@@ -302,7 +321,10 @@ func (c *Cache) LayerF16(layer int) (k, v []uint16) {
 		return nil, nil
 	}
 	lo, hi := c.off[layer], c.off[layer+1]
-	return c.k16[lo:hi], c.v16[lo:hi]
+	if c.shapes[layer].VIsK {
+		return c.k16[lo:hi], c.k16[lo:hi]
+	}
+	return c.k16[lo:hi], c.v16[c.voff[layer]:c.voff[layer+1]]
 }
 
 // LayerF32 is [Cache.LayerF16] for a float32 cache; it returns nils for an
@@ -312,5 +334,8 @@ func (c *Cache) LayerF32(layer int) (k, v []float32) {
 		return nil, nil
 	}
 	lo, hi := c.off[layer], c.off[layer+1]
-	return c.k32[lo:hi], c.v32[lo:hi]
+	if c.shapes[layer].VIsK {
+		return c.k32[lo:hi], c.k32[lo:hi]
+	}
+	return c.k32[lo:hi], c.v32[c.voff[layer]:c.voff[layer+1]]
 }

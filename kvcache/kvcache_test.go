@@ -1,6 +1,7 @@
 package kvcache
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -166,5 +167,51 @@ func TestShaped(t *testing.T) {
 	}
 	if _, err := NewShaped(5, false, []Shape{{KVHeads: 1, HeadDim: 0}}, Sliding{}); err == nil {
 		t.Error("a layer of head size 0 accepted")
+	}
+}
+
+// TestValuesAreKeys checks a layer whose values are its keys (latent
+// attention): stored once, read back as both, counted once in Bytes, and
+// beside an ordinary layer whose values stay its own.
+func TestValuesAreKeys(t *testing.T) {
+	for _, f16 := range []bool{false, true} {
+		c, err := NewShaped(4, f16, []Shape{{KVHeads: 1, HeadDim: 8, VIsK: true}, {KVHeads: 2, HeadDim: 4}}, Sliding{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := int64(4)
+		if f16 {
+			per = 2
+		}
+		if got, want := c.Bytes(), per*(4*8+2*4*8); got != want {
+			t.Errorf("f16 %v: Bytes %d, want %d (the shared layer once)", f16, got, want)
+		}
+		k := []float32{1, 2, 3, 4, 5, 6, 7, 8}
+		v := []float32{-1, -2, -3, -4, -5, -6, -7, -8}
+		for l := range 2 {
+			if err := c.Put(l, 2, k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		read := func(l int) (kr, vr []float32) {
+			if f16 {
+				k16, v16 := c.LayerF16(l)
+				kr, vr = make([]float32, 8), make([]float32, 8)
+				for i := range 8 {
+					kr[i], vr[i] = quant.FP16ToFloat32(k16[2*8+i]), quant.FP16ToFloat32(v16[2*8+i])
+				}
+				return kr, vr
+			}
+			k32, v32 := c.LayerF32(l)
+			return k32[2*8 : 3*8], v32[2*8 : 3*8]
+		}
+		kr, vr := read(0)
+		if !slices.Equal(kr, k) || !slices.Equal(vr, k) {
+			t.Errorf("f16 %v: shared layer keys %v values %v, want the keys twice", f16, kr, vr)
+		}
+		kr, vr = read(1)
+		if !slices.Equal(kr, k) || !slices.Equal(vr, v) {
+			t.Errorf("f16 %v: ordinary layer keys %v values %v", f16, kr, vr)
+		}
 	}
 }

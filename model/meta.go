@@ -102,3 +102,19 @@ func (m *Meta) StringOr(key, def string) string {
 	}
 	return v
 }
+
+// BoolOr reads an optional boolean, def when absent.
+func (m *Meta) BoolOr(key string, def bool) bool {
+	if m.err != nil {
+		return false
+	}
+	v, err := m.f.Bool(m.Key(key))
+	switch {
+	case errors.Is(err, gguf.ErrMissing):
+		return def
+	case err != nil:
+		m.fail(err)
+		return false
+	}
+	return v
+}

@@ -53,6 +53,11 @@ type Config struct {
 	// Gemma 4 E2B/E4B: per-layer token embeddings of PerLayer elements,
 	// and SharedKV trailing layers reusing earlier layers' keys and values.
 	PerLayer, SharedKV int
+	// QLoraRank, for deepseek2, gives the queries a low-rank projection of
+	// that rank and the DeepSeek-V3 router (sigmoid gating with a
+	// selection bias, weights renormalised and scaled); 0 makes the
+	// V2-Lite shape (one query projection, softmax gating).
+	QLoraRank int
 	// Pooling, when set, is written as pooling_type: "mean", "cls",
 	// "last", or "rank", which makes a reranker (bert, modern-bert and
 	// qwen3): BERT's head cls + cls.output with one output, ModernBERT's

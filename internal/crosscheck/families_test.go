@@ -36,6 +36,8 @@ var familyCases = []qwenPhiCase{
 	{"granitemoe 8x2-shared", func(c *synth.Config) { c.Arch, c.Experts, c.ExpertsUsed = "granitemoe", 8, 2 }, nil},
 	{"mistral3 yarn-temperature", func(c *synth.Config) { c.Arch = "mistral3" }, nil},
 	{"gpt-oss 8x2-swa", func(c *synth.Config) { c.Arch, c.Experts, c.ExpertsUsed, c.SlidingWindow = "gpt-oss", 8, 2, 8 }, nil},
+	{"deepseek2 mla-lite-26-layers", func(c *synth.Config) { postNormScales(c); c.Arch, c.Layers = "deepseek2", 26 }, nil},
+	{"deepseek2 mla-v3", func(c *synth.Config) { c.Arch, c.QLoraRank = "deepseek2", 96 }, nil},
 }
 
 // postNormScales gives a family that norms its blocks' outputs (EXAONE 4,

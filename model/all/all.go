@@ -6,6 +6,7 @@ package all
 
 import (
 	_ "github.com/ondo-ai/ondo/model/bert"       // bert, nomic-bert: embedding encoders
+	_ "github.com/ondo-ai/ondo/model/deepseek2"  // deepseek2: DeepSeek-V2/V3, Kanana-2 (latent attention)
 	_ "github.com/ondo-ai/ondo/model/exaone"     // exaone: LG EXAONE 3.0, 3.5, Deep
 	_ "github.com/ondo-ai/ondo/model/exaone4"    // exaone4: LG EXAONE 4.0
 	_ "github.com/ondo-ai/ondo/model/gemma2"     // gemma2: Gemma 2

@@ -73,6 +73,10 @@ type Block struct {
 	// PerLayer, when set, adds the layer's share of the per-layer token
 	// embeddings after the feed-forward (Gemma 4 E2B/E4B).
 	PerLayer *PerLayerBlock
+	// MLA, when set, computes the layer's queries, keys and values as
+	// multi-head latent attention and expands its output before O
+	// (DeepSeek-V2/V3); Q, K, V and the q/k norms are then unused.
+	MLA *MLA
 }
 
 // Temperature is llama.cpp's attention temperature tuning: the queries of
@@ -189,7 +193,7 @@ func New(r Recipe, cfg model.Config) (*Model, error) {
 			continue
 		}
 		m.cacheLayer[l] = len(m.shapes)
-		m.shapes = append(m.shapes, kvcache.Shape{KVHeads: b.Attn.KVHeads, HeadDim: b.Attn.HeadDim})
+		m.shapes = append(m.shapes, kvcache.Shape{KVHeads: b.Attn.KVHeads, HeadDim: b.Attn.HeadDim, VIsK: b.MLA != nil})
 		m.sliding = append(m.sliding, b.Attn.Window > 0)
 		if b.Attn.Window > 0 {
 			if m.window != 0 && m.window != b.Attn.Window {
@@ -339,6 +343,14 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 			h = s.xb
 		}
 		switch {
+		case b.MLA != nil: // latent attention: queries and cached latents
+			var rot *kernels.Rope
+			var tab []float32
+			if b.Rope != NoRope {
+				rot, tab = &r.Ropes[b.Rope].Rope, s.rope[b.Rope]
+			}
+			b.MLA.project(m.pool, s.q, s.k, h, n, rot, tab)
+			copy(s.v[:n*kvDim], s.k[:n*kvDim]) // the values are the cached vector too
 		case b.ShareKV: // the query only: keys and values are an earlier layer's
 			b.Q.Forward(m.pool, s.q, h, n)
 		case b.VFromK: // query and key; the values are the raw keys (Gemma 4)
@@ -357,7 +369,7 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 		if b.KNorm.Present() && !b.ShareKV {
 			b.KNorm.Forward(s.k, s.k, n*kvDim/len(b.KNorm.W))
 		}
-		if b.Rope != NoRope {
+		if b.Rope != NoRope && b.MLA == nil {
 			rot := &r.Ropes[b.Rope].Rope
 			layers.Rope(rot, s.q, a.Heads, a.HeadDim, s.rope[b.Rope], n) // rotate queries
 			if !b.ShareKV {
@@ -379,7 +391,12 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 			}
 		}
 		b.Attn.Forward(m.pool, s.att, s.q, caches, pos, cl) // attention over the cache
-		b.O.Forward(m.pool, s.xb, s.att, n)                 // output projection
+		att := s.att
+		if b.MLA != nil { // out of the latent space, one head at a time
+			b.MLA.expand(m.pool, s.q, s.att, n)
+			att = s.q
+		}
+		b.O.Forward(m.pool, s.xb, att, n) // output projection
 		m.residual(x, s.xb[:n*dim], &b.PostAttnNorm, n)
 		h = x
 		if b.FFNNorm.Present() {

@@ -128,7 +128,9 @@ func ReadHyper(f *gguf.File, arch string) (Hyper, *model.Meta, error) {
 	if h.HeadDim == 0 {
 		h.HeadDim = h.Embd / h.Heads
 	}
-	if valueLen != 0 && valueLen != h.HeadDim {
+	// Latent attention (DeepSeek-V2) caches one vector of key_length and
+	// reads its first value_length elements as the values.
+	if valueLen != 0 && valueLen != h.HeadDim && !m.Has("attention.kv_lora_rank") && !m.Has("attention.key_length_mla") {
 		return bad("attention.value_length %d differs from attention.key_length %d", valueLen, h.HeadDim)
 	}
 	if h.RopeDims == 0 {

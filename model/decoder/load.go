@@ -176,10 +176,16 @@ const (
 // (see [Loader.Attention]) and the norms norms names, completed by build
 // with the feed-forward and whatever else the family adds.
 func (l *Loader) Layers(r *Recipe, norms Norms, build func(i int, p string, b *Block)) {
+	l.LayersOf(r, norms, func(_ int, p string) Block { return l.Attention(p) }, build)
+}
+
+// LayersOf is [Loader.Layers] with each layer's attention read by attn
+// (DeepSeek's latent attention) instead of [Loader.Attention].
+func (l *Loader) LayersOf(r *Recipe, norms Norms, attn func(i int, p string) Block, build func(i int, p string, b *Block)) {
 	hp := l.hp
 	for i := range hp.Layers {
 		p := Prefix(i)
-		b := l.Attention(p)
+		b := attn(i, p)
 		switch norms {
 		case PreNormsGPTOSS:
 			b.AttnNorm = l.Norm(p+"attn_norm", hp.Embd)
@@ -247,16 +253,43 @@ func (l *Loader) GeGLU(p string) *layers.GeGLU {
 	return &layers.GeGLU{Gate: g, Up: u, Down: d}
 }
 
-func (l *Loader) glu(p string) (gate, up, down layers.Linear) {
+func (l *Loader) glu(p string) (gate, up, down layers.Linear) { return l.gluOf(p, "", l.hp.FFN) }
+
+// SwiGLUOf is [Loader.SwiGLU] of width ffn instead of hp.FFN (the dense
+// layers of a mixture-of-experts model).
+func (l *Loader) SwiGLUOf(p string, ffn int) *layers.SwiGLU {
+	g, u, d := l.gluOf(p, "", ffn)
+	return &layers.SwiGLU{Gate: g, Up: u, Down: d}
+}
+
+// SwiGLUNamed is [Loader.SwiGLUOf] for tensors named ffn_gate<suffix>,
+// ffn_up<suffix> and ffn_down<suffix> (shared experts: "_shexp").
+func (l *Loader) SwiGLUNamed(p, suffix string, ffn int) *layers.SwiGLU {
+	g, u, d := l.gluOf(p, suffix, ffn)
+	return &layers.SwiGLU{Gate: g, Up: u, Down: d}
+}
+
+func (l *Loader) gluOf(p, suffix string, ffn int) (gate, up, down layers.Linear) {
 	hp := l.hp
-	if l.Has(p+"ffn_gate.weight") || !l.Has(p+"ffn_up.weight") {
-		gate = l.Linear(p+"ffn_gate", hp.Embd, hp.FFN)
-		up = l.Linear(p+"ffn_up", hp.Embd, hp.FFN)
+	if l.Has(p+"ffn_gate"+suffix+".weight") || !l.Has(p+"ffn_up"+suffix+".weight") {
+		gate = l.Linear(p+"ffn_gate"+suffix, hp.Embd, ffn)
+		up = l.Linear(p+"ffn_up"+suffix, hp.Embd, ffn)
 	} else {
-		gu := l.Split(p+"ffn_up.weight", l.Linear(p+"ffn_up", hp.Embd, 2*hp.FFN), hp.FFN, hp.FFN)
+		gu := l.Split(p+"ffn_up"+suffix+".weight", l.Linear(p+"ffn_up"+suffix, hp.Embd, 2*ffn), ffn, ffn)
 		gate, up = gu[0], gu[1]
 	}
-	return gate, up, l.Linear(p+"ffn_down", hp.FFN, hp.Embd)
+	return gate, up, l.Linear(p+"ffn_down"+suffix, ffn, hp.Embd)
+}
+
+// PerHead reads a 3-D tensor of one rows × cols matrix per attention head
+// (DeepSeek's attn_k_b and attn_v_b), stacked as experts are.
+func (l *Loader) PerHead(name string, cols, rows, heads int) []*kernels.Matrix {
+	if l.err != nil {
+		return nil
+	}
+	m, err := l.W.Experts(name, cols, rows, heads)
+	l.Fail(err)
+	return m
 }
 
 // MoE reads the mixture of experts of layer prefix p: the router

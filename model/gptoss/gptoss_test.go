@@ -3,11 +3,10 @@ package gptoss
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/internal/synthtest"
 	"github.com/ondo-ai/ondo/model"
 	"github.com/ondo-ai/ondo/synth"
 )
@@ -21,63 +20,13 @@ func synthConfig() synth.Config {
 	return c
 }
 
-// open writes c, rewrites its metadata with edit when set, and loads it.
-func open(t *testing.T, c synth.Config, edit func(*gguf.File) ([]gguf.KV, []gguf.TensorSpec)) (model.Model, error) {
+func open(t *testing.T, c synth.Config, edit synthtest.Edit) (model.Model, error) {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "m.gguf")
-	if err := synth.Write(path, c); err != nil {
-		t.Fatal(err)
-	}
-	if edit != nil {
-		f, err := gguf.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kvs, specs := edit(f)
-		f.Close()
-		path = filepath.Join(dir, "edited.gguf")
-		if err := gguf.WriteFile(path, kvs, specs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	m, err := model.Load(f, model.Config{Threads: 2, BatchSize: 5})
-	if err == nil {
-		t.Cleanup(func() { m.Close() })
-	}
-	return m, err
+	return synthtest.Open(t, c, edit)
 }
 
-// edit returns a rewrite of the file with metadata key set to v (removed
-// when v is nil) and the tensors named drop left out.
-func edit(key string, v any, drop string) func(*gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
-	return func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
-		var kvs []gguf.KV
-		for _, kv := range f.KV {
-			if kv.Key == key {
-				if v == nil {
-					continue
-				}
-				kv = gguf.NewKV(key, v)
-			}
-			kvs = append(kvs, kv)
-		}
-		var specs []gguf.TensorSpec
-		for i := range f.Tensors {
-			ti := &f.Tensors[i]
-			if ti.Name == drop {
-				continue
-			}
-			specs = append(specs, gguf.TensorSpec{Name: ti.Name, Type: ti.Type, Shape: ti.Shape, Data: append([]byte(nil), f.TensorData(ti)...)})
-		}
-		return kvs, specs
-	}
-}
+// edit is synthtest.Set.
+func edit(key string, v any, drop string) synthtest.Edit { return synthtest.Set(key, v, drop) }
 
 // logits evaluates toks and returns the last position's logits.
 func logits(t *testing.T, m model.Model, toks []int32) []float32 {
@@ -128,7 +77,7 @@ func TestClampReached(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		edit func(*gguf.File) ([]gguf.KV, []gguf.TensorSpec)
+		edit synthtest.Edit
 		want string
 	}{
 		{"no sinks", edit("", nil, "blk.1.attn_sinks.weight"), `gpt-oss: missing tensor "blk.1.attn_sinks.weight"`},
@@ -139,14 +88,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad swa base", edit("gpt-oss.rope.freq_base_swa", float32(-1), ""), "gpt-oss: rope.freq_base_swa -1 is not a positive number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := tc.edit
-			if tc.name == "bad swa base" { // a key the synthetic file lacks: add it
-				e = func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
-					kvs, specs := edit("", nil, "")(f)
-					return append(kvs, gguf.NewKV("gpt-oss.rope.freq_base_swa", float32(-1))), specs
-				}
-			}
-			_, err := open(t, synthConfig(), e)
+			_, err := open(t, synthConfig(), tc.edit)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.want)
 			}
