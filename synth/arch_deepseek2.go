@@ -130,6 +130,8 @@ func deepseek2Metadata(c *Config) []gguf.KV {
 			gguf.NewKV(a+"expert_gating_func", uint32(2)),
 			gguf.NewKV(a+"expert_weights_norm", true),
 			gguf.NewKV(a+"expert_weights_scale", float32(2.5)),
+			gguf.NewKV(a+"expert_group_count", uint32(4)),
+			gguf.NewKV(a+"expert_group_used_count", uint32(1)),
 			gguf.NewKV(a+"rope.scaling.yarn_log_multiplier", float32(0.1)))
 	}
 	return append(kvs,

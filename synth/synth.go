@@ -55,7 +55,8 @@ type Config struct {
 	PerLayer, SharedKV int
 	// QLoraRank, for deepseek2, gives the queries a low-rank projection of
 	// that rank and the DeepSeek-V3 router (sigmoid gating with a
-	// selection bias, weights renormalised and scaled); 0 makes the
+	// selection bias, 1 of 4 expert groups, weights renormalised and
+	// scaled); 0 makes the
 	// V2-Lite shape (one query projection, softmax gating).
 	QLoraRank int
 	// Pooling, when set, is written as pooling_type: "mean", "cls",

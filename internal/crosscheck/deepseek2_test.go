@@ -68,6 +68,7 @@ func TestDeepseek2CrossCheckCanFail(t *testing.T) {
 		{"softmax gating instead of sigmoid", kv("deepseek2.expert_gating_func", uint32(1))},
 		{"weights not renormalised", kv("deepseek2.expert_weights_norm", false)},
 		{"weights scale 2.5→1", kv("deepseek2.expert_weights_scale", float32(1))},
+		{"every expert group used", kv("deepseek2.expert_group_count", uint32(0))},
 	} {
 		wrong := rewrite(t, path, filepath.Join(dir, "wrong.gguf"), m.edit)
 		diff, _ := compare(runOndo(t, wrong, toks, 1), theirs)

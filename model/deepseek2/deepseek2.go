@@ -14,7 +14,9 @@
 // others a mixture of experts (softmax or sigmoid gating,
 // expert_gating_func; an optional selection bias exp_probs_b; weights
 // renormalised when expert_weights_norm and scaled by expert_weights_scale)
-// beside expert_shared_count shared experts.
+// beside expert_shared_count shared experts, chosen within the
+// expert_group_used_count best of expert_group_count groups when there are
+// groups (DeepSeek-V3).
 //
 // Files converted before llama.cpp split attn_kv_b into attn_k_b and attn_v_b
 // (no attention.key_length_mla) are refused: convert them again.
@@ -54,6 +56,7 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 	weightsNorm := meta.BoolOr("expert_weights_norm", false)
 	gating := meta.IntOr("expert_gating_func", 0)
 	groups := meta.IntOr("expert_group_count", 0)
+	groupsUsed := meta.IntOr("expert_group_used_count", 0)
 	logMul := meta.FloatOr("rope.scaling.yarn_log_multiplier", 0) / 0.1 // the converter wrote 0.1·mscale_all_dim
 	denseFFN := hp.FFN
 	if hp.Experts > 0 {
@@ -86,8 +89,9 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		return nil, decoder.Errorf(hp, "feed_forward_length %d is not positive", denseFFN)
 	case gating < 0 || gating > 2:
 		return nil, decoder.Errorf(hp, "expert_gating_func %d is not supported (1 softmax, 2 sigmoid)", gating)
-	case groups > 1:
-		return nil, decoder.Errorf(hp, "expert_group_count %d: group-limited routing is not supported yet", groups)
+	case groups > 1 && (hp.Experts%groups != 0 || groupsUsed < 1 || groupsUsed >= groups):
+		return nil, decoder.Errorf(hp, "expert_group_count %d and expert_group_used_count %d do not fit %d experts (used groups must be fewer than the groups, which divide the experts)",
+			groups, groupsUsed, hp.Experts)
 	case shared < 0:
 		return nil, decoder.Errorf(hp, "expert_shared_count %d is negative", shared)
 	case !decoder.Finite(logMul) || !decoder.Finite(weightsScale):
@@ -141,6 +145,12 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		moe.Norm = weightsNorm
 		moe.Scale = weightsScale
 		moe.SelectBias = l.OptVector(p+"exp_probs_b.bias", hp.Experts)
+		if groups > 1 {
+			moe.Groups, moe.GroupsUsed = groups, groupsUsed
+			if err := moe.Validate(); err != nil {
+				l.Failf("%sffn: %v", p, err)
+			}
+		}
 		if shared > 0 {
 			moe.Shared = l.SwiGLUNamed(p, "_shexp", hp.FFN*shared)
 		}

@@ -85,7 +85,7 @@ func TestLoadErrors(t *testing.T) {
 		want      string
 	}{
 		{"before the MLA split", "deepseek2.attention.key_length_mla", nil, `deepseek2: metadata keys "deepseek2.attention.key_length_mla" and "deepseek2.attention.value_length_mla" are missing: the file predates`},
-		{"grouped routing", "deepseek2.expert_group_count", uint32(4), "deepseek2: expert_group_count 4: group-limited routing is not supported yet"},
+		{"groups", "deepseek2.expert_group_count", uint32(3), "deepseek2: expert_group_count 3 and expert_group_used_count 1 do not fit 8 experts"},
 		{"key length", "deepseek2.attention.key_length", uint32(100), "deepseek2: attention.key_length 100 is not kv_lora_rank 128 plus rope.dimension_count 32"},
 		{"gating", "deepseek2.expert_gating_func", uint32(3), "deepseek2: expert_gating_func 3 is not supported (1 softmax, 2 sigmoid)"},
 		{"latent rank", "deepseek2.attention.kv_lora_rank", nil, `deepseek2: metadata key "deepseek2.attention.kv_lora_rank": missing`},

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/ondo-ai/ondo/kernels"
 )
@@ -47,6 +48,10 @@ type MoE struct {
 	// ClampLimit, when positive, makes each expert gpt-oss's clamped
 	// SwiGLU (ggml's swiglu_oai) with ClampAlpha, as [ClampedSwiGLU].
 	ClampAlpha, ClampLimit float32
+	// Groups, when over 1, splits the experts into that many equal groups
+	// and limits the choice to the GroupsUsed groups whose two best
+	// selection scores sum highest (DeepSeek-V3's group-limited routing).
+	Groups, GroupsUsed int
 }
 
 // Validate reports a block whose parts do not fit together.
@@ -65,6 +70,9 @@ func (f *MoE) Validate() error {
 		return fmt.Errorf("moe: %d output scales for %d experts", len(f.DownScale), n)
 	case f.Router.B != nil && len(f.Router.B) != n:
 		return fmt.Errorf("moe: %d router biases for %d experts", len(f.Router.B), n)
+	case f.Groups > 1 && (n%f.Groups != 0 || n/f.Groups < 2 || f.GroupsUsed < 1 || f.GroupsUsed > f.Groups ||
+		f.Used > f.GroupsUsed*(n/f.Groups)):
+		return fmt.Errorf("moe: %d experts in %d groups, %d used, cannot choose %d experts", n, f.Groups, f.GroupsUsed, f.Used)
 	}
 	dim, hidden := f.Router.W.Cols, f.Gate[0].Rows
 	for _, b := range []struct {
@@ -143,10 +151,14 @@ func (f *MoE) Route(sel []int, w []float32, probs []float32) {
 		}
 		return probs[e]
 	}
+	var allowed func(e int) bool
+	if f.Groups > 1 {
+		allowed = f.groupFilter(score, len(probs))
+	}
 	for j := range k {
 		best := -1
 		for e := range probs {
-			if moeChosen(sel[:j], e) {
+			if moeChosen(sel[:j], e) || allowed != nil && !allowed(e) {
 				continue
 			}
 			if best < 0 || score(e) > score(best) {
@@ -173,6 +185,37 @@ func (f *MoE) Route(sel []int, w []float32, probs []float32) {
 			w[j] *= f.Scale
 		}
 	}
+}
+
+// groupFilter returns which experts group-limited routing leaves to
+// choose from: those of the GroupsUsed groups with the highest sum of
+// their two best scores (a higher group index loses a tie).
+func (f *MoE) groupFilter(score func(int) float32, n int) func(int) bool {
+	per := n / f.Groups
+	sums := make([]float32, f.Groups)
+	for g := range sums {
+		first, second := float32(math.Inf(-1)), float32(math.Inf(-1))
+		for e := g * per; e < (g+1)*per; e++ {
+			switch s := score(e); {
+			case s > first:
+				first, second = s, first
+			case s > second:
+				second = s
+			}
+		}
+		sums[g] = first + second
+	}
+	keep := make([]bool, f.Groups)
+	for range f.GroupsUsed {
+		best := -1
+		for g, s := range sums {
+			if !keep[g] && (best < 0 || s > sums[best]) {
+				best = g
+			}
+		}
+		keep[best] = true
+	}
+	return func(e int) bool { return keep[e/per] }
 }
 
 func moeChosen(sel []int, e int) bool {

@@ -363,3 +363,34 @@ func TestMoEValidate(t *testing.T) {
 		t.Error("down matrix of the gate's shape: no error")
 	}
 }
+
+// TestMoEGroupRoute checks group-limited routing: with 8 experts in 4
+// groups of 2 and 2 groups used, the experts come from the two groups
+// whose pairs sum highest, even where a lone expert elsewhere scores more.
+func TestMoEGroupRoute(t *testing.T) {
+	//                  group 0     group 1     group 2     group 3
+	probs := []float32{0.30, 0.00, 0.20, 0.15, 0.05, 0.05, 0.12, 0.13}
+	f := &MoE{Groups: 4, GroupsUsed: 2}
+	sel, w := make([]int, 3), make([]float32, 3)
+	f.Route(sel, w, probs)
+	// Sums: 0.30, 0.35, 0.10, 0.25: groups 1 and 0.
+	if sel[0] != 0 || sel[1] != 2 || sel[2] != 3 {
+		t.Errorf("selected %v, want [0 2 3]", sel)
+	}
+	f.GroupsUsed = 1
+	sel, w = make([]int, 2), make([]float32, 2)
+	f.Route(sel, w, probs)
+	if sel[0] != 2 || sel[1] != 3 {
+		t.Errorf("one group: selected %v, want [2 3]", sel)
+	}
+	// The selection bias counts in the group scores, not in the weights.
+	f = &MoE{Groups: 4, GroupsUsed: 1, SelectBias: []float32{0, 0, 0, 0, 0, 0, 0.2, 0.2}}
+	f.Route(sel, w, probs)
+	if sel[0] != 7 || sel[1] != 6 || w[0] != 0.13 {
+		t.Errorf("biased: selected %v weights %v, want [7 6] with weights 0.13, 0.12", sel, w)
+	}
+	if err := (&MoE{Router: Linear{W: f32Matrix(t, make([]float32, 8*4), 8, 4)}, Used: 2, Groups: 3, GroupsUsed: 1,
+		Gate: make([]*kernels.Matrix, 8), Up: make([]*kernels.Matrix, 8), Down: make([]*kernels.Matrix, 8)}).Validate(); err == nil {
+		t.Error("8 experts in 3 groups accepted")
+	}
+}
