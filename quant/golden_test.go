@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"slices"
@@ -19,22 +20,29 @@ import (
 // covers what the synth-llama GGUF files cannot: Q4_1, Q5_0, Q5_1, IQ4_NL,
 // IQ4_XS and Q8_K quantization, corner-case inputs (zero, constant,
 // one-sided, tiny, huge, tied and sparse rows), and dequantization of random
-// block bytes, i.e. every bit pattern of quants and scales.
+// block bytes, i.e. every bit pattern of quants and scales. With an
+// importance matrix it covers every type whose llama.cpp quantizer takes
+// one, on the shared input and on a second, larger one of plain weights in
+// rows of several blocks.
 
 type goldenRecord struct {
-	kind    uint32 // 1: quantize the shared input, 2: dequantize data, 3: quantize with an importance matrix
+	kind    uint32 // 1: quantize the shared input, 2: dequantize data, 3: quantize with an importance matrix, 4: the same for the second input
 	typ     tensor.Type
 	n       int
 	data    []byte
 	out     []float32 // kind 2
-	imatrix []float32 // kind 3
+	imatrix []float32 // kinds 3 and 4
 	index   int
 }
 
 type golden struct {
 	rows, cols int
 	input      []float32
-	records    []goldenRecord
+	// The second input, quantized only under an importance matrix
+	// (records of kind 4).
+	rows2, cols2 int
+	input2       []float32
+	records      []goldenRecord
 }
 
 func readGolden(t *testing.T) *golden {
@@ -62,23 +70,30 @@ func readGolden(t *testing.T) *golden {
 		}
 		return v
 	}
-	g := &golden{rows: int(u32()), cols: int(u32())}
-	g.input = floats(g.rows * g.cols)
-	nrec := int(u32())
-	for i := 0; i < nrec; i++ {
-		rec := goldenRecord{kind: u32(), typ: tensor.Type(u32()), n: int(u32()), index: i}
-		rec.data = make([]byte, u32())
-		if _, err := r.Read(rec.data); err != nil {
-			t.Fatalf("golden file: %v", err)
+	g := &golden{}
+	records := func(cols int) {
+		nrec := int(u32())
+		for i := 0; i < nrec; i++ {
+			rec := goldenRecord{kind: u32(), typ: tensor.Type(u32()), n: int(u32()), index: len(g.records)}
+			rec.data = make([]byte, u32())
+			if _, err := io.ReadFull(r, rec.data); err != nil {
+				t.Fatalf("golden file: %v", err)
+			}
+			switch rec.kind {
+			case 2:
+				rec.out = floats(rec.n)
+			case 3, 4:
+				rec.imatrix = floats(cols)
+			}
+			g.records = append(g.records, rec)
 		}
-		switch rec.kind {
-		case 2:
-			rec.out = floats(rec.n)
-		case 3:
-			rec.imatrix = floats(g.cols)
-		}
-		g.records = append(g.records, rec)
 	}
+	g.rows, g.cols = int(u32()), int(u32())
+	g.input = floats(g.rows * g.cols)
+	records(g.cols)
+	g.rows2, g.cols2 = int(u32()), int(u32())
+	g.input2 = floats(g.rows2 * g.cols2)
+	records(g.cols2)
 	if r.Len() != 0 {
 		t.Fatalf("golden file: %d trailing bytes", r.Len())
 	}
@@ -106,36 +121,42 @@ func skipPending(t *testing.T, dir string, typ tensor.Type, supported bool) {
 	t.Skipf("%v %s not written yet", typ, dir)
 }
 
-// TestGoldenQuantize requires byte-identical encodings of the shared input,
-// reporting the first differing block of each input row: without an
-// importance matrix (kind 1) and with one (kind 3).
+// TestGoldenQuantize requires byte-identical encodings, reporting the first
+// differing block of each input row: of the shared input without an
+// importance matrix (kind 1) and with one (kind 3), and of the second input
+// with one (kind 4).
 func TestGoldenQuantize(t *testing.T) {
 	g := readGolden(t)
 	seen := map[uint32]int{}
 	for _, rec := range g.records {
-		if rec.kind != 1 && rec.kind != 3 {
+		if rec.kind != 1 && rec.kind != 3 && rec.kind != 4 {
 			continue
 		}
 		seen[rec.kind]++
 		name := rec.typ.String()
-		if rec.kind == 3 {
+		input, rows := g.input, g.rows
+		switch rec.kind {
+		case 3:
 			name += "/imatrix"
+		case 4:
+			name += "/imatrix-rows"
+			input, rows = g.input2, g.rows2
 		}
 		t.Run(name, func(t *testing.T) {
 			skipPending(t, "quantize", rec.typ, quant.QuantizeSupported(rec.typ))
 			got := make([]byte, len(rec.data))
 			var err error
-			if rec.kind == 3 {
-				err = quant.QuantizeWeighted(rec.typ, g.input[:rec.n], rec.imatrix, got)
+			if rec.kind == 1 {
+				err = quant.Quantize(rec.typ, input[:rec.n], got)
 			} else {
-				err = quant.Quantize(rec.typ, g.input[:rec.n], got)
+				err = quant.QuantizeWeighted(rec.typ, input[:rec.n], rec.imatrix, got)
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			rowBytes := len(got) / g.rows
+			rowBytes := len(got) / rows
 			bs := rec.typ.TypeSize()
-			for row := 0; row < g.rows; row++ {
+			for row := 0; row < rows; row++ {
 				a := got[row*rowBytes : (row+1)*rowBytes]
 				b := rec.data[row*rowBytes : (row+1)*rowBytes]
 				for off := 0; off < rowBytes; off += bs {
@@ -149,9 +170,11 @@ func TestGoldenQuantize(t *testing.T) {
 		})
 	}
 	// 16 older types plus the 7 new ones llama.cpp quantizes without an
-	// importance matrix; all 10 new ones with one.
-	if seen[1] != 23 || seen[3] != 10 {
-		t.Errorf("golden file has %d plain and %d importance-weighted quantize records, want 23 and 10", seen[1], seen[3])
+	// importance matrix; with one, all 26 but F32, F16, BF16 and Q8_K, on
+	// both inputs.
+	if seen[1] != 23 || seen[3] != 22 || seen[4] != 22 {
+		t.Errorf("golden file has %d plain and %d+%d importance-weighted quantize records, want 23 and 22+22",
+			seen[1], seen[3], seen[4])
 	}
 }
 

@@ -88,11 +88,12 @@ func bestIndexIQ4(x float32) uint8 {
 // iq4SubScale finds the scale of one 32-element group: it starts from the
 // scale that maps the largest-magnitude element onto the codebook's extreme
 // -127 level, then tries the 15 scales that map it onto -134..-120 and keeps
-// the least-squares scale of whichever rounding has the lowest x²-weighted
-// error. This is the search of ggml's quantize_row_iq4_nl_impl with no
-// importance weights and ntry = 7, as ggml_quantize_chunk runs it; the
-// quants are chosen afterwards by the caller.
-func iq4SubScale(xb []float32) float32 {
+// the least-squares scale of whichever rounding has the lowest weighted
+// error. The weights are weight when it is not nil, else x². This is the
+// search of ggml's quantize_row_iq4_nl_impl with ntry = 7, as
+// ggml_quantize_chunk runs it; the quants are chosen afterwards by the
+// caller.
+func iq4SubScale(xb, weight []float32) float32 {
 	const ntry = 7
 	max, amax := absMax(xb)
 	if amax < groupMaxEps {
@@ -101,9 +102,9 @@ func iq4SubScale(xb []float32) float32 {
 	v0 := float32(iq4Values[0])
 	id := 1 / (-max / v0)
 	var sumqx, sumq2 float32
-	for _, x := range xb {
+	for j, x := range xb {
 		q := float32(iq4Values[bestIndexIQ4(float32(id*x))])
-		w := float32(x * x)
+		w := iq4Weight(weight, j, x)
 		sumqx += float32(float32(w*q) * x)
 		sumq2 += float32(float32(w*q) * q)
 	}
@@ -115,9 +116,9 @@ func iq4SubScale(xb []float32) float32 {
 	for itry := -ntry; itry <= ntry; itry++ {
 		id = float32(itry+int(iq4Values[0])) / max
 		sumqx, sumq2 = 0, 0
-		for _, x := range xb {
+		for j, x := range xb {
 			q := float32(iq4Values[bestIndexIQ4(float32(id*x))])
-			w := float32(x * x)
+			w := iq4Weight(weight, j, x)
 			sumqx += float32(float32(w*q) * x)
 			sumq2 += float32(float32(w*q) * q)
 		}
@@ -129,6 +130,21 @@ func iq4SubScale(xb []float32) float32 {
 	return d
 }
 
+// iq4Weight is element j's weight in iq4SubScale: weight[j], or x² without
+// weights.
+func iq4Weight(weight []float32, j int, x float32) float32 {
+	if weight != nil {
+		return weight[j]
+	}
+	return x * x
+}
+
+// iq4Sigma2 is twice the mean square of x (a 32-element IQ4_NL block or a
+// 256-element IQ4_XS super-block), the σ² of the importance weights.
+func iq4Sigma2(x []float32) float32 {
+	return float32(sumSquares(x) * (2 / float32(len(x))))
+}
+
 // packIQ4 stores 32 codebook indices as 16 bytes: j low, j+16 high.
 func packIQ4(qs []byte, L []uint8) {
 	for j := 0; j < 16; j++ {
@@ -136,12 +152,27 @@ func packIQ4(qs []byte, L []uint8) {
 	}
 }
 
-func quantIQ4_NL(src []float32, dst []byte) {
-	var L [qk]uint8
+func quantIQ4_NL(src []float32, dst []byte) { quantIQ4_NLRows(src, nil, dst) }
+
+// quantIQ4_NLWeighted is quantize_iq4_nl under an importance matrix: each
+// block's scale search weighs its elements by qw·sqrt(σ² + x²), σ² twice
+// the block's own mean square.
+func quantIQ4_NLWeighted(src, qw []float32, dst []byte) { quantIQ4_NLRows(src, qw, dst) }
+
+func quantIQ4_NLRows(src, qw []float32, dst []byte) {
+	var (
+		L      [qk]uint8
+		weight [qk]float32
+	)
 	for i := 0; i < len(src)/qk; i++ {
 		x := src[i*qk : (i+1)*qk]
 		b := dst[i*blockIQ4_NL : (i+1)*blockIQ4_NL]
-		d := iq4SubScale(x)
+		var w []float32
+		if qw != nil {
+			imatrixWeights(weight[:], x, qw[i*qk:(i+1)*qk], iq4Sigma2(x))
+			w = weight[:]
+		}
+		d := iq4SubScale(x, w)
 		putFP16(b, d)
 		// Quants are chosen against the unrounded float32 scale, as ggml
 		// does.
@@ -153,17 +184,35 @@ func quantIQ4_NL(src []float32, dst []byte) {
 	}
 }
 
-func quantIQ4_XS(src []float32, dst []byte) {
+func quantIQ4_XS(src []float32, dst []byte) { quantIQ4_XSRows(src, nil, dst) }
+
+// quantIQ4_XSWeighted is quantize_iq4_xs under an importance matrix: the
+// sub-block scale searches weigh elements by qw·sqrt(σ² + x²), σ² twice the
+// super-block's mean square; the 6-bit scales are quantized as without one.
+func quantIQ4_XSWeighted(src, qw []float32, dst []byte) { quantIQ4_XSRows(src, qw, dst) }
+
+func quantIQ4_XSRows(src, qw []float32, dst []byte) {
 	var (
 		L      [32]uint8
 		scales [8]float32
+		weight [32]float32
 	)
 	for i := 0; i < len(src)/qkK; i++ {
 		x := src[i*qkK : (i+1)*qkK]
 		b := dst[i*blockIQ4XS : (i+1)*blockIQ4XS]
+		var sigma2 float32
+		if qw != nil {
+			sigma2 = iq4Sigma2(x)
+		}
 		var maxScale, amaxScale float32
 		for ib := range scales {
-			scales[ib] = iq4SubScale(x[32*ib : 32*ib+32])
+			xb := x[32*ib : 32*ib+32]
+			var w []float32
+			if qw != nil {
+				imatrixWeights(weight[:], xb, qw[i*qkK+32*ib:i*qkK+32*ib+32], sigma2)
+				w = weight[:]
+			}
+			scales[ib] = iq4SubScale(xb, w)
 			if a := abs32(scales[ib]); a > amaxScale {
 				amaxScale, maxScale = a, scales[ib]
 			}

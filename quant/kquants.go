@@ -354,19 +354,133 @@ func quantQ3_K(src []float32, dst []byte) {
 			}
 		}
 
-		// The high bit of element j goes to hmask[j%32], bit j/32; the
-		// low two bits are packed like Q2_K.
-		hmask := b[0:32]
-		clear(hmask)
-		for j := range L {
-			q := uint8(L[j])
-			if q > 3 {
-				hmask[j%32] |= 1 << (j / 32)
-				q -= 4
-			}
-			u[j] = q
+		packQ3_K(b, &L, &u)
+	}
+}
+
+// packQ3_K stores the quants L (0..7) of one block: the high bit of element
+// j goes to hmask[j%32], bit j/32; the low two bits are packed like Q2_K's
+// (u is scratch space).
+func packQ3_K(b []byte, L *[qkK]int8, u *[qkK]uint8) {
+	hmask := b[0:32]
+	clear(hmask)
+	for j := range L {
+		q := uint8(L[j])
+		if q > 3 {
+			hmask[j%32] |= 1 << (j / 32)
+			q -= 4
 		}
-		pack2Bits(b[32:96], u[:])
+		u[j] = q
+	}
+	pack2Bits(b[32:96], u[:])
+}
+
+// quantQ2_KWeighted is quantize_row_q2_K_impl, Q2_K under an importance
+// matrix: each 16-element sub-block is fitted (squared error, weights
+// qw·sqrt(σ² + x²) with σ² the block's mean square) over 37 candidate
+// scales, and the sub-block scales and mins are then quantized to 4 bits by
+// their own weighted search (makeQPQuants) instead of against the largest.
+func quantQ2_KWeighted(src, qw []float32, dst []byte) {
+	var (
+		L       [qkK]uint8
+		laux    [16]uint8
+		weights [16]float32
+		scales  [16]float32
+		mins    [16]float32
+		sw      [16]float32
+		ls, lm  [16]uint8
+	)
+	for i := 0; i < len(src)/qkK; i++ {
+		x := src[i*qkK : (i+1)*qkK]
+		w := qw[i*qkK : (i+1)*qkK]
+		b := dst[i*blockQ2 : (i+1)*blockQ2]
+		sc := b[0:16]
+
+		sigma2 := float32(sumSquares(x) / qkK)
+		for j := 0; j < 16; j++ {
+			xs := x[16*j : 16*j+16]
+			imatrixWeights(weights[:], xs, w[16*j:16*j+16], sigma2)
+			sw[j] = sumOf(weights[:])
+			scales[j], mins[j] = makeQKX2Quants(3, xs, weights[:], L[16*j:16*j+16], laux[:], -0.9, 0.05, 36, false)
+		}
+
+		dm := makeQPQuants(15, scales[:], ls[:], sw[:])
+		mm := makeQPQuants(15, mins[:], lm[:], sw[:])
+		d := putFP16(b[80:], dm)
+		dmin := putFP16(b[82:], mm)
+		for j := range sc {
+			sc[j] = ls[j] | lm[j]<<4
+		}
+
+		for j := 0; j < 16; j++ {
+			dl := float32(d * float32(sc[j]&0x0f))
+			if dl == 0 {
+				continue
+			}
+			ml := float32(dmin * float32(sc[j]>>4))
+			for ii := 0; ii < 16; ii++ {
+				l := nearestInt((x[16*j+ii] + ml) / dl)
+				L[16*j+ii] = uint8(clamp(l, 0, 3))
+			}
+		}
+		pack2Bits(b[16:80], L[:])
+	}
+}
+
+// quantQ3_KWeighted is quantize_row_q3_K_impl, Q3_K under an importance
+// matrix: sub-blocks are fitted by makeQXQuants under qw·sqrt(σ² + x²) (σ²
+// twice the block's mean square), and their scales by makeQXQuants again,
+// weighted by each sub-block's total weight, rather than against the
+// largest scale.
+func quantQ3_KWeighted(src, qw []float32, dst []byte) {
+	var (
+		L       [qkK]int8
+		scales  [16]float32
+		weights [16]float32
+		sw      [16]float32
+		ls      [16]int8
+		u       [qkK]uint8
+	)
+	for i := 0; i < len(src)/qkK; i++ {
+		x := src[i*qkK : (i+1)*qkK]
+		w := qw[i*qkK : (i+1)*qkK]
+		b := dst[i*blockQ3 : (i+1)*blockQ3]
+		sc := b[96:108]
+
+		sigma2 := float32(float32(2*sumSquares(x)) / qkK)
+		for j := 0; j < 16; j++ {
+			xs := x[16*j : 16*j+16]
+			imatrixWeights(weights[:], xs, w[16*j:16*j+16], sigma2)
+			sw[j] = sumOf(weights[:])
+			scales[j] = makeQXQuants(4, xs, L[16*j:16*j+16], weights[:])
+		}
+
+		// The 6-bit scale codes come out of the search already offset by
+		// 32, in 0..63.
+		clear(sc)
+		dBlock := makeQXQuants(32, scales[:], ls[:], sw[:])
+		for j := 0; j < 16; j++ {
+			l := byte(ls[j])
+			if j < 8 {
+				sc[j] = l & 0x0f
+			} else {
+				sc[j-8] |= (l & 0x0f) << 4
+			}
+			sc[8+j%4] |= (l >> 4) << (2 * (j / 4))
+		}
+		dAll := putFP16(b[108:], dBlock)
+
+		for j := 0; j < 16; j++ {
+			dl := float32(dAll * float32(q3Scale(sc, j)))
+			if dl == 0 {
+				continue
+			}
+			for ii := 0; ii < 16; ii++ {
+				l := nearestInt(x[16*j+ii] / dl)
+				L[16*j+ii] = int8(clamp(l, -4, 3) + 4)
+			}
+		}
+		packQ3_K(b, &L, &u)
 	}
 }
 
@@ -416,9 +530,16 @@ func quantKSubScales(x []float32, b []byte, L *[qkK]uint8, nmax int32, rmin floa
 		lm[j] = min(63, uint8(nearestInt(float32(invMin*mins[j]))))
 	}
 	putScaleMinK4(b[4:16], &ls, &lm)
-	d := putFP16(b, maxScale/63)
-	dmin := putFP16(b[2:], maxMin/63)
+	putFP16(b, maxScale/63)
+	putFP16(b[2:], maxMin/63)
+	requantK4(x, b, L, nmax)
+}
 
+// requantK4 re-derives the quants L (0..nmax) of a Q4_K/Q5_K block from the
+// scales and mins stored in b, as the reference and weighted quantizers both
+// do; sub-blocks whose stored scale is zero keep their search quants.
+func requantK4(x []float32, b []byte, L *[qkK]uint8, nmax int32) {
+	d, dmin := fp16At(b), fp16At(b[2:])
 	for j := 0; j < 8; j++ {
 		sc, m := scaleMinK4(j, b[4:16])
 		dl := float32(d * float32(sc))
@@ -433,17 +554,79 @@ func quantKSubScales(x []float32, b []byte, L *[qkK]uint8, nmax int32, rmin floa
 	}
 }
 
+// quantKSubScalesWeighted is the common front half of Q4_K's and Q5_K's
+// weighted quantizers (quantize_row_q4_K_impl, quantize_row_q5_K_impl): fit
+// each 32-element sub-block under qw·sqrt(σ² + x²), σ² twice the block's
+// mean square, over 37 candidate scales; quantize the scales and the mins to
+// 6 bits by their own searches (makeQPQuants, weighted by each sub-block's
+// total weight); store them with d and dmin; requantize. Q5_K clamps the
+// 6-bit codes to 63 (clamp63); Q4_K stores them as they come, as ggml does.
+func quantKSubScalesWeighted(x, qw []float32, b []byte, L *[qkK]uint8, nmax int32, clamp63 bool) {
+	var (
+		laux    [32]uint8
+		weights [32]float32
+		scales  [8]float32
+		mins    [8]float32
+		sw      [8]float32
+		ls, lm  [8]uint8
+	)
+	sigma2 := float32(float32(2*sumSquares(x)) / qkK)
+	for j := 0; j < 8; j++ {
+		xs := x[32*j : 32*j+32]
+		imatrixWeights(weights[:], xs, qw[32*j:32*j+32], sigma2)
+		sw[j] = sumOf(weights[:])
+		scales[j], mins[j] = makeQKX2Quants(nmax, xs, weights[:], L[32*j:32*j+32], laux[:], -0.9, 0.05, 36, false)
+	}
+	dBlock := makeQPQuants(63, scales[:], ls[:], sw[:])
+	mBlock := makeQPQuants(63, mins[:], lm[:], sw[:])
+	if clamp63 {
+		for j := range ls {
+			ls[j], lm[j] = min(63, ls[j]), min(63, lm[j])
+		}
+	}
+	// Unlike putScaleMinK4 this keeps all eight bits of the codes of
+	// sub-blocks 0-3, as ggml does (only a wrapped-around negative code
+	// has more than six).
+	s := b[4:16]
+	for j := 0; j < 4; j++ {
+		s[j] = ls[j] | (ls[j+4]>>4)<<6
+		s[j+4] = lm[j] | (lm[j+4]>>4)<<6
+		s[j+8] = ls[j+4]&0x0f | (lm[j+4]&0x0f)<<4
+	}
+	putFP16(b, dBlock)
+	putFP16(b[2:], mBlock)
+	requantK4(x, b, L, nmax)
+}
+
 func quantQ4_K(src []float32, dst []byte) {
 	var L [qkK]uint8
 	for i := 0; i < len(src)/qkK; i++ {
 		x := src[i*qkK : (i+1)*qkK]
 		b := dst[i*blockQ4 : (i+1)*blockQ4]
 		quantKSubScales(x, b, &L, 15, -1, 20)
-		for k := 0; k < 4; k++ {
-			q := b[16+32*k : 16+32*k+32]
-			for l := range q {
-				q[l] = L[64*k+l] | L[64*k+32+l]<<4
-			}
+		packQ4_K(b, &L)
+	}
+}
+
+// quantQ4_KWeighted is quantize_row_q4_K_impl: Q4_K under an importance
+// matrix.
+func quantQ4_KWeighted(src, qw []float32, dst []byte) {
+	var L [qkK]uint8
+	for i := 0; i < len(src)/qkK; i++ {
+		x := src[i*qkK : (i+1)*qkK]
+		b := dst[i*blockQ4 : (i+1)*blockQ4]
+		quantKSubScalesWeighted(x, qw[i*qkK:(i+1)*qkK], b, &L, 15, false)
+		packQ4_K(b, &L)
+	}
+}
+
+// packQ4_K stores the quants L (0..15): 32 bytes per 64 elements, the first
+// 32 in the low nibbles.
+func packQ4_K(b []byte, L *[qkK]uint8) {
+	for k := 0; k < 4; k++ {
+		q := b[16+32*k : 16+32*k+32]
+		for l := range q {
+			q[l] = L[64*k+l] | L[64*k+32+l]<<4
 		}
 	}
 }
@@ -454,20 +637,47 @@ func quantQ5_K(src []float32, dst []byte) {
 		x := src[i*qkK : (i+1)*qkK]
 		b := dst[i*blockQ5 : (i+1)*blockQ5]
 		quantKSubScales(x, b, &L, 31, -0.5, 15)
-		qh := b[16:48]
-		clear(qh)
-		for k := 0; k < 4; k++ {
-			ql := b[48+32*k : 48+32*k+32]
-			for l := range ql {
-				q1, q2 := L[64*k+l], L[64*k+32+l]
-				qh[l] |= (q1>>4)<<(2*k) | (q2>>4)<<(2*k+1)
-				ql[l] = q1&0x0f | (q2&0x0f)<<4
-			}
+		packQ5_K(b, &L)
+	}
+}
+
+// quantQ5_KWeighted is quantize_row_q5_K_impl: Q5_K under an importance
+// matrix.
+func quantQ5_KWeighted(src, qw []float32, dst []byte) {
+	var L [qkK]uint8
+	for i := 0; i < len(src)/qkK; i++ {
+		x := src[i*qkK : (i+1)*qkK]
+		b := dst[i*blockQ5 : (i+1)*blockQ5]
+		quantKSubScalesWeighted(x, qw[i*qkK:(i+1)*qkK], b, &L, 31, true)
+		packQ5_K(b, &L)
+	}
+}
+
+// packQ5_K stores the quants L (0..31): low nibbles like Q4_K's, the fifth
+// bits of elements 64k+l and 64k+32+l in bits 2k and 2k+1 of qh[l].
+func packQ5_K(b []byte, L *[qkK]uint8) {
+	qh := b[16:48]
+	clear(qh)
+	for k := 0; k < 4; k++ {
+		ql := b[48+32*k : 48+32*k+32]
+		for l := range ql {
+			q1, q2 := L[64*k+l], L[64*k+32+l]
+			qh[l] |= (q1>>4)<<(2*k) | (q2>>4)<<(2*k+1)
+			ql[l] = q1&0x0f | (q2&0x0f)<<4
 		}
 	}
 }
 
-func quantQ6_K(src []float32, dst []byte) {
+func quantQ6_K(src []float32, dst []byte) { quantQ6_KRows(src, nil, dst) }
+
+// quantQ6_KWeighted is quantize_row_q6_K_impl: the sub-block search weighs
+// each element by its importance-matrix entry alone (not combined with the
+// data, unlike the other K-quants); the rest is the reference quantizer.
+func quantQ6_KWeighted(src, qw []float32, dst []byte) { quantQ6_KRows(src, qw, dst) }
+
+// quantQ6_KRows quantizes whole rows as Q6_K, under the importance matrix qw
+// (one weight per element of src's rows) when it is not nil.
+func quantQ6_KRows(src, qw []float32, dst []byte) {
 	var (
 		L      [qkK]int8
 		scales [16]float32
@@ -475,10 +685,18 @@ func quantQ6_K(src []float32, dst []byte) {
 	for i := 0; i < len(src)/qkK; i++ {
 		x := src[i*qkK : (i+1)*qkK]
 		b := dst[i*blockQ6 : (i+1)*blockQ6]
+		var w []float32
+		if qw != nil {
+			w = qw[i*qkK : (i+1)*qkK]
+		}
 
 		var maxScale, maxAbsScale float32
 		for j := 0; j < 16; j++ {
-			s := makeQXQuants(32, x[16*j:16*j+16], L[16*j:16*j+16])
+			var wj []float32
+			if w != nil {
+				wj = w[16*j : 16*j+16]
+			}
+			s := makeQXQuants(32, x[16*j:16*j+16], L[16*j:16*j+16], wj)
 			scales[j] = s
 			if a := abs32(s); a > maxAbsScale {
 				maxAbsScale, maxScale = a, s

@@ -241,3 +241,94 @@ func quantQ8_0(src []float32, dst []byte) {
 		}
 	}
 }
+
+// ---- quantization under an importance matrix (ggml's quantize_row_*_impl) ----
+
+// The weighted legacy quantizers search each block's scale (and min) under
+// the weights qw·sqrt(σ² + x²), σ² being the mean square of the whole row:
+// Q4_0 and Q5_0 with makeQXQuants over 19 scales, Q4_1 and Q5_1 with the
+// K-quants' min-and-scale search over 37. Their stored quants are the
+// search's own (no requantization against the rounded fp16 scale).
+
+// rowSigma2 is the mean square of a row, the σ² of the legacy types'
+// importance weights.
+func rowSigma2(x []float32) float32 {
+	return float32(sumSquares(x) / float32(len(x)))
+}
+
+// packQ4 stores 32 quants (0..15) as 16 bytes: j low, j+16 high.
+func packQ4(qs []byte, L []uint8) {
+	for j := 0; j < qk/2; j++ {
+		qs[j] = L[j] | L[j+qk/2]<<4
+	}
+}
+
+// packQ5 stores 32 quants (0..31): low nibbles as packQ4 into qs, fifth
+// bits into the 32-bit qh, bit j for element j.
+func packQ5(qh, qs []byte, L []uint8) {
+	var h uint32
+	for j := 0; j < qk/2; j++ {
+		q0, q1 := L[j], L[j+qk/2]
+		qs[j] = q0&0x0f | (q1&0x0f)<<4
+		h |= uint32(q0>>4&1)<<j | uint32(q1>>4&1)<<(j+qk/2)
+	}
+	binary.LittleEndian.PutUint32(qh, h)
+}
+
+// quantLegacySymWeighted is quantize_row_q4_0_impl (nmax 8) and
+// quantize_row_q5_0_impl (nmax 16), which write the search's quants, offset
+// by nmax, with pack.
+func quantLegacySymWeighted(src, qw []float32, dst []byte, nmax int32, blockSize int, pack func(b []byte, L []uint8)) {
+	var (
+		weights [qk]float32
+		L       [qk]int8
+		u       [qk]uint8
+	)
+	sigma2 := rowSigma2(src)
+	for i := 0; i < len(src)/qk; i++ {
+		x := src[i*qk : (i+1)*qk]
+		b := dst[i*blockSize : (i+1)*blockSize]
+		imatrixWeights(weights[:], x, qw[i*qk:(i+1)*qk], sigma2)
+		putFP16(b, makeQXQuants(nmax, x, L[:], weights[:]))
+		for j, l := range L {
+			u[j] = uint8(l)
+		}
+		pack(b, u[:])
+	}
+}
+
+// quantLegacyAsymWeighted is quantize_row_q4_1_impl (nmax 15) and
+// quantize_row_q5_1_impl (nmax 31): d and m stored at 0 and 2, the quants
+// written with pack.
+func quantLegacyAsymWeighted(src, qw []float32, dst []byte, nmax int32, blockSize int, pack func(b []byte, L []uint8)) {
+	var (
+		weights [qk]float32
+		L, laux [qk]uint8
+	)
+	sigma2 := rowSigma2(src)
+	for i := 0; i < len(src)/qk; i++ {
+		x := src[i*qk : (i+1)*qk]
+		b := dst[i*blockSize : (i+1)*blockSize]
+		imatrixWeights(weights[:], x, qw[i*qk:(i+1)*qk], sigma2)
+		d, m := makeQKX2Quants(nmax, x, weights[:], L[:], laux[:], -0.9, 0.05, 36, false)
+		putFP16(b, d)
+		putFP16(b[2:], -m)
+		pack(b, L[:])
+	}
+}
+
+func quantQ4_0Weighted(src, qw []float32, dst []byte) {
+	quantLegacySymWeighted(src, qw, dst, 8, blockQ4_0, func(b []byte, L []uint8) { packQ4(b[2:18], L) })
+}
+
+func quantQ4_1Weighted(src, qw []float32, dst []byte) {
+	quantLegacyAsymWeighted(src, qw, dst, 15, blockQ4_1, func(b []byte, L []uint8) { packQ4(b[4:20], L) })
+}
+
+func quantQ5_0Weighted(src, qw []float32, dst []byte) {
+	quantLegacySymWeighted(src, qw, dst, 16, blockQ5_0, func(b []byte, L []uint8) { packQ5(b[2:6], b[6:22], L) })
+}
+
+func quantQ5_1Weighted(src, qw []float32, dst []byte) {
+	quantLegacyAsymWeighted(src, qw, dst, 31, blockQ5_1, func(b []byte, L []uint8) { packQ5(b[4:8], b[8:24], L) })
+}

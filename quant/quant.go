@@ -48,22 +48,22 @@ type codec struct {
 var codecs [64]codec
 
 func init() {
-	codecs[tensor.F32] = codec{dequant: dequantF32, quant: quantF32}
-	codecs[tensor.F16] = codec{dequant: dequantF16, quant: quantF16}
-	codecs[tensor.BF16] = codec{dequant: dequantBF16, quant: quantBF16}
-	codecs[tensor.Q4_0] = codec{dequant: dequantQ4_0, quant: quantQ4_0}
-	codecs[tensor.Q4_1] = codec{dequant: dequantQ4_1, quant: quantQ4_1}
-	codecs[tensor.Q5_0] = codec{dequant: dequantQ5_0, quant: quantQ5_0}
-	codecs[tensor.Q5_1] = codec{dequant: dequantQ5_1, quant: quantQ5_1}
-	codecs[tensor.Q8_0] = codec{dequant: dequantQ8_0, quant: quantQ8_0}
-	codecs[tensor.Q2_K] = codec{dequant: dequantQ2_K, quant: quantQ2_K}
-	codecs[tensor.Q3_K] = codec{dequant: dequantQ3_K, quant: quantQ3_K}
-	codecs[tensor.Q4_K] = codec{dequant: dequantQ4_K, quant: quantQ4_K}
-	codecs[tensor.Q5_K] = codec{dequant: dequantQ5_K, quant: quantQ5_K}
-	codecs[tensor.Q6_K] = codec{dequant: dequantQ6_K, quant: quantQ6_K}
+	codecs[tensor.F32] = codec{dequant: dequantF32, quant: quantF32, ignoresImatrix: true}
+	codecs[tensor.F16] = codec{dequant: dequantF16, quant: quantF16, ignoresImatrix: true}
+	codecs[tensor.BF16] = codec{dequant: dequantBF16, quant: quantBF16, ignoresImatrix: true}
+	codecs[tensor.Q4_0] = codec{dequant: dequantQ4_0, quant: quantQ4_0, weighted: quantQ4_0Weighted}
+	codecs[tensor.Q4_1] = codec{dequant: dequantQ4_1, quant: quantQ4_1, weighted: quantQ4_1Weighted}
+	codecs[tensor.Q5_0] = codec{dequant: dequantQ5_0, quant: quantQ5_0, weighted: quantQ5_0Weighted}
+	codecs[tensor.Q5_1] = codec{dequant: dequantQ5_1, quant: quantQ5_1, weighted: quantQ5_1Weighted}
+	codecs[tensor.Q8_0] = codec{dequant: dequantQ8_0, quant: quantQ8_0, ignoresImatrix: true}
+	codecs[tensor.Q2_K] = codec{dequant: dequantQ2_K, quant: quantQ2_K, weighted: quantQ2_KWeighted}
+	codecs[tensor.Q3_K] = codec{dequant: dequantQ3_K, quant: quantQ3_K, weighted: quantQ3_KWeighted}
+	codecs[tensor.Q4_K] = codec{dequant: dequantQ4_K, quant: quantQ4_K, weighted: quantQ4_KWeighted}
+	codecs[tensor.Q5_K] = codec{dequant: dequantQ5_K, quant: quantQ5_K, weighted: quantQ5_KWeighted}
+	codecs[tensor.Q6_K] = codec{dequant: dequantQ6_K, quant: quantQ6_K, weighted: quantQ6_KWeighted}
 	codecs[tensor.Q8_K] = codec{dequant: dequantQ8_K, quant: quantQ8_K}
-	codecs[tensor.IQ4_NL] = codec{dequant: dequantIQ4_NL, quant: quantIQ4_NL}
-	codecs[tensor.IQ4_XS] = codec{dequant: dequantIQ4_XS, quant: quantIQ4_XS}
+	codecs[tensor.IQ4_NL] = codec{dequant: dequantIQ4_NL, quant: quantIQ4_NL, weighted: quantIQ4_NLWeighted}
+	codecs[tensor.IQ4_XS] = codec{dequant: dequantIQ4_XS, quant: quantIQ4_XS, weighted: quantIQ4_XSWeighted}
 }
 
 func lookup(t tensor.Type) codec {
@@ -143,8 +143,9 @@ func encodedSize(t tensor.Type, n int) (int, error) {
 // positive weight per column (llama.cpp's imatrix entry for the tensor), src
 // one or more whole rows of len(imatrix) elements, and the bytes written are
 // those of ggml_quantize_chunk given that matrix. Types whose llama.cpp
-// quantizer ignores the matrix (TQ1_0, TQ2_0, MXFP4) encode as Quantize does;
-// the others without a weighted quantizer here are an error.
+// quantizer ignores the matrix (F32, F16, BF16, Q8_0, TQ1_0, TQ2_0, MXFP4)
+// encode as Quantize does; Q8_K, which ggml_quantize_chunk does not take,
+// is an error.
 func QuantizeWeighted(t tensor.Type, src, imatrix []float32, dst []byte) error {
 	c := lookup(t)
 	if c.weighted == nil && !c.ignoresImatrix {

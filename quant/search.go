@@ -35,13 +35,15 @@ func clamp(v, lo, hi int32) int32 { return max(lo, min(hi, v)) }
 // makeQXQuants finds a scale for symmetric quants of x in [-nmax, nmax-1]
 // and stores them, offset by nmax, in L. It starts from the scale that maps
 // the largest-magnitude element onto -nmax, then tries 18 nearby scales and
-// keeps the one that minimises the x²-weighted squared error (the weights
-// favour the large elements, which matter most). Returned is the
+// keeps the one that minimises the weighted squared error. The weights are
+// qw when it is not nil (one per element: an importance matrix, possibly
+// already combined with the data) and x² otherwise, which favours the large
+// elements, the ones that matter most. Returned is the weighted
 // least-squares scale of the chosen quants.
 //
-// This is ggml's make_qx_quants with rmse_type 1 and no importance weights,
-// the only variant the reference quantizers (Q6_K) use.
-func makeQXQuants(nmax int32, x []float32, L []int8) float32 {
+// This is ggml's make_qx_quants with rmse_type 1, the variant every
+// quantizer uses (Q6_K without a matrix; Q4_0, Q5_0, Q3_K and Q6_K with one).
+func makeQXQuants(nmax int32, x []float32, L []int8, qw []float32) float32 {
 	max, amax := absMax(x)
 	if amax < groupMaxEps {
 		for i := range x {
@@ -54,7 +56,7 @@ func makeQXQuants(nmax int32, x []float32, L []int8) float32 {
 	for i, v := range x {
 		l := clamp(nearestInt(float32(iscale*v)), -nmax, nmax-1)
 		L[i] = int8(l + nmax)
-		w := float32(v * v)
+		w := qxWeight(qw, i, v)
 		fl := float32(l)
 		sumlx += float32(float32(w*v) * fl)
 		suml2 += float32(float32(w*fl) * fl)
@@ -70,9 +72,9 @@ func makeQXQuants(nmax int32, x []float32, L []int8) float32 {
 		}
 		iscale = -(float32(nmax) + float32(0.1*float32(is))) / max
 		sumlx, suml2 = 0, 0
-		for _, v := range x {
+		for i, v := range x {
 			l := clamp(nearestInt(float32(iscale*v)), -nmax, nmax-1)
-			w := float32(v * v)
+			w := qxWeight(qw, i, v)
 			fl := float32(l)
 			sumlx += float32(float32(w*v) * fl)
 			suml2 += float32(float32(w*fl) * fl)
@@ -87,6 +89,14 @@ func makeQXQuants(nmax int32, x []float32, L []int8) float32 {
 		}
 	}
 	return scale
+}
+
+// qxWeight is element i's weight in makeQXQuants: qw[i], or x² without qw.
+func qxWeight(qw []float32, i int, v float32) float32 {
+	if qw != nil {
+		return qw[i]
+	}
+	return v * v
 }
 
 // makeQ3Quants finds a scale for symmetric quants of x in [-nmax, nmax-1],
@@ -157,7 +167,11 @@ func makeQ3Quants(nmax int32, x []float32, L []int8) float32 {
 // the weighted least-squares problem for scale and min for each candidate
 // rounding, and keeps the lowest weighted error (absolute if useMAD, else
 // squared). The min is never positive: if zero is inside the data it stays
-// exactly representable. This is ggml's make_qkx2_quants.
+// exactly representable. This is ggml's make_qkx2_quants, and with useMAD
+// false also its make_qkx3_quants given weights (the weighted quantizers'
+// variant, which differs only in defaulting absent weights to x²; the two
+// tests for a constant input, max == min and max <= min, agree once min
+// has been clamped to at most 0).
 func makeQKX2Quants(nmax int32, x, weights []float32, L, Laux []uint8,
 	rmin, rdelta float32, nstep int, useMAD bool) (scale, theMin float32) {
 
@@ -241,4 +255,26 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, Laux []uint8,
 		}
 	}
 	return scale, -min
+}
+
+// imatrixWeights fills weight with the search weights of the elements xb
+// under their importance-matrix entries qw: qw·sqrt(σ² + x²). The σ² term
+// (a mean square of the surrounding data, its span depending on the type)
+// keeps small elements from being ignored outright. Callers round σ² with
+// an explicit float32(...): it is a sum divided by a power of two, which
+// compiles to a multiplication that would otherwise fuse with the addition
+// here.
+func imatrixWeights(weight, xb, qw []float32, sigma2 float32) {
+	for i, v := range xb {
+		weight[i] = qw[i] * sqrt32(sigma2+float32(v*v))
+	}
+}
+
+// sumOf is Σ x in order, as a float32 accumulation.
+func sumOf(x []float32) float32 {
+	var s float32
+	for _, v := range x {
+		s += v
+	}
+	return s
 }

@@ -16,15 +16,24 @@
 //   "ONDOQG01"
 //   u32 rows, u32 cols, f32 input[rows*cols]      shared quantizer input
 //   u32 records, then per record:
-//     u32 kind     1: quantize the shared input, 2: dequantize random blocks
+//     u32 kind     1: quantize the shared input, 2: dequantize random blocks,
+//                  3: quantize the shared input with an importance matrix
 //     u32 type     ggml type id
 //     u32 n        elements
 //     u32 nbytes   encoded size
-//     u8  data[nbytes]   kind 1: llama.cpp's encoding; kind 2: the input blocks
+//     u8  data[nbytes]   kinds 1, 3: llama.cpp's encoding; kind 2: the input blocks
 //     f32 out[n]         kind 2 only: llama.cpp's decoding
 //     f32 imatrix[cols]  kind 3 only: the importance matrix the encoding used
-//   kind 3 is kind 1 with an importance matrix (one weight per column); a
-//   type that llama.cpp cannot quantize without one has no kind 1 record.
+//   per type in table order: kind 1, kind 3, kind 2. A type that llama.cpp
+//   cannot quantize without a matrix has no kind 1 record; F32, F16, BF16
+//   and Q8_K have no kind 3 record (ggml_quantize_chunk converts the float
+//   types without looking at the matrix and has no Q8_K path at all).
+//   Then a second input, for importance-matrix encodings only:
+//   u32 rows2, u32 cols2, f32 input2[rows2*cols2]
+//   u32 records2, then records2 records of kind 4 in kind 3's layout
+//     (imatrix has cols2 weights): the encoding of input2 under that matrix.
+//   Everything before the second input is written as before it existed, and
+//   it draws its random numbers last, so adding it changed no earlier record.
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
@@ -89,10 +98,12 @@ static const struct type types[] = {
 	{35, "tq2_0", 256, 66, "dequantize_row_tq2_0", {64}, 1},
 	{39, "mxfp4", 32, 17, "dequantize_row_mxfp4", {0}, 0},
 };
-// The first NLEGACY types have quantize records without an importance
-// matrix and a fixed record count the tests know; the codecs added later
-// (IQ1-IQ3, TQ, MXFP4) follow with records of kind 3 as well.
+// The first NLEGACY types are the older codecs; those added later (IQ1-IQ3,
+// TQ, MXFP4) decode more random blocks. Every type has an importance-matrix
+// record except those ggml_quantize_chunk quantizes without one (F32, F16,
+// BF16) or not at all (Q8_K).
 #define NLEGACY 16
+static int has_weighted(int id) { return id != 0 && id != 1 && id != 30 && id != 15; }
 #define NTYPES (int)(sizeof types / sizeof types[0])
 
 static FILE *out;
@@ -159,7 +170,7 @@ int main(int argc, char **argv) {
 	for (int c = 0; c < COLS; c++) imatrix[c] = (float)exp(1.2 * normal());
 	int nrec = 0;
 	for (int t = 0; t < NTYPES; t++) {
-		nrec += 1 + !requires_imatrix(types[t].id) + (t >= NLEGACY);
+		nrec += 1 + !requires_imatrix(types[t].id) + has_weighted(types[t].id);
 	}
 	u32(nrec);
 
@@ -169,7 +180,7 @@ int main(int argc, char **argv) {
 		int n = ROWS * COLS;
 		int nbytes = n / ty->block * ty->size;
 		for (int weighted = 0; weighted < 2; weighted++) {
-			if (weighted ? t < NLEGACY : requires_imatrix(ty->id)) continue;
+			if (weighted ? !has_weighted(ty->id) : requires_imatrix(ty->id)) continue;
 			uint8_t *q = calloc(nbytes, 1);
 			if (ty->id == 15) {
 				q8k(&x[0][0], q, n); // Q8_K has no ggml_quantize_chunk path
@@ -255,6 +266,51 @@ int main(int argc, char **argv) {
 		free(b);
 		free(y);
 	}
+
+	// A second input for the importance-matrix encodings: plain normal
+	// weights (each row with its own spread) in rows of four super-blocks,
+	// so that the matrix is indexed past the first block and the legacy
+	// types' row-wide statistics span several blocks, and many more blocks
+	// than the shared input has, to reach more branches of the searches.
+	// Its matrix has exact zeros (a whole 32-column block and about 3% of
+	// the rest), which llama.cpp accepts. It draws its random numbers after
+	// everything above, which so stays as it was.
+	enum { ROWS2 = 32, COLS2 = 1024 };
+	static float x2[ROWS2][COLS2];
+	for (int r = 0; r < ROWS2; r++) {
+		double spread = 0.02 * exp(0.5 * normal());
+		for (int c = 0; c < COLS2; c++) x2[r][c] = (float)(spread * normal());
+	}
+	static float imatrix2[COLS2];
+	for (int c = 0; c < COLS2; c++) {
+		double w = exp(1.5 * normal());
+		imatrix2[c] = (c / 32 == 17 || uniform() < 0.03) ? 0 : (float)w;
+	}
+	u32(ROWS2);
+	u32(COLS2);
+	fwrite(x2, sizeof x2, 1, out);
+	int nrec2 = 0;
+	for (int t = 0; t < NTYPES; t++) nrec2 += has_weighted(types[t].id);
+	u32(nrec2);
+	for (int t = 0; t < NTYPES; t++) {
+		const struct type *ty = &types[t];
+		if (!has_weighted(ty->id)) continue;
+		int n = ROWS2 * COLS2;
+		int nbytes = n / ty->block * ty->size;
+		uint8_t *q = calloc(nbytes, 1);
+		if (quantize_chunk(ty->id, &x2[0][0], q, 0, ROWS2, COLS2, imatrix2) != (size_t)nbytes) {
+			fprintf(stderr, "%s: unexpected size\n", ty->name);
+			return 1;
+		}
+		u32(4);
+		u32(ty->id);
+		u32(n);
+		u32(nbytes);
+		fwrite(q, nbytes, 1, out);
+		fwrite(imatrix2, sizeof imatrix2, 1, out);
+		free(q);
+	}
+
 	if (fclose(out)) {
 		perror(argv[2]);
 		return 1;
