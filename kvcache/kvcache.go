@@ -50,6 +50,9 @@ type Cache struct {
 
 	n      int // positions [0, n) are valid
 	oldest int // sliding layers no longer hold positions before oldest
+
+	states   [][]float32 // recurrent layers' states (see recurrent.go)
+	statePos int         // the position the states are at, -1 when invalid
 }
 
 // ErrEvicted is wrapped by the errors of [Cache.Holds] and
@@ -210,7 +213,7 @@ func (c *Cache) Bytes() int64 {
 	if c.f16 {
 		per = 2
 	}
-	return per * int64(c.off[c.layers]+c.voff[c.layers])
+	return per*int64(c.off[c.layers]+c.voff[c.layers]) + c.stateBytes()
 }
 
 // Check returns an error unless positions [pos, pos+count) fit the cache.
@@ -233,6 +236,9 @@ func (c *Cache) Check(pos, count int) error {
 // evicted positions was refused, and after a failed multi-pass batch
 // overwrote the window of position Len.
 func (c *Cache) Holds(pos int) error {
+	if len(c.states) > 0 && pos != 0 && pos != c.statePos {
+		return c.stateErr(pos)
+	}
 	if c.window == 0 {
 		return nil
 	}
@@ -305,11 +311,19 @@ func (c *Cache) Truncate(n int) error {
 	}
 	c.n = n
 	c.oldest = min(c.oldest, n)
+	if n == 0 && len(c.states) > 0 {
+		c.zeroStates()
+	}
 	return nil
 }
 
 // Reset empties the cache.
-func (c *Cache) Reset() { c.n, c.oldest = 0, 0 }
+func (c *Cache) Reset() {
+	c.n, c.oldest = 0, 0
+	if len(c.states) > 0 {
+		c.zeroStates()
+	}
+}
 
 // LayerF16 returns the keys and values of layer as fp16 bits, Slots(layer)
 // × the layer's KVHeads × HeadDim each, or nils for a float32 cache. Position p is in

@@ -22,6 +22,7 @@ import (
 	_ "github.com/ondo-ai/ondo/model/phi3"       // phi3: Phi-3, Phi-3.5 and Phi-4 (mini)
 	_ "github.com/ondo-ai/ondo/model/qwen2"      // qwen2: Qwen1.5, Qwen2, Qwen2.5
 	_ "github.com/ondo-ai/ondo/model/qwen3"      // qwen3: dense Qwen3
+	_ "github.com/ondo-ai/ondo/model/qwen35"     // qwen35: Qwen3.5 dense (Gated DeltaNet hybrid)
 	_ "github.com/ondo-ai/ondo/model/qwen3moe"   // qwen3moe: Qwen3 mixture of experts
 	_ "github.com/ondo-ai/ondo/model/smollm3"    // smollm3: SmolLM3
 )

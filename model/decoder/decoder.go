@@ -77,6 +77,15 @@ type Block struct {
 	// multi-head latent attention and expands its output before O
 	// (DeepSeek-V2/V3); Q, K, V and the q/k norms are then unused.
 	MLA *MLA
+	// QGate makes Q project to each head's queries followed by as many
+	// gate values, and the attention output of each head is multiplied by
+	// σ(gate) before O (Qwen3.5's gated attention).
+	QGate bool
+	// DeltaNet, when set, replaces the layer's attention by linear
+	// attention over a recurrent state the sequence's cache keeps (Qwen3.5);
+	// the layer has no keys or values, and AttnNorm, FFN and the other
+	// norms work as for attention.
+	DeltaNet *layers.GatedDeltaNet
 }
 
 // Temperature is llama.cpp's attention temperature tuning: the queries of
@@ -155,6 +164,9 @@ type Model struct {
 	sliding []bool // per cache layer: attends within a window
 	window  int    // the largest window, 0 when no layer slides
 
+	stateOf   []int // per block: its first recurrent state (two per DeltaNet), -1 for attention
+	stateSize []int // per recurrent state: its elements
+
 	cacheLayer  []int           // per block: its layer of the cache
 	shapes      []kvcache.Shape // per cache layer: the geometry of its keys and values
 	qMax, kvMax int             // the widest queries and keys of a layer
@@ -170,9 +182,19 @@ func New(r Recipe, cfg model.Config) (*Model, error) {
 	if len(r.Blocks) != hp.Layers {
 		return nil, fmt.Errorf("%s: %d blocks for block_count %d", hp.Arch, len(r.Blocks), hp.Layers)
 	}
-	m := &Model{r: r, batch: cfg.Batch(), cacheLayer: make([]int, hp.Layers)}
+	m := &Model{r: r, batch: cfg.Batch(), cacheLayer: make([]int, hp.Layers), stateOf: make([]int, hp.Layers)}
 	for l := range r.Blocks {
 		b := &r.Blocks[l]
+		m.stateOf[l] = -1
+		if d := b.DeltaNet; d != nil {
+			if err := d.Validate(); err != nil {
+				return nil, fmt.Errorf("%s: layer %d: %w", hp.Arch, l, err)
+			}
+			m.stateOf[l] = len(m.stateSize)
+			m.stateSize = append(m.stateSize, d.ConvState(), d.RecState())
+			m.cacheLayer[l] = -1
+			continue
+		}
 		if err := b.Attn.Validate(); err != nil {
 			return nil, fmt.Errorf("%s: layer %d: %w", hp.Arch, l, err)
 		}
@@ -242,11 +264,15 @@ func (m *Model) NewCache(size int, f16 bool) (*kvcache.Cache, error) {
 	if size == 0 {
 		size = hp.Context
 	}
-	if m.window == 0 {
-		return kvcache.NewShaped(size, f16, m.shapes, kvcache.Sliding{})
+	var sl kvcache.Sliding
+	if m.window > 0 {
+		sl = kvcache.Sliding{Window: m.window, Batch: m.batch, Layers: m.sliding}
 	}
-	return kvcache.NewShaped(size, f16, m.shapes,
-		kvcache.Sliding{Window: m.window, Batch: m.batch, Layers: m.sliding})
+	c, err := kvcache.NewShaped(size, f16, m.shapes, sl)
+	if err == nil && len(m.stateSize) > 0 {
+		err = c.AddStates(m.stateSize...)
+	}
+	return c, err
 }
 
 // Forward implements model.Model. Long batches are evaluated in passes of
@@ -259,6 +285,13 @@ func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) e
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	pass := m.batch
+	if len(m.stateSize) > 0 {
+		// A recurrent state continues only from where it is: refuse a
+		// rewind before NewPlan makes it.
+		if err := layers.CheckWindows(b.Caches, b.Seq, b.Pos); err != nil {
+			return err
+		}
+	}
 	if m.window > 0 {
 		// Check the caches before NewPlan rewinds them, so that a refused
 		// batch leaves them as they were.
@@ -330,6 +363,11 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 		}
 	}
 
+	if len(m.stateSize) > 0 {
+		if err := beginStates(caches, pos); err != nil {
+			return 0, err
+		}
+	}
 	for l := range r.Blocks {
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -341,6 +379,16 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 		if b.AttnNorm.Present() {
 			b.AttnNorm.Forward(s.xb, x, n) // attention norm
 			h = s.xb
+		}
+		if b.DeltaNet != nil { // linear attention over the recurrent states
+			s.conv, s.rec = s.conv[:0], s.rec[:0]
+			for _, c := range caches {
+				s.conv = append(s.conv, c.State(m.stateOf[l]))
+				s.rec = append(s.rec, c.State(m.stateOf[l]+1))
+			}
+			b.DeltaNet.Forward(m.pool, s.xb, h, n, s.conv, s.rec)
+			m.finishLayer(b, l, x, n, s)
+			continue
 		}
 		switch {
 		case b.MLA != nil: // latent attention: queries and cached latents
@@ -356,6 +404,16 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 		case b.VFromK: // query and key; the values are the raw keys (Gemma 4)
 			layers.Project(m.pool, h, n, layers.Proj{L: &b.Q, Dst: s.q}, layers.Proj{L: &b.K, Dst: s.k})
 			copy(s.v[:n*kvDim], s.k[:n*kvDim])
+		case b.QGate: // queries interleaved with their gates, head by head
+			s.qg = grow(s.qg, 2*n*qDim)
+			s.gate = grow(s.gate, n*qDim)
+			layers.Project(m.pool, h, n,
+				layers.Proj{L: &b.Q, Dst: s.qg}, layers.Proj{L: &b.K, Dst: s.k}, layers.Proj{L: &b.V, Dst: s.v})
+			hd := a.HeadDim
+			for r := 0; r < n*a.Heads; r++ {
+				copy(s.q[r*hd:(r+1)*hd], s.qg[2*r*hd:(2*r+1)*hd])
+				copy(s.gate[r*hd:(r+1)*hd], s.qg[(2*r+1)*hd:(2*r+2)*hd])
+			}
 		default:
 			layers.Project(m.pool, h, n, // query, key, value
 				layers.Proj{L: &b.Q, Dst: s.q}, layers.Proj{L: &b.K, Dst: s.k}, layers.Proj{L: &b.V, Dst: s.v})
@@ -396,23 +454,18 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 			b.MLA.expand(m.pool, s.q, s.att, n)
 			att = s.q
 		}
+		if b.QGate { // each head's output times σ(its gate)
+			for i, g := range s.gate[:n*qDim] {
+				att[i] *= 1 / (1 + kernels.Exp(-g))
+			}
+		}
 		b.O.Forward(m.pool, s.xb, att, n) // output projection
-		m.residual(x, s.xb[:n*dim], &b.PostAttnNorm, n)
-		h = x
-		if b.FFNNorm.Present() {
-			b.FFNNorm.Forward(s.xb, x, n) // feed-forward norm
-			h = s.xb
-		}
-		b.FFN.Forward(m.pool, s.xb, h, n, &s.ffn) // feed-forward
-		m.residual(x, s.xb[:n*dim], &b.PostFFNNorm, n)
-		if b.PerLayer != nil { // this layer's per-layer embedding (Gemma 4 E2B/E4B)
-			b.PerLayer.add(m, x, s.perLayer, l, n)
-		}
-		if b.OutScale != 0 { // the whole layer's output (Gemma 4's layer scalar)
-			kernels.Scale(x, b.OutScale)
-		}
+		m.finishLayer(b, l, x, n, s)
 	}
 
+	if len(m.stateSize) > 0 {
+		endStates(caches, pos) // only a whole pass leaves valid states
+	}
 	for i, o := range out { // rows that want output, gathered to the front of xb
 		if o {
 			copy(s.xb[k*dim:(k+1)*dim], x[i*dim:(i+1)*dim])
@@ -421,6 +474,53 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 	}
 	r.OutNorm.Forward(s.xb, s.xb, k) // final norm
 	return k, nil
+}
+
+// finishLayer adds the attention's output (in s.xb) to the residual stream
+// x and runs the rest of layer l: the feed-forward and what follows it.
+func (m *Model) finishLayer(b *Block, l int, x []float32, n int, s *scratch) {
+	dim := m.r.Hyper.Embd
+	m.residual(x, s.xb[:n*dim], &b.PostAttnNorm, n)
+	h := x
+	if b.FFNNorm.Present() {
+		b.FFNNorm.Forward(s.xb, x, n) // feed-forward norm
+		h = s.xb
+	}
+	b.FFN.Forward(m.pool, s.xb, h, n, &s.ffn) // feed-forward
+	m.residual(x, s.xb[:n*dim], &b.PostFFNNorm, n)
+	if b.PerLayer != nil { // this layer's per-layer embedding (Gemma 4 E2B/E4B)
+		b.PerLayer.add(m, x, s.perLayer, l, n)
+	}
+	if b.OutScale != 0 { // the whole layer's output (Gemma 4's layer scalar)
+		kernels.Scale(x, b.OutScale)
+	}
+}
+
+// beginStates readies the recurrent states of every sequence in a pass:
+// each must continue from its first token's position (or start at 0).
+func beginStates(caches []*kvcache.Cache, pos []int) error {
+	seen := map[*kvcache.Cache]bool{}
+	for i, c := range caches {
+		if !seen[c] { // the sequence's first token of the pass
+			seen[c] = true
+			if err := c.BeginStates(pos[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// endStates records where each sequence's states stand after a pass: after
+// its last token.
+func endStates(caches []*kvcache.Cache, pos []int) {
+	last := map[*kvcache.Cache]int{}
+	for i, c := range caches {
+		last[c] = pos[i] + 1
+	}
+	for c, p := range last {
+		c.EndStates(p)
+	}
 }
 
 // residual adds a block's output y, normed by post when present and scaled
@@ -445,6 +545,10 @@ type scratch struct {
 	// perLayer holds the per-layer inputs, n × layers × per-layer width,
 	// and pl one layer's gate, n × per-layer width.
 	perLayer, pl []float32
+	// qg and gate: gated attention's joint projection and its gates;
+	// conv and rec: each token's recurrent states for a DeltaNet layer.
+	qg, gate  []float32
+	conv, rec [][]float32
 }
 
 // scratch returns buffers for n tokens, growing them when needed.

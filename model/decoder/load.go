@@ -322,16 +322,27 @@ func (l *Loader) MoE(p string) *layers.MoE {
 	return f
 }
 
-// ExpertBiases reads the stacked per-expert biases name (n × experts,
-// ffn_{gate,up,down}_exps.bias), one vector of n per expert.
-func (l *Loader) ExpertBiases(name string, n int) [][]float32 {
-	m := l.Matrix(name, n, l.hp.Experts)
+// MatrixValues reads the named matrix of rows × cols as float32 values,
+// row by row (a small matrix read element by element, such as a
+// convolution's weights).
+func (l *Loader) MatrixValues(name string, cols, rows int) []float32 {
+	m := l.Matrix(name, cols, rows)
 	if m == nil {
 		return nil
 	}
 	v, err := kernels.Vector(m)
 	if err != nil {
 		l.Failf("tensor %q: %v", name, err)
+		return nil
+	}
+	return v
+}
+
+// ExpertBiases reads the stacked per-expert biases name (n × experts,
+// ffn_{gate,up,down}_exps.bias), one vector of n per expert.
+func (l *Loader) ExpertBiases(name string, n int) [][]float32 {
+	v := l.MatrixValues(name, n, l.hp.Experts)
+	if v == nil {
 		return nil
 	}
 	out := make([][]float32, l.hp.Experts)

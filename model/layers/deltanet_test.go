@@ -1,0 +1,130 @@
+package layers
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ondo-ai/ondo/kernels"
+)
+
+// TestGatedDeltaNetReference checks the Gated DeltaNet against its
+// definition in float64, token after token through the states, with key
+// heads shared by two value heads each (head h reads key head h mod 2).
+func TestGatedDeltaNetReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 9))
+	const dim, kh, vh, sd, ck, n = 16, 2, 4, 8, 3, 7
+	ch := 2*kh*sd + vh*sd
+	vec := func(k int, c, s float64) []float32 {
+		v := make([]float32, k)
+		for i := range v {
+			v[i] = float32(c + s*r.NormFloat64())
+		}
+		return v
+	}
+	lin := func(rows, cols int) Linear { return Linear{W: f32Matrix(t, vec(rows*cols, 0, 0.4), rows, cols)} }
+	d := &GatedDeltaNet{QKV: lin(ch, dim), Z: lin(vh*sd, dim), Beta: lin(vh, dim), Alpha: lin(vh, dim), Out: lin(dim, vh*sd),
+		Conv: vec(ch*ck, 0, 0.5), DtBias: vec(vh, 0, 1), A: vec(vh, -2, 0.5), Norm: Norm{W: vec(sd, 1, 0.1), Eps: 1e-6},
+		KHeads: kh, VHeads: vh, KeyDim: sd, ValueDim: sd, ConvK: ck, Eps: 1e-6}
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	x := vec(n*dim, 0, 1)
+	conv, rec := make([]float32, (ck-1)*ch), make([]float32, vh*sd*sd)
+	convs, recs := make([][]float32, n), make([][]float32, n)
+	for i := range convs {
+		convs[i], recs[i] = conv, rec
+	}
+	got := make([]float32, n*dim)
+	d.Forward(kernels.NewPool(1), got, x, n, convs, recs)
+
+	mat := func(l Linear, in []float64) []float64 {
+		out := make([]float64, l.W.Rows)
+		w := make([]float32, l.W.Rows*l.W.Cols)
+		if err := kernels.GetRow(w[:l.W.Cols], l.W, 0); err != nil {
+			t.Fatal(err)
+		}
+		for row := range out {
+			_ = kernels.GetRow(w[:l.W.Cols], l.W, row)
+			for c, v := range in {
+				out[row] += float64(w[c]) * v
+			}
+		}
+		return out
+	}
+	hist := make([][]float64, 0, n) // the inputs of the convolution so far
+	S := make([][]float64, vh*sd)   // S[h·sd+i][j]
+	for i := range S {
+		S[i] = make([]float64, sd)
+	}
+	worst := 0.0
+	for tok := 0; tok < n; tok++ {
+		xi := make([]float64, dim)
+		for c := range xi {
+			xi[c] = float64(x[tok*dim+c])
+		}
+		hist = append(hist, mat(d.QKV, xi))
+		mixed := make([]float64, ch)
+		for c := range mixed {
+			for j := 0; j < ck; j++ {
+				if p := len(hist) - ck + j; p >= 0 {
+					mixed[c] += float64(d.Conv[c*ck+j]) * hist[p][c]
+				}
+			}
+			mixed[c] /= 1 + math.Exp(-mixed[c])
+		}
+		norm := func(v []float64) {
+			s := 0.0
+			for _, e := range v {
+				s += e * e
+			}
+			s = math.Max(math.Sqrt(s), 1e-6)
+			for i := range v {
+				v[i] /= s
+			}
+		}
+		for h := 0; h < kh; h++ {
+			norm(mixed[h*sd : (h+1)*sd])
+			norm(mixed[kh*sd+h*sd : kh*sd+(h+1)*sd])
+		}
+		beta, alpha, z := mat(d.Beta, xi), mat(d.Alpha, xi), mat(d.Z, xi)
+		o := make([]float64, vh*sd)
+		for h := 0; h < vh; h++ {
+			q := mixed[h%kh*sd : (h%kh+1)*sd]
+			k := mixed[kh*sd+h%kh*sd : kh*sd+(h%kh+1)*sd]
+			v := mixed[2*kh*sd+h*sd : 2*kh*sd+(h+1)*sd]
+			b := 1 / (1 + math.Exp(-beta[h]))
+			decay := math.Exp(math.Log1p(math.Exp(alpha[h]+float64(d.DtBias[h]))) * float64(d.A[h]))
+			for j := 0; j < sd; j++ {
+				sk := 0.0
+				for i := 0; i < sd; i++ {
+					S[h*sd+i][j] *= decay
+					sk += S[h*sd+i][j] * k[i]
+				}
+				delta := (v[j] - sk) * b
+				for i := 0; i < sd; i++ {
+					S[h*sd+i][j] += k[i] * delta
+					o[h*sd+j] += S[h*sd+i][j] * q[i] / math.Sqrt(sd)
+				}
+			}
+			ms := 0.0
+			for j := 0; j < sd; j++ {
+				ms += o[h*sd+j] * o[h*sd+j]
+			}
+			rms := math.Sqrt(ms/sd + 1e-6)
+			for j := 0; j < sd; j++ {
+				o[h*sd+j] = o[h*sd+j] / rms * float64(d.Norm.W[j])
+			}
+		}
+		for j := range o {
+			o[j] *= z[j] / (1 + math.Exp(-z[j]))
+		}
+		want := mat(d.Out, o)
+		for c, w := range want {
+			worst = max(worst, math.Abs(float64(got[tok*dim+c])-w))
+		}
+	}
+	if worst > 1e-4 {
+		t.Errorf("max |diff| vs float64 %.3g > 1e-4", worst)
+	}
+}

@@ -1,0 +1,108 @@
+package synth
+
+import (
+	"fmt"
+
+	"github.com/ondo-ai/ondo/gguf"
+)
+
+func init() {
+	registerArch("qwen35", arch{validate: qwen35Validate, weights: qwen35Weights, metadata: qwen35Metadata})
+}
+
+// qwen35 synthetic geometry: a linear-attention layer has 2 key heads and
+// 4 value heads of HeadDim state elements and a convolution over 4
+// inputs; attention layers rotate a quarter of each head, in sections of
+// 3, 3 and 2 rotation pairs per 8 (the real models' 11, 11, 10 per 32).
+const (
+	qwen35KHeads = 2
+	qwen35VHeads = 4
+	qwen35ConvK  = 4
+)
+
+// qwen35Validate checks the settings of a Qwen3.5 model: every fourth layer
+// attends (so 4 layers at least), the others are Gated DeltaNet layers.
+func qwen35Validate(c *Config) error {
+	if c.HeadDim == 0 {
+		c.HeadDim = c.Dim / c.Heads
+	}
+	switch {
+	case c.HeadDim%8 != 0 || c.HeadDim <= 0:
+		return fmt.Errorf("synth: qwen35 head dimension %d must be a positive multiple of 8", c.HeadDim)
+	case c.Layers < 4:
+		return fmt.Errorf("synth: qwen35 needs 4 layers at least (every fourth attends), got %d", c.Layers)
+	case c.Experts != 0:
+		return fmt.Errorf("synth: qwen35 is dense")
+	}
+	return nil
+}
+
+// qwen35Weights are the tensors of a Qwen3.5 model as llama.cpp's converter
+// writes them. The decay rates A (ssm_a, stored as −exp(A_log)) lie in
+// [−3, −1]; conv and norm weights are around 0 and 1.
+func qwen35Weights(c *Config, s scales) []weight {
+	d, hd, vocab, ffn := int64(c.Dim), int64(c.HeadDim), int64(c.Vocab), int64(c.FFN)
+	q, kv := int64(c.Heads)*hd, int64(c.KVHeads)*hd
+	keyDim, valueDim := qwen35KHeads*hd, qwen35VHeads*hd
+	ch := 2*keyDim + valueDim
+	g := s.weight * s.attn
+	ws := []weight{{"token_embd.weight", []int64{d, vocab}, 0, s.embd(d)}}
+	for l := 0; l < c.Layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		ws = append(ws, norm(p+"attn_norm.weight", d), norm(p+"post_attention_norm.weight", d))
+		if (l+1)%4 == 0 {
+			ws = append(ws,
+				weight{p + "attn_q.weight", []int64{d, 2 * q}, 0, s.proj(d)},
+				weight{p + "attn_k.weight", []int64{d, kv}, 0, s.proj(d)},
+				weight{p + "attn_v.weight", []int64{d, kv}, 0, s.proj(d)},
+				weight{p + "attn_output.weight", []int64{q, d}, 0, s.proj(q)},
+				weight{p + "attn_q_norm.weight", []int64{hd}, g, 0.1 * g},
+				weight{p + "attn_k_norm.weight", []int64{hd}, g, 0.1 * g})
+		} else {
+			ws = append(ws,
+				weight{p + "attn_qkv.weight", []int64{d, ch}, 0, s.proj(d)},
+				weight{p + "attn_gate.weight", []int64{d, valueDim}, 0, s.proj(d)},
+				weight{p + "ssm_conv1d.weight", []int64{qwen35ConvK, ch}, 0, 0.5},
+				weight{p + "ssm_dt.bias", []int64{qwen35VHeads}, 0, 1},
+				weight{p + "ssm_a", []int64{qwen35VHeads}, -2, 1},
+				weight{p + "ssm_beta.weight", []int64{d, qwen35VHeads}, 0, s.proj(d)},
+				weight{p + "ssm_alpha.weight", []int64{d, qwen35VHeads}, 0, s.proj(d)},
+				norm(p+"ssm_norm.weight", hd),
+				weight{p + "ssm_out.weight", []int64{valueDim, d}, 0, s.proj(valueDim)})
+		}
+		ws = append(ws,
+			weight{p + "ffn_gate.weight", []int64{d, ffn}, 0, s.proj(d)},
+			weight{p + "ffn_up.weight", []int64{d, ffn}, 0, s.proj(d)},
+			weight{p + "ffn_down.weight", []int64{ffn, d}, 0, s.proj(ffn)})
+	}
+	ws = append(ws, norm("output_norm.weight", d))
+	if c.Untied {
+		ws = append(ws, weight{"output.weight", []int64{d, vocab}, 0, s.embd(d)})
+	}
+	return ws
+}
+
+// qwen35Metadata is what llama.cpp's converter writes for Qwen3.5.
+func qwen35Metadata(c *Config) []gguf.KV {
+	a := c.Arch + "."
+	hd := uint32(c.HeadDim)
+	base := c.RopeBase
+	if base == 0 {
+		base = 10000000
+	}
+	pairs := int32(hd / 8) // a quarter of the head rotates: hd/4 elements
+	return append(shapeKeys(c),
+		gguf.NewKV(a+"rope.freq_base", base),
+		gguf.NewKV(a+"rope.dimension_count", hd/4),
+		gguf.NewKV(a+"rope.dimension_sections", []int32{pairs * 3 / 8, pairs * 3 / 8, pairs - 2*(pairs*3/8), 0}),
+		gguf.NewKV(a+"attention.layer_norm_rms_epsilon", float32(1e-6)),
+		gguf.NewKV(a+"attention.key_length", hd),
+		gguf.NewKV(a+"attention.value_length", hd),
+		gguf.NewKV(a+"ssm.conv_kernel", uint32(qwen35ConvK)),
+		gguf.NewKV(a+"ssm.state_size", hd),
+		gguf.NewKV(a+"ssm.group_count", uint32(qwen35KHeads)),
+		gguf.NewKV(a+"ssm.time_step_rank", uint32(qwen35VHeads)),
+		gguf.NewKV(a+"ssm.inner_size", uint32(qwen35VHeads)*hd),
+		gguf.NewKV(a+"full_attention_interval", uint32(4)),
+	)
+}
