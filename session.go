@@ -146,6 +146,8 @@ func (s *Session) Generate(ctx context.Context, prompt []int32, opts GenerateOpt
 		// Every prompt position's logits were asked for: reuse nothing.
 		keep = 0
 	}
+	// Recurrent states resume only at a checkpoint or their end.
+	keep = s.cache.Restorable(keep)
 	start := time.Now()
 	err := s.eval(ctx, prompt[keep:], keep, opts.Logits)
 	if errors.Is(err, kvcache.ErrEvicted) {

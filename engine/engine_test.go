@@ -746,3 +746,45 @@ func ExampleEngine_Submit() {
 		}
 	}
 }
+
+// TestPrefixReuseRecurrent is TestPrefixReuse on a hybrid model (Qwen3.5's
+// DeltaNet layers keep recurrent states, which cannot be rewound): the
+// second prompt resumes from the last checkpoint inside the shared prefix
+// (one every 256 positions at least, and one at each prompt chunk's end)
+// and generates what it would from scratch.
+func TestPrefixReuseRecurrent(t *testing.T) {
+	c, _ := synth.Preset("tiny")
+	c.Arch, c.Layers, c.Ctx = "qwen35", 8, 2048
+	path := filepath.Join(t.TempDir(), "qwen35.gguf")
+	if err := synth.Write(path, c); err != nil {
+		t.Fatal(err)
+	}
+	m, tok := open(t, path, testThreads)
+	const prefix = 1000
+	e := newEngine(t, m, tok, engine.Config{Parallel: 2, Context: 1200})
+	fresh := newEngine(t, m, tok, engine.Config{Parallel: 1, Context: 1200})
+	rng := rand.New(rand.NewPCG(6, 6))
+	randomTokens := func(n int) []int32 {
+		p := make([]int32, n)
+		for i := range p {
+			p[i] = int32(3 + rng.IntN(tok.VocabSize()-3))
+		}
+		return p
+	}
+	shared := randomTokens(prefix)
+	a := engine.Request{Prompt: slices.Concat(shared, randomTokens(5)), MaxTokens: 4}
+	b := engine.Request{Prompt: slices.Concat(shared, randomTokens(5)), MaxTokens: 4}
+	ra := run(t, e, a)
+	rb := run(t, e, b)
+	// Checkpoints fall at least every 256 positions, and at the end of
+	// each of the engine's prompt chunks.
+	if got := rb.final.Result.CachedTokens; ra.final.Result.CachedTokens != 0 || got < prefix/256*256 || got > prefix {
+		t.Fatalf("cached tokens %d and %d, want 0 and a checkpoint between %d and %d", ra.final.Result.CachedTokens, got, prefix/256*256, prefix)
+	}
+	if want := run(t, fresh, b); !slices.Equal(rb.tokens, want.tokens) {
+		t.Errorf("with reuse %v, from scratch %v", rb.tokens, want.tokens)
+	}
+	t.Logf("time to first token with a %d-token prompt: %v from scratch, %v resuming at %d: %.1f× sooner", prefix+5,
+		ra.final.Result.TimeToFirst, rb.final.Result.TimeToFirst, rb.final.Result.CachedTokens,
+		float64(ra.final.Result.TimeToFirst)/float64(rb.final.Result.TimeToFirst))
+}

@@ -119,6 +119,9 @@ func (e *Engine) assign(s *sequence) {
 	// The last prompt token is evaluated in any case: its logits choose
 	// the first new token.
 	keep = min(keep, len(s.prompt)-1)
+	// A cache with recurrent states resumes only where it kept a
+	// checkpoint (or its current end): the furthest within the prefix.
+	keep = best.cache.Restorable(keep)
 	if err := best.cache.Truncate(keep); err != nil {
 		// tokens and cache disagree, which is a bug; start afresh.
 		best.cache.Reset()

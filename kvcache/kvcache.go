@@ -51,8 +51,9 @@ type Cache struct {
 	n      int // positions [0, n) are valid
 	oldest int // sliding layers no longer hold positions before oldest
 
-	states   [][]float32 // recurrent layers' states (see recurrent.go)
-	statePos int         // the position the states are at, -1 when invalid
+	states      [][]float32 // recurrent layers' states (see recurrent.go)
+	statePos    int         // the position the states are at, -1 when invalid
+	checkpoints []checkpoint
 }
 
 // ErrEvicted is wrapped by the errors of [Cache.Holds] and
@@ -236,7 +237,7 @@ func (c *Cache) Check(pos, count int) error {
 // evicted positions was refused, and after a failed multi-pass batch
 // overwrote the window of position Len.
 func (c *Cache) Holds(pos int) error {
-	if len(c.states) > 0 && pos != 0 && pos != c.statePos {
+	if len(c.states) > 0 && pos != 0 && pos != c.statePos && !c.hasCheckpoint(pos) {
 		return c.stateErr(pos)
 	}
 	if c.window == 0 {
@@ -311,8 +312,9 @@ func (c *Cache) Truncate(n int) error {
 	}
 	c.n = n
 	c.oldest = min(c.oldest, n)
-	if n == 0 && len(c.states) > 0 {
-		c.zeroStates()
+	if len(c.states) > 0 {
+		c.restoreStates(n) // Holds made sure it can
+		c.dropCheckpoints(n)
 	}
 	return nil
 }
@@ -322,6 +324,7 @@ func (c *Cache) Reset() {
 	c.n, c.oldest = 0, 0
 	if len(c.states) > 0 {
 		c.zeroStates()
+		c.checkpoints = nil
 	}
 }
 

@@ -9,12 +9,24 @@ import "fmt"
 // engine's slots, batching and memory accounting treat them alike.
 //
 // A state cannot be rewound: it holds the whole history at one position,
-// [Cache.StatePos]. A cache with states can continue only from there or
-// from position 0, so [Cache.Holds] and [Cache.Truncate] fail with
-// [ErrEvicted] elsewhere, as they do for evicted sliding-window positions,
-// and the caller starts the sequence again. A forward pass that stops
+// [Cache.StatePos]. So that a prefix can still be reused, a model saves
+// checkpoints (copies of the states, [Cache.SaveCheckpoint]) as it goes,
+// and the cache can go back to any of them. A cache with states continues
+// from StatePos, from a checkpoint or from position 0;
+// [Cache.Restorable] says the furthest of those within a prefix, and
+// [Cache.Holds] and [Cache.Truncate] fail with [ErrEvicted] elsewhere, as
+// they do for evicted sliding-window positions. A forward pass that stops
 // halfway leaves the states between two positions: the cache then holds no
-// valid state until it is reset.
+// valid state until it goes back to a checkpoint or to 0.
+
+// MaxCheckpoints is how many checkpoints a cache keeps; saving one more
+// drops the one at the lowest position.
+const MaxCheckpoints = 4
+
+type checkpoint struct {
+	pos  int
+	data []float32 // every state, back to back
+}
 
 // AddStates gives the cache one zeroed float32 state of each of sizes
 // elements, numbered in order (a model's recurrent layers).
@@ -53,12 +65,10 @@ func (c *Cache) BeginStates(pos int) error {
 	if len(c.states) == 0 {
 		return nil
 	}
-	switch {
-	case pos == 0:
-		c.zeroStates()
-	case pos != c.statePos:
+	if !c.restoreStates(pos) {
 		return c.stateErr(pos)
 	}
+	c.dropCheckpoints(pos)
 	c.statePos = -1
 	return nil
 }
@@ -78,6 +88,99 @@ func (c *Cache) zeroStates() {
 	c.statePos = 0
 }
 
+// SaveCheckpoint keeps a copy of the states at StatePos (when valid and not
+// 0, and not kept already).
+func (c *Cache) SaveCheckpoint() {
+	if len(c.states) == 0 || c.statePos <= 0 {
+		return
+	}
+	for _, cp := range c.checkpoints {
+		if cp.pos == c.statePos {
+			return
+		}
+	}
+	var data []float32
+	if len(c.checkpoints) == MaxCheckpoints { // reuse the lowest one's memory
+		low := 0
+		for i, cp := range c.checkpoints {
+			if cp.pos < c.checkpoints[low].pos {
+				low = i
+			}
+		}
+		data = c.checkpoints[low].data[:0]
+		c.checkpoints = append(c.checkpoints[:low], c.checkpoints[low+1:]...)
+	}
+	for _, s := range c.states {
+		data = append(data, s...)
+	}
+	c.checkpoints = append(c.checkpoints, checkpoint{c.statePos, data})
+}
+
+// Restorable returns the furthest position at most n from which the cache
+// can continue: n itself without recurrent states; otherwise StatePos, a
+// checkpoint or 0.
+func (c *Cache) Restorable(n int) int {
+	if len(c.states) == 0 || n == c.statePos {
+		return n
+	}
+	best := 0
+	for _, cp := range c.checkpoints {
+		if cp.pos <= n && cp.pos > best {
+			best = cp.pos
+		}
+	}
+	if c.statePos > best && c.statePos <= n {
+		best = c.statePos
+	}
+	return best
+}
+
+// restoreStates makes the states those of position n, from a checkpoint
+// when they are elsewhere; it reports whether it could.
+func (c *Cache) restoreStates(n int) bool {
+	switch {
+	case n == 0:
+		c.zeroStates()
+		return true
+	case n == c.statePos:
+		return true
+	}
+	for _, cp := range c.checkpoints {
+		if cp.pos == n {
+			data := cp.data
+			for _, s := range c.states {
+				copy(s, data)
+				data = data[len(s):]
+			}
+			c.statePos = n
+			return true
+		}
+	}
+	return false
+}
+
+// hasCheckpoint reports whether the states can be brought to pos.
+func (c *Cache) hasCheckpoint(pos int) bool {
+	for _, cp := range c.checkpoints {
+		if cp.pos == pos {
+			return true
+		}
+	}
+	return false
+}
+
+// dropCheckpoints forgets the checkpoints past n, a history the cache
+// no longer continues.
+func (c *Cache) dropCheckpoints(n int) {
+	kept := c.checkpoints[:0]
+	for _, cp := range c.checkpoints {
+		if cp.pos <= n {
+			kept = append(kept, cp)
+		}
+	}
+	c.checkpoints = kept
+}
+
 func (c *Cache) stateErr(pos int) error {
 	if c.statePos < 0 {
 		return fmt.Errorf("kvcache: %w: a pass over the recurrent states stopped halfway", ErrEvicted)
@@ -89,6 +192,9 @@ func (c *Cache) stateBytes() int64 {
 	var n int64
 	for _, s := range c.states {
 		n += 4 * int64(len(s))
+	}
+	for _, cp := range c.checkpoints {
+		n += 4 * int64(cap(cp.data))
 	}
 	return n
 }

@@ -286,6 +286,7 @@ func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) e
 	defer m.mu.Unlock()
 	pass := m.batch
 	if len(m.stateSize) > 0 {
+		pass = min(pass, checkpointEvery)
 		// A recurrent state continues only from where it is: refuse a
 		// rewind before NewPlan makes it.
 		if err := layers.CheckWindows(b.Caches, b.Seq, b.Pos); err != nil {
@@ -514,14 +515,27 @@ func beginStates(caches []*kvcache.Cache, pos []int) error {
 // endStates records where each sequence's states stand after a pass: after
 // its last token.
 func endStates(caches []*kvcache.Cache, pos []int) {
-	last := map[*kvcache.Cache]int{}
+	last, count := map[*kvcache.Cache]int{}, map[*kvcache.Cache]int{}
 	for i, c := range caches {
 		last[c] = pos[i] + 1
+		count[c]++
 	}
 	for c, p := range last {
 		c.EndStates(p)
+		// A prefix to come back to: the end of each prompt pass (see
+		// checkpointEvery), and every checkpointEvery positions while
+		// generating, not each generated token.
+		if count[c] > 1 || p%checkpointEvery == 0 {
+			c.SaveCheckpoint()
+		}
 	}
 }
+
+// checkpointEvery bounds the passes of a model with recurrent states, each
+// of which ends in a checkpoint: a prompt keeps one every so many tokens,
+// and a later prompt that shares a prefix resumes from the last one inside
+// it.
+const checkpointEvery = 256
 
 // residual adds a block's output y, normed by post when present and scaled
 // by the recipe's residual scale, to the residual stream x.

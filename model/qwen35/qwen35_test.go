@@ -22,8 +22,9 @@ func synthConfig() synth.Config {
 
 // TestRecurrentState checks the recurrent layers' states in the cache: a
 // prompt in passes of 5 gives the logits of one token at a time, two
-// sequences batched together give their logits alone, the cache cannot be
-// rewound (ErrEvicted) but can start over, and its size counts the states.
+// sequences batched together give their logits alone, the cache rewinds
+// only to a checkpoint (each pass ends in one) or to 0 (ErrEvicted
+// otherwise), and its size counts the states.
 func TestRecurrentState(t *testing.T) {
 	m, err := synthtest.Open(t, synthConfig(), nil)
 	if err != nil {
@@ -46,11 +47,28 @@ func TestRecurrentState(t *testing.T) {
 	if err := m.Forward(ctx, model.SeqBatch(c, toks, 0, true), batch); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Truncate(5); !errors.Is(err, kvcache.ErrEvicted) {
-		t.Errorf("rewinding the recurrent state: error %v, want ErrEvicted", err)
+	// Passes of 5 left checkpoints at 5, 10 and 13: position 7 cannot be
+	// resumed, 5 can, and resuming there gives the same logits.
+	if err := c.Truncate(7); !errors.Is(err, kvcache.ErrEvicted) {
+		t.Errorf("rewinding the recurrent state to 7: error %v, want ErrEvicted", err)
 	}
-	if err := m.Forward(ctx, model.SeqBatch(c, toks[:2], 5, false), make([]float32, vocab)); !errors.Is(err, kvcache.ErrEvicted) {
-		t.Errorf("evaluating from position 5 of 13: error %v, want ErrEvicted", err)
+	if err := m.Forward(ctx, model.SeqBatch(c, toks[7:9], 7, false), make([]float32, vocab)); !errors.Is(err, kvcache.ErrEvicted) {
+		t.Errorf("evaluating from position 7 of 13: error %v, want ErrEvicted", err)
+	}
+	if r := c.Restorable(7); r != 5 {
+		t.Errorf("Restorable(7) = %d, want the checkpoint at 5", r)
+	}
+	if err := c.Truncate(5); err != nil {
+		t.Fatal(err)
+	}
+	resumed := make([]float32, vocab)
+	if err := m.Forward(ctx, model.SeqBatch(c, toks[5:], 5, false), resumed); err != nil {
+		t.Fatal(err)
+	}
+	for j, v := range resumed {
+		if d := math.Abs(float64(v - batch[(len(toks)-1)*vocab+j])); d > 1e-5 {
+			t.Fatalf("resumed from the checkpoint at 5: logit %d differs by %.3g", j, d)
+		}
 	}
 	if err := c.Truncate(0); err != nil {
 		t.Fatal(err)
