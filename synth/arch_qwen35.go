@@ -8,6 +8,7 @@ import (
 
 func init() {
 	registerArch("qwen35", arch{validate: qwen35Validate, weights: qwen35Weights, metadata: qwen35Metadata})
+	registerArch("qwen35moe", arch{validate: qwen35Validate, weights: qwen35Weights, metadata: qwen35Metadata})
 }
 
 // qwen35 synthetic geometry: a linear-attention layer has 2 key heads and
@@ -22,9 +23,24 @@ const (
 
 // qwen35Validate checks the settings of a Qwen3.5 model: every fourth layer
 // attends (so 4 layers at least), the others are Gated DeltaNet layers.
+// qwen35moe's feed-forwards are Experts (default 8) of ExpertFFN (default
+// FFN/2), ExpertsUsed (default 2) per token, beside a gated shared expert
+// of ExpertFFN.
 func qwen35Validate(c *Config) error {
 	if c.HeadDim == 0 {
 		c.HeadDim = c.Dim / c.Heads
+	}
+	if c.Arch == "qwen35moe" {
+		if c.Experts == 0 {
+			c.Experts = 8
+		}
+		if c.ExpertFFN == 0 {
+			c.ExpertFFN = c.FFN / 2
+		}
+		if c.HeadDim%8 != 0 || c.HeadDim <= 0 || c.Layers < 4 || c.ExpertFFN <= 0 {
+			return fmt.Errorf("synth: qwen35moe needs a head dimension that is a multiple of 8, 4 layers at least and experts of positive size")
+		}
+		return validateExperts(c)
 	}
 	switch {
 	case c.HeadDim%8 != 0 || c.HeadDim <= 0:
@@ -70,6 +86,16 @@ func qwen35Weights(c *Config, s scales) []weight {
 				norm(p+"ssm_norm.weight", hd),
 				weight{p + "ssm_out.weight", []int64{valueDim, d}, 0, s.proj(valueDim)})
 		}
+		if c.Arch == "qwen35moe" {
+			eff := int64(c.ExpertFFN)
+			ws = append(ws, expertWeights(p, d, eff, int64(c.Experts), s)...)
+			ws = append(ws,
+				weight{p + "ffn_gate_inp_shexp.weight", []int64{d, 1}, 0, routerSpread(d)},
+				weight{p + "ffn_gate_shexp.weight", []int64{d, eff}, 0, s.proj(d)},
+				weight{p + "ffn_up_shexp.weight", []int64{d, eff}, 0, s.proj(d)},
+				weight{p + "ffn_down_shexp.weight", []int64{eff, d}, 0, s.proj(eff)})
+			continue
+		}
 		ws = append(ws,
 			weight{p + "ffn_gate.weight", []int64{d, ffn}, 0, s.proj(d)},
 			weight{p + "ffn_up.weight", []int64{d, ffn}, 0, s.proj(d)},
@@ -91,7 +117,7 @@ func qwen35Metadata(c *Config) []gguf.KV {
 		base = 10000000
 	}
 	pairs := int32(hd / 8) // a quarter of the head rotates: hd/4 elements
-	return append(shapeKeys(c),
+	kvs := append(shapeKeys(c),
 		gguf.NewKV(a+"rope.freq_base", base),
 		gguf.NewKV(a+"rope.dimension_count", hd/4),
 		gguf.NewKV(a+"rope.dimension_sections", []int32{pairs * 3 / 8, pairs * 3 / 8, pairs - 2*(pairs*3/8), 0}),
@@ -105,4 +131,12 @@ func qwen35Metadata(c *Config) []gguf.KV {
 		gguf.NewKV(a+"ssm.inner_size", uint32(qwen35VHeads)*hd),
 		gguf.NewKV(a+"full_attention_interval", uint32(4)),
 	)
+	if c.Arch == "qwen35moe" {
+		kvs = append(kvs,
+			gguf.NewKV(a+"expert_count", uint32(c.Experts)),
+			gguf.NewKV(a+"expert_used_count", uint32(c.ExpertsUsed)),
+			gguf.NewKV(a+"expert_feed_forward_length", uint32(c.ExpertFFN)),
+			gguf.NewKV(a+"expert_shared_feed_forward_length", uint32(c.ExpertFFN)))
+	}
+	return kvs
 }

@@ -39,6 +39,7 @@ var familyCases = []qwenPhiCase{
 	{"deepseek2 mla-lite-26-layers", func(c *synth.Config) { postNormScales(c); c.Arch, c.Layers = "deepseek2", 26 }, nil},
 	{"deepseek2 mla-v3", func(c *synth.Config) { c.Arch, c.QLoraRank = "deepseek2", 96 }, nil},
 	{"qwen35 deltanet-8-layers", func(c *synth.Config) { c.Arch, c.Layers = "qwen35", 8 }, nil},
+	{"qwen35moe 8x2-shared-4-layers", func(c *synth.Config) { c.Arch, c.Layers = "qwen35moe", 4 }, nil},
 }
 
 // postNormScales gives a family that norms its blocks' outputs (EXAONE 4,

@@ -103,3 +103,45 @@ func TestQwen35CrossCheckCanFail(t *testing.T) {
 		}
 	}
 }
+
+// TestQwen35MoECrossCheckCanFail shows the Qwen3.5-MoE cross-check sees
+// the shared expert's gate and the routing.
+func TestQwen35MoECrossCheckCanFail(t *testing.T) {
+	lc := llamaCpp(t)
+	dir := t.TempDir()
+	var base qwenPhiCase
+	for _, c := range familyCases {
+		if strings.HasPrefix(c.name, "qwen35moe ") {
+			base = c
+		}
+	}
+	path := qwenPhiModel(t, dir, base, "F32")
+	toks := prompt(promptLen, 512)
+	ref, err := lc.Eval(context.Background(), path, toks, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		name string
+		edit func(*gguf.File) ([]gguf.KV, []gguf.TensorSpec)
+	}{
+		{"shared expert's gate zeroed (σ = ½)", func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
+			return f.KV, copyTensors(f, func(name string, data []byte) []byte {
+				if strings.HasSuffix(name, "ffn_gate_inp_shexp.weight") {
+					return make([]byte, len(data))
+				}
+				return data
+			})
+		}},
+		{"3 experts per token instead of 2", func(f *gguf.File) ([]gguf.KV, []gguf.TensorSpec) {
+			return setKV(f, "qwen35moe.expert_used_count", uint32(3)), copyTensors(f, nil)
+		}},
+	} {
+		wrong := rewrite(t, path, filepath.Join(dir, "wrong.gguf"), m.edit)
+		diff, _ := compare(runOndo(t, wrong, toks, 1), result{logprobs: ref.LogProbs})
+		t.Logf("%s: max |Δ log-prob| %.3g", m.name, diff)
+		if diff < 10*qwenPhiTypes[0].tol {
+			t.Errorf("%s: difference %.3g is not far outside the tolerance %.0e", m.name, diff, qwenPhiTypes[0].tol)
+		}
+	}
+}

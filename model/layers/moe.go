@@ -334,3 +334,22 @@ func addRows(x []float32, biases [][]float32, e int) {
 		kernels.Add(x[r:r+len(b)], b)
 	}
 }
+
+// GatedShared is a shared expert whose output each token scales by
+// σ(Gate·x), a one-row projection (Qwen2-MoE, Qwen3-Next, Qwen3.5-MoE).
+type GatedShared struct {
+	FFN  FeedForward
+	Gate Linear
+	g    []float32
+}
+
+// Forward implements [FeedForward].
+func (s *GatedShared) Forward(p *kernels.Pool, dst, x []float32, n int, sc *Scratch) {
+	s.g = grow(s.g, n)
+	s.Gate.Forward(p, s.g, x, n)
+	s.FFN.Forward(p, dst, x, n, sc)
+	dim := s.Gate.W.Cols // the shared expert's output is as wide as its input
+	for i := 0; i < n; i++ {
+		kernels.Scale(dst[i*dim:(i+1)*dim], 1/(1+kernels.Exp(-s.g[i])))
+	}
+}

@@ -14,7 +14,6 @@
 package qwen35
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/ondo-ai/ondo/gguf"
@@ -23,16 +22,23 @@ import (
 	"github.com/ondo-ai/ondo/model/layers"
 )
 
-const arch = "qwen35"
+const (
+	arch    = "qwen35"
+	archMoE = "qwen35moe"
+)
 
 func init() {
 	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
 	model.Describe(arch, "Qwen3.5: Gated DeltaNet linear attention (recurrent state) in three of four layers, gated attention in the fourth")
+	model.Register(archMoE, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.Describe(archMoE, "Qwen3.5 mixture of experts: Qwen3.5's hybrid layers, softmax experts beside a gated shared expert")
 }
 
-// Load builds a Qwen3.5 model from f, checking every hyperparameter and
+// Load builds a Qwen3.5 model (qwen35, or qwen35moe whose feed-forwards
+// are mixtures of experts) from f, checking every hyperparameter and
 // tensor shape. The model's weights are views of f's mapping.
 func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
+	arch, _ := f.Architecture()
 	l, r, meta, err := decoder.Begin(f, arch, true)
 	if err != nil {
 		return nil, err
@@ -44,6 +50,8 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 	vHeads := meta.Int("ssm.time_step_rank")
 	kHeads := meta.Int("ssm.group_count")
 	interval := meta.IntOr("full_attention_interval", 4)
+	sharedFFN := meta.IntOr("expert_shared_feed_forward_length", 0)
+	weightsScale := meta.FloatOr("expert_weights_scale", 0)
 	if err := meta.Err(); err != nil {
 		return nil, err
 	}
@@ -55,11 +63,13 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		return nil, decoder.Errorf(hp, "ssm.inner_size %d is not ssm.time_step_rank %d × ssm.state_size %d", inner, vHeads, state)
 	case interval < 1:
 		return nil, decoder.Errorf(hp, "full_attention_interval %d is not positive", interval)
+	case arch == archMoE && hp.Experts == 0:
+		return nil, decoder.Errorf(hp, "metadata key %q: missing (qwen35moe is a mixture of experts)", meta.Key("expert_count"))
 	}
 	if err := checkSections(f, meta, hp); err != nil {
 		return nil, err
 	}
-	recurrent, err := recurrentLayers(f, meta, hp.Layers, interval)
+	recurrent, err := recurrentLayers(f, meta, hp, interval)
 	if err != nil {
 		return nil, err
 	}
@@ -91,20 +101,36 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		d.A = l.Vector(p+"ssm_a", vHeads)
 		return decoder.Block{Rope: decoder.NoRope, DeltaNet: d}
 	}, func(_ int, p string, b *decoder.Block) {
-		b.FFN = l.SwiGLU(p)
+		if arch != archMoE {
+			b.FFN = l.SwiGLU(p)
+			return
+		}
+		moe := l.MoE(p)
+		if moe == nil {
+			return
+		}
+		moe.Norm, moe.Scale = true, weightsScale
+		if sharedFFN > 0 {
+			moe.Shared = &layers.GatedShared{
+				FFN:  l.SwiGLUNamed(p, "_shexp", sharedFFN),
+				Gate: l.Linear(p+"ffn_gate_inp_shexp", hp.Embd, 1),
+			}
+		}
+		b.FFN = moe
 	})
 	return l.Finish(*r, cfg)
 }
 
 // recurrentLayers marks the linear-attention layers: the file's
 // attention.recurrent_layers when present, else all but every interval-th.
-func recurrentLayers(f *gguf.File, meta *model.Meta, n, interval int) ([]bool, error) {
+func recurrentLayers(f *gguf.File, meta *model.Meta, hp *decoder.Hyper, interval int) ([]bool, error) {
+	n := hp.Layers
 	key := meta.Key("attention.recurrent_layers")
 	if kv, ok := f.Lookup(key); ok {
 		a, isArray := kv.Value.(gguf.Array)
 		flags, isBools := a.Values.([]bool)
 		if !isArray || !isBools || len(flags) < n {
-			return nil, fmt.Errorf("%s: metadata key %q: want %d bools, one per layer", arch, key, n)
+			return nil, decoder.Errorf(hp, "metadata key %q: want %d bools, one per layer", key, n)
 		}
 		return flags[:n], nil
 	}
@@ -122,7 +148,7 @@ func checkSections(f *gguf.File, meta *model.Meta, hp *decoder.Hyper) error {
 	key := meta.Key("rope.dimension_sections")
 	kv, ok := f.Lookup(key)
 	if !ok {
-		return fmt.Errorf("%s: metadata key %q: missing", arch, key)
+		return decoder.Errorf(hp, "metadata key %q: missing", key)
 	}
 	a, _ := kv.Value.(gguf.Array)
 	var s [4]int
@@ -136,16 +162,16 @@ func checkSections(f *gguf.File, meta *model.Meta, hp *decoder.Hyper) error {
 			s[i] = int(v[i])
 		}
 	default:
-		return fmt.Errorf("%s: metadata key %q is not an array of integers", arch, key)
+		return decoder.Errorf(hp, "metadata key %q is not an array of integers", key)
 	}
 	total := s[0] + s[1] + s[2] + s[3]
 	if total <= 0 || 2*total > hp.RopeDims*2 {
-		return fmt.Errorf("%s: rope.dimension_sections %v do not fit rope.dimension_count %d", arch, s, hp.RopeDims)
+		return decoder.Errorf(hp, "rope.dimension_sections %v do not fit rope.dimension_count %d", s, hp.RopeDims)
 	}
 	for pair := 0; pair < hp.RopeDims/2; pair++ {
 		sec := pair % total
 		if !(sec%3 == 0 && sec < 3*s[0] || sec%3 == 1 && sec < 3*s[1] || sec%3 == 2 && sec < 3*s[2]) {
-			return fmt.Errorf("%s: rope.dimension_sections %v leave rotated pair %d to the fourth position, which text does not use", arch, s, pair)
+			return decoder.Errorf(hp, "rope.dimension_sections %v leave rotated pair %d to the fourth position, which text does not use", s, pair)
 		}
 	}
 	return nil
