@@ -81,11 +81,11 @@ type Block struct {
 	// gate values, and the attention output of each head is multiplied by
 	// σ(gate) before O (Qwen3.5's gated attention).
 	QGate bool
-	// DeltaNet, when set, replaces the layer's attention by linear
-	// attention over a recurrent state the sequence's cache keeps (Qwen3.5);
-	// the layer has no keys or values, and AttnNorm, FFN and the other
-	// norms work as for attention.
-	DeltaNet *layers.GatedDeltaNet
+	// Recurrent, when set, replaces the layer's attention by a mixer over
+	// recurrent states the sequence's cache keeps (Qwen3.5's Gated
+	// DeltaNet, Granite 4's Mamba-2); the layer has no keys or values, and
+	// AttnNorm, FFN and the other norms work as for attention.
+	Recurrent layers.Recurrent
 }
 
 // Temperature is llama.cpp's attention temperature tuning: the queries of
@@ -164,7 +164,7 @@ type Model struct {
 	sliding []bool // per cache layer: attends within a window
 	window  int    // the largest window, 0 when no layer slides
 
-	stateOf   []int // per block: its first recurrent state (two per DeltaNet), -1 for attention
+	stateOf   []int // per block: its first recurrent state (two per recurrent mixer), -1 for attention
 	stateSize []int // per recurrent state: its elements
 
 	cacheLayer  []int           // per block: its layer of the cache
@@ -186,7 +186,7 @@ func New(r Recipe, cfg model.Config) (*Model, error) {
 	for l := range r.Blocks {
 		b := &r.Blocks[l]
 		m.stateOf[l] = -1
-		if d := b.DeltaNet; d != nil {
+		if d := b.Recurrent; d != nil {
 			if err := d.Validate(); err != nil {
 				return nil, fmt.Errorf("%s: layer %d: %w", hp.Arch, l, err)
 			}
@@ -381,13 +381,13 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 			b.AttnNorm.Forward(s.xb, x, n) // attention norm
 			h = s.xb
 		}
-		if b.DeltaNet != nil { // linear attention over the recurrent states
+		if b.Recurrent != nil { // a mixer over the recurrent states
 			s.conv, s.rec = s.conv[:0], s.rec[:0]
 			for _, c := range caches {
 				s.conv = append(s.conv, c.State(m.stateOf[l]))
 				s.rec = append(s.rec, c.State(m.stateOf[l]+1))
 			}
-			b.DeltaNet.Forward(m.pool, s.xb, h, n, s.conv, s.rec)
+			b.Recurrent.Forward(m.pool, s.xb, h, n, s.conv, s.rec)
 			m.finishLayer(b, l, x, n, s)
 			continue
 		}
@@ -560,7 +560,7 @@ type scratch struct {
 	// and pl one layer's gate, n × per-layer width.
 	perLayer, pl []float32
 	// qg and gate: gated attention's joint projection and its gates;
-	// conv and rec: each token's recurrent states for a DeltaNet layer.
+	// conv and rec: each token's recurrent states for a recurrent layer.
 	qg, gate  []float32
 	conv, rec [][]float32
 }

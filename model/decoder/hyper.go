@@ -59,6 +59,16 @@ func ReadHyper(f *gguf.File, arch string) (Hyper, *model.Meta, error) {
 	h.Layers = m.Int("block_count") - m.IntOr("nextn_predict_layers", 0) // multi-token-prediction layers are kept in the file, not run
 	h.Heads = firstInt(f, m, "attention.head_count", 0, true)
 	h.KVHeads = firstInt(f, m, "attention.head_count_kv", h.Heads, false)
+	if h.KVHeads == 0 && h.Layers > 0 && h.Layers <= len(f.Tensors) { // hybrids give recurrent layers 0 KV heads: the attention layers' count
+		if kv, err := PerLayer(f, m, "attention.head_count_kv", h.Layers, 0); err == nil {
+			for _, v := range kv {
+				if v > 0 {
+					h.KVHeads = v
+					break
+				}
+			}
+		}
+	}
 	h.HeadDim = m.IntOr("attention.key_length", 0)
 	valueLen := m.IntOr("attention.value_length", 0)
 	if !m.Has("attention.layer_norm_rms_epsilon") && m.Has("attention.layer_norm_epsilon") {

@@ -19,11 +19,12 @@ import (
 )
 
 func init() {
-	for _, arch := range []string{"granite", "granitemoe"} {
+	for _, arch := range []string{"granite", "granitemoe", "granitehybrid"} {
 		model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, arch, cfg) })
 	}
 	model.Describe("granite", "IBM Granite 3.x dense: Llama with embedding, attention, residual and logit multipliers")
 	model.Describe("granitemoe", "IBM Granite 3.x mixture of experts: Granite's multipliers, softmax top-k experts, shared expert")
+	model.Describe("granitehybrid", "IBM Granite 4.0 hybrid: Mamba-2 layers beside attention layers, Granite's multipliers, dense or expert feed-forwards")
 }
 
 // Load builds a Granite model of architecture arch (granite or granitemoe)
@@ -36,6 +37,9 @@ func Load(f *gguf.File, arch string, cfg model.Config) (*decoder.Model, error) {
 	}
 	hp := l.Hyper()
 	logitScale := meta.Float("logit_scale")
+	if arch == "granitehybrid" && !meta.Has("logit_scale") {
+		logitScale = 1 // optional for the hybrids: no scaling
+	}
 	residual := meta.FloatOr("residual_scale", 0)
 	embedding := meta.FloatOr("embedding_scale", 0)
 	attention := meta.FloatOr("attention.scale", 0)
@@ -54,6 +58,8 @@ func Load(f *gguf.File, arch string, cfg model.Config) (*decoder.Model, error) {
 	switch {
 	case arch == "granite" && hp.Experts > 0:
 		return nil, decoder.Errorf(hp, "mixture-of-experts models (expert_count %d) are architecture granitemoe", hp.Experts)
+	case arch == "granitehybrid" && !meta.Has("ssm.inner_size"):
+		return nil, decoder.Errorf(hp, "metadata key %q: missing (granitehybrid has Mamba-2 layers)", meta.Key("ssm.inner_size"))
 	case arch == "granitemoe" && hp.Experts == 0:
 		return nil, decoder.Errorf(hp, "metadata key %q: missing (granitemoe is a mixture of experts)", meta.Key("expert_count"))
 	case sharedFFN < 0:
@@ -67,8 +73,14 @@ func Load(f *gguf.File, arch string, cfg model.Config) (*decoder.Model, error) {
 	}
 	r.EmbedScale, r.ResidualScale = embedding, residual
 	r.LogitScale = 1 / logitScale
-	l.Layers(r, decoder.PreNorms, func(_ int, p string, b *decoder.Block) {
-		if !rotate {
+	attn := func(_ int, p string) decoder.Block { return l.Attention(p) }
+	if arch == "granitehybrid" {
+		if attn, err = hybridLayers(f, meta, l); err != nil {
+			return nil, err
+		}
+	}
+	l.LayersOf(r, decoder.PreNorms, attn, func(_ int, p string, b *decoder.Block) {
+		if !rotate || b.Recurrent != nil {
 			b.Rope = decoder.NoRope
 		}
 		if attention != 0 {
@@ -93,4 +105,48 @@ func Load(f *gguf.File, arch string, cfg model.Config) (*decoder.Model, error) {
 		b.FFN = moe
 	})
 	return l.Finish(*r, cfg)
+}
+
+// hybridLayers returns how Granite 4.0's hybrids read a layer's mixer:
+// Mamba-2 where attention.head_count_kv gives the layer no KV heads,
+// attention (of the layer's KV heads) elsewhere.
+func hybridLayers(f *gguf.File, meta *model.Meta, l *decoder.Loader) (func(int, string) decoder.Block, error) {
+	hp := l.Hyper()
+	kv, err := decoder.PerLayer(f, meta, "attention.head_count_kv", hp.Layers, hp.KVHeads)
+	if err != nil {
+		return nil, decoder.Errorf(hp, "%v", err)
+	}
+	convK := meta.Int("ssm.conv_kernel")
+	inner := meta.Int("ssm.inner_size")
+	state := meta.Int("ssm.state_size")
+	heads := meta.Int("ssm.time_step_rank")
+	groups := meta.Int("ssm.group_count")
+	if err := meta.Err(); err != nil {
+		return nil, err
+	}
+	if convK < 1 || inner <= 0 || state <= 0 || heads <= 0 || groups <= 0 || inner%heads != 0 || heads%groups != 0 {
+		return nil, decoder.Errorf(hp, "ssm.conv_kernel %d, ssm.inner_size %d, ssm.state_size %d, ssm.time_step_rank %d and ssm.group_count %d do not make Mamba-2 heads",
+			convK, inner, state, heads, groups)
+	}
+	ch := inner + 2*groups*state
+	return func(i int, p string) decoder.Block {
+		if kv[i] > 0 {
+			if hp.Heads%kv[i] != 0 {
+				l.Failf("layer %d: attention.head_count_kv %d does not divide attention.head_count %d", i, kv[i], hp.Heads)
+			}
+			return l.AttentionShaped(p, hp.Heads, kv[i], hp.HeadDim)
+		}
+		m := &layers.Mamba2{
+			In:     l.Linear(p+"ssm_in", hp.Embd, inner+ch+heads),
+			Out:    l.Linear(p+"ssm_out", inner, hp.Embd),
+			Conv:   l.MatrixValues(p+"ssm_conv1d.weight", convK, ch),
+			ConvB:  l.OptVector(p+"ssm_conv1d.bias", ch),
+			DtBias: l.Vector(p+"ssm_dt.bias", heads),
+			A:      l.MatrixValues(p+"ssm_a", 1, heads),
+			D:      l.MatrixValues(p+"ssm_d", 1, heads),
+			Norm:   layers.Norm{W: l.MatrixValues(p+"ssm_norm.weight", inner/groups, groups), Eps: hp.Eps},
+			Inner:  inner, State: state, Heads: heads, Groups: groups, ConvK: convK,
+		}
+		return decoder.Block{Recurrent: m}
+	}, nil
 }

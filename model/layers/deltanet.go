@@ -7,6 +7,20 @@ import (
 	"github.com/ondo-ai/ondo/kernels"
 )
 
+// Recurrent is a mixer that keeps a recurrent state per sequence instead of
+// keys and values (GatedDeltaNet, Mamba2): a convolution window of
+// ConvState elements and a state of RecState, which the sequence's cache
+// holds (see kvcache's recurrent states).
+type Recurrent interface {
+	Validate() error
+	ConvState() int
+	RecState() int
+	// Forward writes the mixer's output for the n rows of x to dst; token
+	// i updates the states conv[i] and rec[i] (a sequence's tokens come in
+	// order and share its states).
+	Forward(p *kernels.Pool, dst, x []float32, n int, conv, rec [][]float32)
+}
+
 // GatedDeltaNet is the linear attention of Qwen3.5 and Qwen3-Next, a gated
 // delta rule over a recurrent state instead of a cache of keys and values.
 // For each token: QKV projects to queries and keys (KHeads heads of

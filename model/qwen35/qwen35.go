@@ -99,7 +99,7 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		d.Conv = l.MatrixValues(p+"ssm_conv1d.weight", convK, channels)
 		d.DtBias = l.Vector(p+"ssm_dt.bias", vHeads)
 		d.A = l.Vector(p+"ssm_a", vHeads)
-		return decoder.Block{Rope: decoder.NoRope, DeltaNet: d}
+		return decoder.Block{Rope: decoder.NoRope, Recurrent: d}
 	}, func(_ int, p string, b *decoder.Block) {
 		if arch != archMoE {
 			b.FFN = l.SwiGLU(p)
