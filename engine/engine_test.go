@@ -182,7 +182,24 @@ func prompts(tok *tokenizer.Tokenizer, n, maxLen int, seed uint64) [][]int32 {
 // through ondo.Session, and the log-probabilities are those of
 // sample.LogSoftmax over the logits the token was chosen from.
 func TestConcurrentMatchesAlone(t *testing.T) {
-	path := stories(t)
+	t.Run("stories260K", func(t *testing.T) { concurrentMatchesAlone(t, stories(t)) })
+	t.Run("qwen35-hybrid", func(t *testing.T) { concurrentMatchesAlone(t, synthHybrid(t)) })
+}
+
+// synthHybrid writes an 8-layer Qwen3.5 (Gated DeltaNet layers with
+// recurrent states beside attention layers) with a context of 512.
+func synthHybrid(tb testing.TB) string {
+	tb.Helper()
+	c, _ := synth.Preset("tiny")
+	c.Arch, c.Layers, c.Ctx = "qwen35", 8, 512
+	path := filepath.Join(tb.TempDir(), "qwen35.gguf")
+	if err := synth.Write(path, c); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+func concurrentMatchesAlone(t *testing.T, path string) {
 	m, tok := open(t, path, testThreads)
 	const ctx = 512
 	e := newEngine(t, m, tok, engine.Config{Parallel: 4, Context: ctx, PromptChunk: 16, BatchTokens: 64, MaxQueue: 16})
@@ -500,7 +517,11 @@ func waitGoroutines(t *testing.T, base int) {
 // slots are all free afterwards, no goroutine is left behind, and the
 // caches kept by the slots still give exactly the right output.
 func TestCancelStorm(t *testing.T) {
-	path := stories(t)
+	t.Run("stories260K", func(t *testing.T) { cancelStorm(t, stories(t)) })
+	t.Run("qwen35-hybrid", func(t *testing.T) { cancelStorm(t, synthHybrid(t)) })
+}
+
+func cancelStorm(t *testing.T, path string) {
 	// The goroutines before the model is loaded: afterwards, with the
 	// engine and the model closed, there must be no more.
 	base := runtime.NumGoroutine()
