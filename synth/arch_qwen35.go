@@ -9,7 +9,11 @@ import (
 func init() {
 	registerArch("qwen35", arch{validate: qwen35Validate, weights: qwen35Weights, metadata: qwen35Metadata})
 	registerArch("qwen35moe", arch{validate: qwen35Validate, weights: qwen35Weights, metadata: qwen35Metadata})
+	registerArch("qwen3next", arch{validate: qwen35Validate, weights: qwen35Weights, metadata: qwen35Metadata})
 }
+
+// qwen35MoE reports whether the architecture's feed-forwards are experts.
+func qwen35MoE(c *Config) bool { return c.Arch != "qwen35" }
 
 // qwen35 synthetic geometry: a linear-attention layer has 2 key heads and
 // 4 value heads of HeadDim state elements and a convolution over 4
@@ -30,7 +34,7 @@ func qwen35Validate(c *Config) error {
 	if c.HeadDim == 0 {
 		c.HeadDim = c.Dim / c.Heads
 	}
-	if c.Arch == "qwen35moe" {
+	if qwen35MoE(c) {
 		if c.Experts == 0 {
 			c.Experts = 8
 		}
@@ -38,7 +42,7 @@ func qwen35Validate(c *Config) error {
 			c.ExpertFFN = c.FFN / 2
 		}
 		if c.HeadDim%8 != 0 || c.HeadDim <= 0 || c.Layers < 4 || c.ExpertFFN <= 0 {
-			return fmt.Errorf("synth: qwen35moe needs a head dimension that is a multiple of 8, 4 layers at least and experts of positive size")
+			return fmt.Errorf("synth: %s needs a head dimension that is a multiple of 8, 4 layers at least and experts of positive size", c.Arch)
 		}
 		return validateExperts(c)
 	}
@@ -81,16 +85,25 @@ func qwen35Weights(c *Config, s scales) []weight {
 				weight{p + "ssm_conv1d.weight", []int64{qwen35ConvK, ch}, 0, 0.5},
 				weight{p + "ssm_dt.bias", []int64{qwen35VHeads}, 0, 1},
 				weight{p + "ssm_a", []int64{qwen35VHeads}, -2, 1},
-				weight{p + "ssm_beta.weight", []int64{d, qwen35VHeads}, 0, s.proj(d)},
-				weight{p + "ssm_alpha.weight", []int64{d, qwen35VHeads}, 0, s.proj(d)},
 				norm(p+"ssm_norm.weight", hd),
 				weight{p + "ssm_out.weight", []int64{valueDim, d}, 0, s.proj(valueDim)})
+			if c.Arch == "qwen3next" { // per key head: its value heads' β, then their α
+				ws = append(ws, weight{p + "ssm_ba.weight", []int64{d, 2 * qwen35VHeads}, 0, s.proj(d)})
+			} else {
+				ws = append(ws,
+					weight{p + "ssm_beta.weight", []int64{d, qwen35VHeads}, 0, s.proj(d)},
+					weight{p + "ssm_alpha.weight", []int64{d, qwen35VHeads}, 0, s.proj(d)})
+			}
 		}
-		if c.Arch == "qwen35moe" {
+		if qwen35MoE(c) {
 			eff := int64(c.ExpertFFN)
+			gate := []int64{d, 1}
+			if c.Arch == "qwen3next" {
+				gate = []int64{d} // Qwen3-Next's converter keeps it one-dimensional
+			}
 			ws = append(ws, expertWeights(p, d, eff, int64(c.Experts), s)...)
 			ws = append(ws,
-				weight{p + "ffn_gate_inp_shexp.weight", []int64{d, 1}, 0, routerSpread(d)},
+				weight{p + "ffn_gate_inp_shexp.weight", gate, 0, routerSpread(d)},
 				weight{p + "ffn_gate_shexp.weight", []int64{d, eff}, 0, s.proj(d)},
 				weight{p + "ffn_up_shexp.weight", []int64{d, eff}, 0, s.proj(d)},
 				weight{p + "ffn_down_shexp.weight", []int64{eff, d}, 0, s.proj(eff)})
@@ -120,7 +133,6 @@ func qwen35Metadata(c *Config) []gguf.KV {
 	kvs := append(shapeKeys(c),
 		gguf.NewKV(a+"rope.freq_base", base),
 		gguf.NewKV(a+"rope.dimension_count", hd/4),
-		gguf.NewKV(a+"rope.dimension_sections", []int32{pairs * 3 / 8, pairs * 3 / 8, pairs - 2*(pairs*3/8), 0}),
 		gguf.NewKV(a+"attention.layer_norm_rms_epsilon", float32(1e-6)),
 		gguf.NewKV(a+"attention.key_length", hd),
 		gguf.NewKV(a+"attention.value_length", hd),
@@ -131,7 +143,10 @@ func qwen35Metadata(c *Config) []gguf.KV {
 		gguf.NewKV(a+"ssm.inner_size", uint32(qwen35VHeads)*hd),
 		gguf.NewKV(a+"full_attention_interval", uint32(4)),
 	)
-	if c.Arch == "qwen35moe" {
+	if c.Arch != "qwen3next" { // Qwen3-Next rotates without sections
+		kvs = append(kvs, gguf.NewKV(a+"rope.dimension_sections", []int32{pairs * 3 / 8, pairs * 3 / 8, pairs - 2*(pairs*3/8), 0}))
+	}
+	if qwen35MoE(c) {
 		kvs = append(kvs,
 			gguf.NewKV(a+"expert_count", uint32(c.Experts)),
 			gguf.NewKV(a+"expert_used_count", uint32(c.ExpertsUsed)),

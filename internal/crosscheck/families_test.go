@@ -40,6 +40,7 @@ var familyCases = []qwenPhiCase{
 	{"deepseek2 mla-v3", func(c *synth.Config) { c.Arch, c.QLoraRank = "deepseek2", 96 }, nil},
 	{"qwen35 deltanet-8-layers", func(c *synth.Config) { c.Arch, c.Layers = "qwen35", 8 }, nil},
 	{"qwen35moe 8x2-shared-4-layers", func(c *synth.Config) { c.Arch, c.Layers = "qwen35moe", 4 }, nil},
+	{"qwen3next 8x2-shared-4-layers", func(c *synth.Config) { c.Arch, c.Layers = "qwen3next", 4 }, nil},
 	{"granitehybrid mamba2-8-layers", func(c *synth.Config) { c.Arch, c.Layers = "granitehybrid", 8 }, nil},
 	{"granitehybrid mamba2-moe-4-layers", func(c *synth.Config) { c.Arch, c.Layers, c.Experts = "granitehybrid", 4, 8 }, nil},
 }

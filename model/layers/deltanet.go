@@ -48,8 +48,14 @@ type GatedDeltaNet struct {
 
 	KHeads, VHeads, KeyDim, ValueDim, ConvK int
 	Eps                                     float32 // of the L2 norms
+	// Grouped (Qwen3-Next) orders the value heads by key head: value head
+	// h reads key head h / (VHeads/KHeads) instead of h mod KHeads, and
+	// BetaAlpha, when set, replaces Beta and Alpha: per key head, its
+	// value heads' β rows, then their α rows.
+	Grouped   bool
+	BetaAlpha Linear
 
-	qkv, z, beta, alpha, out, mixed []float32 // scratch
+	qkv, z, beta, alpha, ba, out, mixed []float32 // scratch
 }
 
 // Channels returns the convolution's channels.
@@ -67,9 +73,12 @@ func (d *GatedDeltaNet) Validate() error {
 	switch {
 	case d.KHeads <= 0 || d.VHeads <= 0 || d.KeyDim <= 0 || d.ValueDim <= 0 || d.ConvK < 1 || d.VHeads%d.KHeads != 0:
 		return fmt.Errorf("deltanet: %d key heads of %d, %d value heads of %d, convolution of %d", d.KHeads, d.KeyDim, d.VHeads, d.ValueDim, d.ConvK)
-	case d.QKV.W.Rows != ch || d.Z.W.Rows != vd || d.Beta.W.Rows != d.VHeads || d.Alpha.W.Rows != d.VHeads || d.Out.W.Cols != vd:
-		return fmt.Errorf("deltanet: projections of %d, %d, %d, %d rows and an output of %d columns for %d channels and %d values",
-			d.QKV.W.Rows, d.Z.W.Rows, d.Beta.W.Rows, d.Alpha.W.Rows, d.Out.W.Cols, ch, vd)
+	case d.QKV.W.Rows != ch || d.Z.W.Rows != vd || d.Out.W.Cols != vd:
+		return fmt.Errorf("deltanet: projections of %d and %d rows and an output of %d columns for %d channels and %d values",
+			d.QKV.W.Rows, d.Z.W.Rows, d.Out.W.Cols, ch, vd)
+	case d.BetaAlpha.W != nil && d.BetaAlpha.W.Rows != 2*d.VHeads,
+		d.BetaAlpha.W == nil && (d.Beta.W.Rows != d.VHeads || d.Alpha.W.Rows != d.VHeads):
+		return fmt.Errorf("deltanet: β and α projections do not have %d rows each", d.VHeads)
 	case len(d.Conv) != ch*d.ConvK || len(d.DtBias) != d.VHeads || len(d.A) != d.VHeads || len(d.Norm.W) != d.ValueDim:
 		return fmt.Errorf("deltanet: %d convolution weights, %d biases, %d decays and a norm of %d", len(d.Conv), len(d.DtBias), len(d.A), len(d.Norm.W))
 	}
@@ -87,7 +96,20 @@ func (d *GatedDeltaNet) Forward(p *kernels.Pool, dst, x []float32, n int, conv, 
 	d.alpha = grow(d.alpha, n*d.VHeads)
 	d.out = grow(d.out, n*vd)
 	d.mixed = grow(d.mixed, ch)
-	Project(p, x, n, Proj{&d.QKV, d.qkv}, Proj{&d.Z, d.z}, Proj{&d.Beta, d.beta}, Proj{&d.Alpha, d.alpha})
+	if d.BetaAlpha.W != nil {
+		d.ba = grow(d.ba, 2*n*d.VHeads)
+		Project(p, x, n, Proj{&d.QKV, d.qkv}, Proj{&d.Z, d.z}, Proj{&d.BetaAlpha, d.ba})
+		r := d.VHeads / d.KHeads
+		for i := 0; i < n; i++ { // per key head: r β values, then r α values
+			ba := d.ba[2*i*d.VHeads : 2*(i+1)*d.VHeads]
+			for g := 0; g < d.KHeads; g++ {
+				copy(d.beta[i*d.VHeads+g*r:], ba[2*g*r:2*g*r+r])
+				copy(d.alpha[i*d.VHeads+g*r:], ba[2*g*r+r:2*(g+1)*r])
+			}
+		}
+	} else {
+		Project(p, x, n, Proj{&d.QKV, d.qkv}, Proj{&d.Z, d.z}, Proj{&d.Beta, d.beta}, Proj{&d.Alpha, d.alpha})
+	}
 	kd, vdim := d.KeyDim, d.ValueDim
 	scale := 1 / float32(math.Sqrt(float64(kd)))
 	for i := 0; i < n; i++ {
@@ -105,8 +127,12 @@ func (d *GatedDeltaNet) Forward(p *kernels.Pool, dst, x []float32, n int, conv, 
 			beta := 1 / (1 + kernels.Exp(-d.beta[i*d.VHeads+h]))
 			g := softplus(d.alpha[i*d.VHeads+h]+d.DtBias[h]) * d.A[h]
 			decay := kernels.Exp(g)
-			kh := k[h%d.KHeads*kd : (h%d.KHeads+1)*kd]
-			qh := q[h%d.KHeads*kd : (h%d.KHeads+1)*kd]
+			kg := h % d.KHeads
+			if d.Grouped {
+				kg = h / (d.VHeads / d.KHeads)
+			}
+			kh := k[kg*kd : (kg+1)*kd]
+			qh := q[kg*kd : (kg+1)*kd]
 			vh := v[h*vdim : (h+1)*vdim]
 			s := rec[i][h*kd*vdim : (h+1)*kd*vdim] // column j of S at s[j·kd:]
 			oh := o[h*vdim : (h+1)*vdim]

@@ -10,8 +10,15 @@ import (
 
 // TestGatedDeltaNetReference checks the Gated DeltaNet against its
 // definition in float64, token after token through the states, with key
-// heads shared by two value heads each (head h reads key head h mod 2).
+// heads shared by two value heads each: value head h reads key head h mod 2
+// (Qwen3.5), or h / 2 when grouped (Qwen3-Next).
 func TestGatedDeltaNetReference(t *testing.T) {
+	for _, grouped := range []bool{false, true} {
+		testGatedDeltaNet(t, grouped)
+	}
+}
+
+func testGatedDeltaNet(t *testing.T, grouped bool) {
 	r := rand.New(rand.NewPCG(5, 9))
 	const dim, kh, vh, sd, ck, n = 16, 2, 4, 8, 3, 7
 	ch := 2*kh*sd + vh*sd
@@ -25,7 +32,7 @@ func TestGatedDeltaNetReference(t *testing.T) {
 	lin := func(rows, cols int) Linear { return Linear{W: f32Matrix(t, vec(rows*cols, 0, 0.4), rows, cols)} }
 	d := &GatedDeltaNet{QKV: lin(ch, dim), Z: lin(vh*sd, dim), Beta: lin(vh, dim), Alpha: lin(vh, dim), Out: lin(dim, vh*sd),
 		Conv: vec(ch*ck, 0, 0.5), DtBias: vec(vh, 0, 1), A: vec(vh, -2, 0.5), Norm: Norm{W: vec(sd, 1, 0.1), Eps: 1e-6},
-		KHeads: kh, VHeads: vh, KeyDim: sd, ValueDim: sd, ConvK: ck, Eps: 1e-6}
+		KHeads: kh, VHeads: vh, KeyDim: sd, ValueDim: sd, ConvK: ck, Eps: 1e-6, Grouped: grouped}
 	if err := d.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -90,8 +97,12 @@ func TestGatedDeltaNetReference(t *testing.T) {
 		beta, alpha, z := mat(d.Beta, xi), mat(d.Alpha, xi), mat(d.Z, xi)
 		o := make([]float64, vh*sd)
 		for h := 0; h < vh; h++ {
-			q := mixed[h%kh*sd : (h%kh+1)*sd]
-			k := mixed[kh*sd+h%kh*sd : kh*sd+(h%kh+1)*sd]
+			kg := h % kh
+			if grouped {
+				kg = h / (vh / kh)
+			}
+			q := mixed[kg*sd : (kg+1)*sd]
+			k := mixed[kh*sd+kg*sd : kh*sd+(kg+1)*sd]
 			v := mixed[2*kh*sd+h*sd : 2*kh*sd+(h+1)*sd]
 			b := 1 / (1 + math.Exp(-beta[h]))
 			decay := math.Exp(math.Log1p(math.Exp(alpha[h]+float64(d.DtBias[h]))) * float64(d.A[h]))
@@ -125,6 +136,44 @@ func TestGatedDeltaNetReference(t *testing.T) {
 		}
 	}
 	if worst > 1e-4 {
-		t.Errorf("max |diff| vs float64 %.3g > 1e-4", worst)
+		t.Errorf("grouped %v: max |diff| vs float64 %.3g > 1e-4", grouped, worst)
+	}
+	if !grouped {
+		return
+	}
+	// Qwen3-Next's joint projection: per key head, its value heads' β
+	// rows then their α rows, gives the same bits as the two apart.
+	rowsOf := func(l Linear) [][]float32 {
+		out := make([][]float32, l.W.Rows)
+		for i := range out {
+			out[i] = make([]float32, l.W.Cols)
+			_ = kernels.GetRow(out[i], l.W, i)
+		}
+		return out
+	}
+	beta, alpha := rowsOf(d.Beta), rowsOf(d.Alpha)
+	var ba []float32
+	for g := 0; g < kh; g++ {
+		for _, rows := range [][][]float32{beta, alpha} {
+			for j := g * vh / kh; j < (g+1)*vh/kh; j++ {
+				ba = append(ba, rows[j]...)
+			}
+		}
+	}
+	joint := *d
+	joint.Beta, joint.Alpha = Linear{}, Linear{}
+	joint.BetaAlpha = Linear{W: f32Matrix(t, ba, 2*vh, dim)}
+	joint.qkv, joint.z, joint.beta, joint.alpha, joint.ba, joint.out, joint.mixed = nil, nil, nil, nil, nil, nil, nil
+	if err := joint.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	clear(conv)
+	clear(rec)
+	again := make([]float32, n*dim)
+	joint.Forward(kernels.NewPool(1), again, x, n, convs, recs)
+	for i := range again {
+		if again[i] != got[i] {
+			t.Fatalf("joint β/α projection: output %d is %v, apart %v", i, again[i], got[i])
+		}
 	}
 }

@@ -23,19 +23,24 @@ import (
 )
 
 const (
-	arch    = "qwen35"
-	archMoE = "qwen35moe"
+	arch35   = "qwen35"
+	archMoE  = "qwen35moe"
+	archNext = "qwen3next"
 )
 
 func init() {
-	model.Register(arch, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
-	model.Describe(arch, "Qwen3.5: Gated DeltaNet linear attention (recurrent state) in three of four layers, gated attention in the fourth")
+	model.Register(arch35, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.Describe(arch35, "Qwen3.5: Gated DeltaNet linear attention (recurrent state) in three of four layers, gated attention in the fourth")
 	model.Register(archMoE, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
 	model.Describe(archMoE, "Qwen3.5 mixture of experts: Qwen3.5's hybrid layers, softmax experts beside a gated shared expert")
+	model.Register(archNext, func(f *gguf.File, cfg model.Config) (model.Model, error) { return Load(f, cfg) })
+	model.Describe(archNext, "Qwen3-Next: the hybrid Qwen3.5 grew from, value heads grouped by key head, experts beside a gated shared expert")
 }
 
 // Load builds a Qwen3.5 model (qwen35, or qwen35moe whose feed-forwards
-// are mixtures of experts) from f, checking every hyperparameter and
+// are mixtures of experts, or the earlier qwen3next, whose DeltaNet value
+// heads are grouped by key head with a joint β/α projection, and whose
+// rotation has no sections) from f, checking every hyperparameter and
 // tensor shape. The model's weights are views of f's mapping.
 func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 	arch, _ := f.Architecture()
@@ -63,11 +68,13 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		return nil, decoder.Errorf(hp, "ssm.inner_size %d is not ssm.time_step_rank %d × ssm.state_size %d", inner, vHeads, state)
 	case interval < 1:
 		return nil, decoder.Errorf(hp, "full_attention_interval %d is not positive", interval)
-	case arch == archMoE && hp.Experts == 0:
-		return nil, decoder.Errorf(hp, "metadata key %q: missing (qwen35moe is a mixture of experts)", meta.Key("expert_count"))
+	case arch != arch35 && hp.Experts == 0:
+		return nil, decoder.Errorf(hp, "metadata key %q: missing (%s is a mixture of experts)", meta.Key("expert_count"), arch)
 	}
-	if err := checkSections(f, meta, hp); err != nil {
-		return nil, err
+	if arch != archNext {
+		if err := checkSections(f, meta, hp); err != nil {
+			return nil, err
+		}
 	}
 	recurrent, err := recurrentLayers(f, meta, hp, interval)
 	if err != nil {
@@ -90,18 +97,23 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		d := &layers.GatedDeltaNet{
 			QKV:    l.Linear(p+"attn_qkv", hp.Embd, channels),
 			Z:      l.Linear(p+"attn_gate", hp.Embd, valueDim),
-			Beta:   l.Linear(p+"ssm_beta", hp.Embd, vHeads),
-			Alpha:  l.Linear(p+"ssm_alpha", hp.Embd, vHeads),
 			Out:    l.Linear(p+"ssm_out", valueDim, hp.Embd),
 			Norm:   l.Norm(p+"ssm_norm", state),
 			KHeads: kHeads, VHeads: vHeads, KeyDim: state, ValueDim: state, ConvK: convK, Eps: hp.Eps,
 		}
 		d.Conv = l.MatrixValues(p+"ssm_conv1d.weight", convK, channels)
+		if arch == archNext {
+			d.Grouped = true
+			d.BetaAlpha = l.Linear(p+"ssm_ba", hp.Embd, 2*vHeads)
+		} else {
+			d.Beta = l.Linear(p+"ssm_beta", hp.Embd, vHeads)
+			d.Alpha = l.Linear(p+"ssm_alpha", hp.Embd, vHeads)
+		}
 		d.DtBias = l.Vector(p+"ssm_dt.bias", vHeads)
 		d.A = l.Vector(p+"ssm_a", vHeads)
 		return decoder.Block{Rope: decoder.NoRope, Recurrent: d}
 	}, func(_ int, p string, b *decoder.Block) {
-		if arch != archMoE {
+		if arch == arch35 {
 			b.FFN = l.SwiGLU(p)
 			return
 		}
@@ -111,10 +123,8 @@ func Load(f *gguf.File, cfg model.Config) (*decoder.Model, error) {
 		}
 		moe.Norm, moe.Scale = true, weightsScale
 		if sharedFFN > 0 {
-			moe.Shared = &layers.GatedShared{
-				FFN:  l.SwiGLUNamed(p, "_shexp", sharedFFN),
-				Gate: l.Linear(p+"ffn_gate_inp_shexp", hp.Embd, 1),
-			}
+			gate := layers.Linear{W: l.Matrix(p+"ffn_gate_inp_shexp.weight", hp.Embd, 1)} // {embd} or {embd, 1}
+			moe.Shared = &layers.GatedShared{FFN: l.SwiGLUNamed(p, "_shexp", sharedFFN), Gate: gate}
 		}
 		b.FFN = moe
 	})
