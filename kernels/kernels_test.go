@@ -179,7 +179,7 @@ func TestMatrixErrors(t *testing.T) {
 	if _, err := NewMatrix(tensor.Q4_0, 2, 32, make([]byte, 35)); err == nil {
 		t.Error("short data accepted")
 	}
-	if _, err := NewMatrix(tensor.IQ2_XXS, 1, 256, make([]byte, 66)); err == nil {
+	if _, err := NewMatrix(tensor.Q8_1, 1, 32, make([]byte, 36)); err == nil {
 		t.Error("unsupported type accepted")
 	}
 	if _, err := NewMatrix(tensor.F32, 0, 4, nil); err == nil {
