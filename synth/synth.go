@@ -23,9 +23,15 @@ import (
 
 // Config describes a synthetic model.
 type Config struct {
-	Arch     string // general.architecture; "llama"
-	Type     string // a quantization preset (F32, F16, Q8_0, Q4_K_M, …)
-	Pure     bool   // every weight matrix in Type's base type, no mix rules
+	Arch string // general.architecture; "llama"
+	// Type is a quantization preset (F32, F16, Q8_0, Q4_K_M, IQ2_XXS, …).
+	// Synth has no activations to compute an importance matrix from, so
+	// the presets llama.cpp refuses without one (IQ1_S, IQ1_M, IQ2_XXS,
+	// IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS, IQ3_XS, Q2_K_S) are made with a flat
+	// matrix: every column weight 1, for every weight matrix in the blocks
+	// (those llama-imatrix records by default).
+	Type     string
+	Pure     bool // every weight matrix in Type's base type, no mix rules
 	Dim      int
 	Layers   int
 	Heads    int
@@ -217,25 +223,66 @@ func Write(path string, c Config) error {
 	for i, w := range ws {
 		names[i] = w.name
 	}
-	planner := quantize.NewPlanner(ft, quantize.ModelInfo{
+	info := quantize.ModelInfo{
 		Arch: c.Arch, Layers: c.Layers, Heads: c.Heads, KVHeads: c.KVHeads, Experts: c.Experts,
 		TiedOutput: !c.Untied, AttnV: quantize.CountAttnV(names),
-	})
-	planner.Pure = c.Pure
+	}
+	plan := func(imatrix bool) ([]tensor.Type, error) {
+		planner := quantize.NewPlanner(ft, info)
+		planner.Pure, planner.Imatrix = c.Pure, imatrix
+		types := make([]tensor.Type, len(ws))
+		for _, i := range quantize.Order(names) {
+			typ, err := planner.Choose(ws[i].name, tensor.F32, ws[i].shape)
+			if err != nil {
+				return nil, fmt.Errorf("synth: %w", err)
+			}
+			types[i] = typ
+		}
+		return types, nil
+	}
+	types, err := plan(false)
+	if err != nil {
+		return err
+	}
+	// Presets llama.cpp refuses without an importance matrix get a flat
+	// one: all column weights 1 for every weight matrix in the blocks (the
+	// ones llama-imatrix records by default).
+	flat := false
+	for i, w := range ws {
+		flat = flat || quantize.RequiresImatrix(w.name, types[i], ft)
+	}
+	if flat {
+		if types, err = plan(true); err != nil {
+			return err
+		}
+	}
 	var fixed map[string][]float32
 	if f := archs[c.Arch].fixed; f != nil {
 		fixed = f(&c)
 	}
 	specs := make([]gguf.TensorSpec, len(ws))
 	for i, w := range ws {
-		typ, err := planner.Choose(w.name, tensor.F32, w.shape)
-		if err != nil {
-			return fmt.Errorf("synth: %w", err)
+		typ := types[i]
+		var weights []float32
+		if flat && typ != tensor.F32 && strings.HasPrefix(w.name, "blk.") {
+			weights = make([]float32, w.shape[0])
+			for j := range weights {
+				weights[j] = 1
+			}
 		}
 		seed := tensorSeed(c.Seed, w.name)
 		specs[i] = gguf.TensorSpec{Name: w.name, Type: typ, Shape: w.shape, Fill: func(out io.Writer) error {
-			return fill(out, w, typ, seed, fixed[w.name])
+			return fill(out, w, typ, seed, fixed[w.name], weights)
 		}}
+	}
+	if ft.DefaultType().BlockSize() > 1 {
+		// A quantized preset is what llama-quantize writes: its tensors
+		// in llama.cpp's order (a float file keeps the converter's).
+		ordered := make([]gguf.TensorSpec, 0, len(specs))
+		for _, i := range quantize.Order(names) {
+			ordered = append(ordered, specs[i])
+		}
+		specs = ordered
 	}
 	return gguf.WriteFile(path, c.metadata(ft), specs)
 }
@@ -247,7 +294,9 @@ func tensorSeed(seed uint64, name string) uint64 {
 }
 
 // fill generates a tensor's F32 values row by row and converts them.
-func fill(out io.Writer, w weight, typ tensor.Type, seed uint64, fixed []float32) error {
+// weights, when set, is an importance matrix (one weight per column) for
+// every row.
+func fill(out io.Writer, w weight, typ tensor.Type, seed uint64, fixed, weights []float32) error {
 	cols := w.shape[0]
 	rows := int64(1)
 	for _, d := range w.shape[1:] {
@@ -274,7 +323,7 @@ func fill(out io.Writer, w weight, typ tensor.Type, seed uint64, fixed []float32
 			}
 			continue
 		}
-		if err := quantize.Convert(out, tensor.F32, typ, b, cols, n, runtime.NumCPU()); err != nil {
+		if err := quantize.ConvertWeighted(out, tensor.F32, typ, b, cols, n, weights, runtime.NumCPU()); err != nil {
 			return err
 		}
 	}

@@ -73,7 +73,7 @@ model with --experts N is a Mixtral-style mixture of experts.`,
 	f.String("out", "", "output GGUF file")
 	f.StringVar(&preset, "preset", "tiny", "base shape: tiny or llama-3.2-1b")
 	f.StringVar(&c.Arch, "arch", "llama", "architecture")
-	f.StringVar(&c.Type, "type", "F32", "tensor type or quantization preset (F32, F16, BF16, Q8_0, Q4_0, Q4_K_M, …)")
+	f.StringVar(&c.Type, "type", "F32", "tensor type or quantization preset (F32, F16, BF16, Q8_0, Q4_0, Q4_K_M, IQ2_XXS, …); presets that need an importance matrix (IQ1_*, IQ2_*, IQ3_XXS, IQ3_XS, Q2_K_S) use a flat one, all weights 1")
 	f.BoolVar(&c.Pure, "pure", false, "every weight matrix in the type's base type, without mix rules")
 	f.IntVar(&c.Dim, "dim", 0, "embedding size")
 	f.IntVar(&c.Layers, "layers", 0, "number of blocks")
