@@ -2,7 +2,8 @@
 
 // NEON pair kernels for arm64 with the dot-product extension (SDOT,
 // ARMv8.2): one weight row against one activation row, computing exactly
-// what the portable twins dotQ8_0 and dotQ4_0 compute (see qdot.go). The
+// what the portable twins dotQ8_0, dotQ4_0 and dotMXFP4 compute (see
+// qdot.go and qdot_iq.go). The
 // narrow and wide tiles are the twins' loops around these.
 //
 // Go's assembler has no SDOT, SCVTF (vector) or FCVT from half, so they
@@ -104,6 +105,52 @@ q4loop:
 
 q4done:
 	FMOVS F16, (R6)
+	RET
+
+// func dotMXFP4NEON(w, x *byte, xstride int, d *float32, dstride, nb int, acc *[8]float32)
+// MXFP4 blocks at w (17 bytes: the E8M0 scale byte e, then 16 bytes of
+// nibbles laid out as Q4_0's) against Q8_0 activations, as dotMXFP4: the
+// nibbles index the doubled codebook (TBL), lanes as dotQ8_0NEON's, and
+// acc[k] = fma(float(lane k), e8m0Half[e]·dx, acc[k]).
+TEXT ·dotMXFP4NEON(SB), NOSPLIT, $0-56
+	PAIR_ARGS
+	VLD1 (R6), [V16.S4, V17.S4]
+	MOVD $·e8m0Half(SB), R10
+	MOVD $·mxfp4Values(SB), R11
+	VLD1 (R11), [V28.B16]
+	VMOVI $15, V30.B16
+	CBZ  R5, mxdone
+
+mxloop:
+	MOVBU (R0), R8
+	ADD  R8<<2, R10, R12
+	FMOVS (R12), F0
+	FMOVS (R3), F1
+	FMULS F1, F0, F2 // e8m0Half[e]·dx
+	VDUP V2.S[0], V2.S4
+	ADD  $1, R0, R9
+	VLD1 (R9), [V1.B16]
+	VAND V30.B16, V1.B16, V3.B16
+	VUSHR $4, V1.B16, V4.B16
+	VTBL V3.B16, [V28.B16], V3.B16
+	VTBL V4.B16, [V28.B16], V4.B16
+	VLD1 (R1), [V5.B16, V6.B16]
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	SDOT(5, 3, 7)
+	SDOT(6, 4, 18)
+	SCVTF4(7, 7)
+	SCVTF4(18, 18)
+	VFMLA V2.S4, V7.S4, V16.S4
+	VFMLA V2.S4, V18.S4, V17.S4
+	ADD  $17, R0
+	ADD  R2, R1
+	ADD  R4, R3
+	SUBS $1, R5
+	BNE  mxloop
+
+mxdone:
+	VST1 [V16.S4, V17.S4], (R6)
 	RET
 
 // MLA Vd.4S, Vn.4S, Vm.4S   0x4ea09400 | m<<16 | n<<5 | d

@@ -19,6 +19,8 @@ var weightTypes = []tensor.Type{
 	tensor.Q4_0, tensor.Q4_1, tensor.Q5_0, tensor.Q5_1, tensor.Q8_0,
 	tensor.Q2_K, tensor.Q3_K, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K, tensor.Q8_K,
 	tensor.IQ4_NL, tensor.IQ4_XS,
+	tensor.MXFP4, tensor.TQ1_0, tensor.TQ2_0,
+	tensor.IQ2_XXS, tensor.IQ2_XS, tensor.IQ2_S, tensor.IQ3_XXS, tensor.IQ3_S, tensor.IQ1_S, tensor.IQ1_M,
 }
 
 func randVec(r *rand.Rand, n int, scale float64) []float32 {
@@ -29,7 +31,8 @@ func randVec(r *rand.Rand, n int, scale float64) []float32 {
 	return v
 }
 
-// randMatrix quantizes random weights to t.
+// randMatrix quantizes random weights to t (under a random importance
+// matrix for the types llama.cpp quantizes only with one).
 func randMatrix(tb testing.TB, r *rand.Rand, t tensor.Type, rows, cols int) *Matrix {
 	tb.Helper()
 	w := randVec(r, rows*cols, 1)
@@ -38,7 +41,16 @@ func randMatrix(tb testing.TB, r *rand.Rand, t tensor.Type, rows, cols int) *Mat
 		tb.Fatal(err)
 	}
 	data := make([]byte, size)
-	if err := quant.Quantize(t, w, data); err != nil {
+	if quant.QuantizeSupported(t) {
+		err = quant.Quantize(t, w, data)
+	} else {
+		im := make([]float32, cols)
+		for i := range im {
+			im[i] = 0.5 + r.Float32()
+		}
+		err = quant.QuantizeWeighted(t, w, im, data)
+	}
+	if err != nil {
 		tb.Fatal(err)
 	}
 	m, err := NewMatrix(t, rows, cols, data)
@@ -167,7 +179,8 @@ func TestRoundActivations(t *testing.T) {
 		}
 	}
 	if DotType(tensor.Q4_K) != tensor.Q8_K || DotType(tensor.Q4_0) != tensor.Q8_0 || DotType(tensor.Q5_1) != tensor.Q8_1 ||
-		DotType(tensor.F16) != tensor.F16 || DotType(tensor.IQ4_XS) != tensor.Q8_K {
+		DotType(tensor.F16) != tensor.F16 || DotType(tensor.IQ4_XS) != tensor.Q8_K ||
+		DotType(tensor.MXFP4) != tensor.Q8_0 || DotType(tensor.TQ1_0) != tensor.Q8_K || DotType(tensor.IQ1_M) != tensor.Q8_K {
 		t.Error("DotType disagrees with ggml's vec_dot_type")
 	}
 }

@@ -12,8 +12,8 @@ import (
 // DotType returns the encoding ggml converts activations to before taking
 // their dot product with weight rows of type t (ggml's vec_dot_type): F16
 // and BF16 weights meet fp16 and bf16 activations, the legacy block types
-// meet Q8_0 (Q8_1 for Q4_1 and Q5_1), the K-quants and IQ4_XS meet Q8_K, and
-// F32 meets F32.
+// and MXFP4 meet Q8_0 (Q8_1 for Q4_1 and Q5_1), the K-quants, the ternary
+// TQ1_0 and TQ2_0 and the IQ types but IQ4_NL meet Q8_K, and F32 meets F32.
 //
 // MatMul rounds activations to this precision, which is what makes its
 // results match llama.cpp's to float32 rounding rather than to the
@@ -24,11 +24,13 @@ func DotType(t tensor.Type) tensor.Type {
 	switch t {
 	case tensor.F16, tensor.BF16:
 		return t
-	case tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.IQ4_NL:
+	case tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.IQ4_NL, tensor.MXFP4:
 		return tensor.Q8_0
 	case tensor.Q4_1, tensor.Q5_1:
 		return tensor.Q8_1
-	case tensor.Q2_K, tensor.Q3_K, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K, tensor.IQ4_XS:
+	case tensor.Q2_K, tensor.Q3_K, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K, tensor.IQ4_XS,
+		tensor.TQ1_0, tensor.TQ2_0, tensor.IQ2_XXS, tensor.IQ2_XS, tensor.IQ2_S,
+		tensor.IQ3_XXS, tensor.IQ3_S, tensor.IQ1_S, tensor.IQ1_M:
 		return tensor.Q8_K
 	}
 	return tensor.F32

@@ -13,10 +13,12 @@ import (
 // Integer dot products against quantized weights.
 //
 // For the block types, MatMul quantizes the activations once per call to
-// the weight type's DotType (Q8_0 for the 32-element types, Q8_1 for Q4_1
-// and Q5_1, Q8_K for the K-quants and IQ4_XS), exactly as RoundActivations
-// rounds them, and then takes integer dot products of weight quants with
-// activation quants, as ggml does.
+// the weight type's DotType (Q8_0 for the 32-element types and MXFP4, Q8_1
+// for Q4_1 and Q5_1, Q8_K for the K-quants, IQ4_XS, TQ1_0, TQ2_0 and the
+// IQ1-IQ3 types), exactly as RoundActivations rounds them, and then takes
+// integer dot products of weight quants with activation quants, as ggml
+// does. (The twins of MXFP4, the ternary and the IQ1-IQ3 types, and what
+// their lanes hold, are in qdot_iq.go.)
 //
 // The float32 result of such a dot product depends on the order in which
 // the per-block integer sums are scaled and added, so that order is fixed
@@ -65,7 +67,8 @@ import (
 // A narrow Q8_0 record carries the weight type's constant offset folded
 // into lanes: for Q5_0, whose quants are stored as q+16, bias = -16 times
 // the lane sums of x, which the kernel adds to each weight row's lanes
-// (Q8_0B, for the scalar Q4_0, holds -8·Σx for the whole block). Wide
+// (MXFP4's kernel looks its codebook up plus 12, with bias -12; Q8_0B, for
+// the scalar Q4_0, holds -8·Σx for the whole block). Wide
 // kernels have more weight work to amortise and keep the activations lean
 // instead: a kernel may ask for its wide quants stored as x+128 (unsigned),
 // and then corrects with a per-weight-block term. bsums are Q8_K's sums of
@@ -252,6 +255,16 @@ func init() {
 	def(tensor.F32, actF32, 32, 0, 0, dotF32)
 	def(tensor.F16, actF16, 16, 0, 0, dotF16)
 	def(tensor.BF16, actBF16, 16, 0, 0, dotBF16)
+	def(tensor.MXFP4, actQ8_0, 17, -12, 0, dotMXFP4)
+	def(tensor.TQ1_0, actQ8_K, 54, 0, 0, dotTQ1_0)
+	def(tensor.TQ2_0, actQ8_K, 66, 0, 0, dotTQ2_0)
+	def(tensor.IQ2_XXS, actQ8_K, 66, 0, 0, dotIQ2_XXS)
+	def(tensor.IQ2_XS, actQ8_K, 74, 0, 0, dotIQ2_XS)
+	def(tensor.IQ2_S, actQ8_K, 82, 0, 0, dotIQ2_S)
+	def(tensor.IQ3_XXS, actQ8_K, 98, 0, 0, dotIQ3_XXS)
+	def(tensor.IQ3_S, actQ8_K, 110, 0, 0, dotIQ3_S)
+	def(tensor.IQ1_S, actQ8_K, 50, 0, 0, dotIQ1_S)
+	def(tensor.IQ1_M, actQ8_K, 56, 0, 0, dotIQ1_M)
 	qkernels = portableQKernels
 	selectKernels()
 }

@@ -55,6 +55,16 @@ var avx2QKernels = func() (t [64]*qkernel) {
 	asm(tensor.F32, tileF32NarrowAVX2, tileF32WideAVX2)
 	asm(tensor.F16, tileF16NarrowAVX2, tileF16WideAVX2)
 	asm(tensor.BF16, tileBF16NarrowAVX2, tileBF16WideAVX2)
+	asm(tensor.MXFP4, tileMXFP4NarrowAVX2, tileMXFP4WideAVX2)
+	asm(tensor.IQ2_XXS, tileIQ2_XXSNarrowAVX2, tileIQ2_XXSWideAVX2)
+	asm(tensor.IQ3_XXS, tileIQ3_XXSNarrowAVX2, tileIQ3_XXSWideAVX2)
+	asm(tensor.IQ2_XS, tileIQ2_XSNarrowAVX2, tileIQ2_XSWideAVX2)
+	asm(tensor.IQ2_S, tileIQ2_SNarrowAVX2, tileIQ2_SWideAVX2)
+	asm(tensor.IQ3_S, tileIQ3_SNarrowAVX2, tileIQ3_SWideAVX2)
+	asm(tensor.IQ1_S, tileIQ1_SNarrowAVX2, tileIQ1_SWideAVX2)
+	asm(tensor.IQ1_M, tileIQ1_MNarrowAVX2, tileIQ1_MWideAVX2)
+	asm(tensor.TQ2_0, tileTQ2_0NarrowAVX2, tileTQ2_0WideAVX2)
+	asm(tensor.TQ1_0, tileTQ1_0NarrowAVX2, tileTQ1_0WideAVX2)
 	return t
 }
 
@@ -155,3 +165,63 @@ func tileQ5_1NarrowAVX2(t *tileArgs)
 
 //go:noescape
 func tileQ5_1WideAVX2(t *tileArgs)
+
+//go:noescape
+func tileMXFP4NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileMXFP4WideAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ2_XXSNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ2_XXSWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ3_XXSNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ3_XXSWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ2_XSNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ2_XSWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ2_SNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ2_SWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ3_SNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ3_SWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ1_SNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ1_SWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ1_MNarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileIQ1_MWideAVX2(t *tileArgs)
+
+//go:noescape
+func tileTQ2_0NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileTQ2_0WideAVX2(t *tileArgs)
+
+//go:noescape
+func tileTQ1_0NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileTQ1_0WideAVX2(t *tileArgs)

@@ -17,6 +17,9 @@ func dotQ8_0NEON(w, x *byte, xstride int, d *float32, dstride, nb int, acc *[8]f
 func dotQ4_0NEON(w, x *byte, xstride int, d *float32, dstride, nb int, acc *[8]float32)
 
 //go:noescape
+func dotMXFP4NEON(w, x *byte, xstride int, d *float32, dstride, nb int, acc *[8]float32)
+
+//go:noescape
 func q4kLanesNEON(qs, x *byte, sc, L *[8]int32)
 
 // q4kLanesSIMD is q4kLanes through q4kLanesNEON.
@@ -52,9 +55,10 @@ func neonPair(f func(w, x *byte, xstride int, d *float32, dstride, nb int, acc *
 
 // neonQKernels is the table of NEON kernels, built whether or not the CPU
 // has them so that tests can name it: the twins' tile loops around NEON
-// pair kernels (Q4_K and Q6_K: the twins with NEON integer lanes). Q8_0
-// keeps its wide records unflipped, so the pair kernel reads them as they
-// are. The speed of these kernels on real arm64 hardware is unmeasured:
+// pair kernels (Q4_K and Q6_K: the twins with NEON integer lanes). Q8_0 and
+// MXFP4 keep their wide records unflipped, so the pair kernels read them as
+// they are. TQ1_0, TQ2_0 and the IQ1-IQ3 types run their portable twins
+// on arm64. The speed of these kernels on real arm64 hardware is unmeasured:
 // this project's machines run them only under qemu-user.
 var neonQKernels = func() (t [64]*qkernel) {
 	with := func(typ tensor.Type, pair pairFunc) {
@@ -65,6 +69,7 @@ var neonQKernels = func() (t [64]*qkernel) {
 	}
 	with(tensor.Q8_0, neonPair(dotQ8_0NEON, 34))
 	with(tensor.Q4_0, neonPair(dotQ4_0NEON, 18))
+	with(tensor.MXFP4, neonPair(dotMXFP4NEON, 17))
 	with(tensor.Q4_K, func(w []byte, v *xview, nb int, acc *[8]float32) { dotQ4_KWith(q4kLanesSIMD, w, v, nb, acc) })
 	with(tensor.Q6_K, func(w []byte, v *xview, nb int, acc *[8]float32) { dotQ6_KWith(q6kLanesSIMD, w, v, nb, acc) })
 	return t

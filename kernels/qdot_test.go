@@ -21,6 +21,12 @@ var hostileScales = []uint16{0x0000, 0x8000, 0x0001, 0x83ff, 0x0400, 0x7bff, 0xf
 // and by a hostile one sometimes: any bit pattern of the quants must give
 // the same result in every implementation.
 func randWeights(r *rand.Rand, t tensor.Type, rows, cols int) *Matrix {
+	return randWeightsHostile(r, t, rows, cols, true)
+}
+
+// randWeightsHostile is randWeights, with the hostile scales left out when
+// hostile is false.
+func randWeightsHostile(r *rand.Rand, t tensor.Type, rows, cols int, hostile bool) *Matrix {
 	size, _ := t.RowSize(int64(rows * cols))
 	data := make([]byte, size)
 	for i := range data {
@@ -39,18 +45,41 @@ func randWeights(r *rand.Rand, t tensor.Type, rows, cols int) *Matrix {
 		fp16Offs = []int{80, 82}
 	case tensor.Q3_K:
 		fp16Offs = []int{108}
-	case tensor.IQ4_XS:
+	case tensor.IQ4_XS, tensor.IQ2_XXS, tensor.IQ2_XS, tensor.IQ2_S, tensor.IQ3_XXS, tensor.IQ3_S, tensor.IQ1_S:
 		fp16Offs = []int{0}
+	case tensor.TQ1_0:
+		fp16Offs = []int{52}
+	case tensor.TQ2_0:
+		fp16Offs = []int{64}
+	}
+	scale := func() uint16 {
+		if hostile && r.IntN(16) == 0 {
+			return hostileScales[r.IntN(len(hostileScales))]
+		}
+		return quant.Float32ToFP16(float32(r.NormFloat64() * math.Ldexp(1, r.IntN(20)-14)))
 	}
 	for b := 0; b+bs <= len(data); b += bs {
 		for _, o := range fp16Offs {
-			var h uint16
-			if r.IntN(16) == 0 {
-				h = hostileScales[r.IntN(len(hostileScales))]
-			} else {
-				h = quant.Float32ToFP16(float32(r.NormFloat64() * math.Ldexp(1, r.IntN(20)-14)))
+			binary.LittleEndian.PutUint16(data[b+o:], scale())
+		}
+		switch t {
+		case tensor.IQ1_M:
+			// The fp16 scale is split over the top nibbles of the four
+			// scale words (@48), least significant first.
+			h := scale()
+			for w := range 4 {
+				u := binary.LittleEndian.Uint16(data[b+48+2*w:])
+				binary.LittleEndian.PutUint16(data[b+48+2*w:], u&0x0fff|(h>>(4*w))<<12)
 			}
-			binary.LittleEndian.PutUint16(data[b+o:], h)
+		case tensor.MXFP4:
+			// The E8M0 scale byte: usually near 2^0, sometimes at the
+			// ends of its range (the subnormal halves 0 and 1, 2^126 and
+			// 2^127).
+			if hostile && r.IntN(16) == 0 {
+				data[b] = []byte{0, 1, 254, 255}[r.IntN(4)]
+			} else {
+				data[b] = byte(127 + r.IntN(41) - 20)
+			}
 		}
 	}
 	m, err := NewMatrix(t, rows, cols, data)
@@ -123,6 +152,49 @@ func TestQKernelsMatchTwins(t *testing.T) {
 						}
 					}
 				})
+			}
+		}
+	}
+}
+
+// TestQKernelsRandomBytes checks the kernels of the Q8_0 and Q8_K types on
+// random bytes (plausible scales, every other field random: grid indices,
+// signs, offsets and trits that no quantizer writes) against a float64
+// product of the dequantized weights and the rounded activations, in the
+// portable twins and in the kernels this CPU runs.
+func TestQKernelsRandomBytes(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for typ, twin := range portableQKernels {
+		typ := tensor.Type(typ)
+		if twin == nil || (twin.act != actQ8_0 && twin.act != actQ8_K && twin.act != actQ8_0B) {
+			continue
+		}
+		for _, k := range []*qkernel{twin, qkernels[typ]} {
+			rows, n, cols := 9, 11, 3*typ.BlockSize()
+			w := randWeightsHostile(r, typ, rows, cols, false)
+			x := randVec(r, n*cols, 1)
+			full := make([]float32, rows*cols)
+			if err := quant.Dequantize(typ, w.Data, full); err != nil {
+				t.Fatal(err)
+			}
+			xr := make([]float32, len(x))
+			for j := range n {
+				RoundActivations(xr[j*cols:(j+1)*cols], x[j*cols:(j+1)*cols], typ)
+			}
+			got := make([]float32, n*rows)
+			NewPool(2).matmulQ(got, w, x, n, k)
+			for j := range n {
+				for i := range rows {
+					var want, mag float64
+					for c := range cols {
+						p := float64(full[i*cols+c]) * float64(xr[j*cols+c])
+						want += p
+						mag += math.Abs(p)
+					}
+					if g := float64(got[j*rows+i]); math.Abs(g-want) > 1e-6*mag+1e-30 {
+						t.Fatalf("%v: dst[%d][%d] = %v, want %v", typ, j, i, g, want)
+					}
+				}
 			}
 		}
 	}
@@ -211,7 +283,7 @@ func TestActivationQuantizers(t *testing.T) {
 func TestMatMulMany(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	const cols = 512
-	types := []tensor.Type{tensor.Q4_K, tensor.Q6_K, tensor.Q4_0, tensor.Q8_0, tensor.Q4_K, tensor.F16, tensor.IQ4_XS}
+	types := []tensor.Type{tensor.Q4_K, tensor.Q6_K, tensor.Q4_0, tensor.Q8_0, tensor.Q4_K, tensor.F16, tensor.IQ4_XS, tensor.MXFP4, tensor.IQ2_XXS, tensor.TQ1_0}
 	for _, n := range []int{1, 3, 8, 11} {
 		var ws []*Matrix
 		var want, got [][]float32
@@ -247,7 +319,7 @@ func TestActsAsmMatchGo(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(19, 20))
 	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1e-38, 3e38, 0}
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0, tensor.Q4_K, tensor.Q6_K} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0, tensor.Q4_K, tensor.Q6_K, tensor.MXFP4, tensor.IQ2_XXS} {
 		k := portableQKernels[typ]
 		for _, n := range []int{1, 3, 8, 9, 17} {
 			cols := 2 * k.act.blockN()

@@ -65,3 +65,23 @@ func TestGptOssCrossCheckCanFail(t *testing.T) {
 		}
 	}
 }
+
+// TestGptOssMXFP4MatchesLlamaCpp cross-checks gpt-oss as it is published:
+// experts in MXFP4, every other matrix in Q8_0 (MXFP4_MOE), within the
+// quantized types' tolerance of llama.cpp, greedy tokens identical.
+func TestGptOssMXFP4MatchesLlamaCpp(t *testing.T) {
+	llamaCpp(t)
+	var base qwenPhiCase
+	for _, c := range familyCases {
+		if strings.HasPrefix(c.name, "gpt-oss ") {
+			base = c
+		}
+	}
+	path := qwenPhiModel(t, t.TempDir(), base, "MXFP4_MOE")
+	c := crossCheck(t, path, prompt(promptLen, 512), qwenPhiTypes[1].tol)
+	family, variant, _ := strings.Cut(base.name, " ")
+	t.Logf("| family | model | type | %s\n|---|---|---|---|---|---|---|\n%s", tableHeader, c.row(family, variant, "MXFP4_MOE"))
+	if c.err != nil {
+		t.Error(c.err)
+	}
+}
