@@ -18,7 +18,8 @@ func qwen35MoE(c *Config) bool { return c.Arch != "qwen35" }
 // qwen35 synthetic geometry: a linear-attention layer has 2 key heads and
 // 4 value heads of HeadDim state elements and a convolution over 4
 // inputs; attention layers rotate a quarter of each head, in sections of
-// 3, 3 and 2 rotation pairs per 8 (the real models' 11, 11, 10 per 32).
+// about a third of the rotation pairs each (the real models' 11, 11, 10 of
+// 32).
 const (
 	qwen35KHeads = 2
 	qwen35VHeads = 4
@@ -144,7 +145,11 @@ func qwen35Metadata(c *Config) []gguf.KV {
 		gguf.NewKV(a+"full_attention_interval", uint32(4)),
 	)
 	if c.Arch != "qwen3next" { // Qwen3-Next rotates without sections
-		kvs = append(kvs, gguf.NewKV(a+"rope.dimension_sections", []int32{pairs * 3 / 8, pairs * 3 / 8, pairs - 2*(pairs*3/8), 0}))
+		// A third of the pairs (rounded up) for each of the first two
+		// positions, the rest for the third: the real models' 11, 11, 10
+		// of 32, and every pair turns with a text position.
+		third := (pairs + 2) / 3
+		kvs = append(kvs, gguf.NewKV(a+"rope.dimension_sections", []int32{third, third, pairs - 2*third, 0}))
 	}
 	if qwen35MoE(c) {
 		kvs = append(kvs,
