@@ -158,14 +158,24 @@ func (d *GatedDeltaNet) Forward(p *kernels.Pool, dst, x []float32, n int, conv, 
 // convolve writes to out the causal convolution of the channels in (the
 // current input) over the window state, with SiLU, and moves the window on.
 func (d *GatedDeltaNet) convolve(out, in, state []float32) {
-	ch, k := d.Channels(), d.ConvK
+	causalConv(out, in, state, d.Conv, nil, d.Channels(), d.ConvK)
+}
+
+// causalConv is the depthwise causal convolution of recurrent mixers: out[c]
+// is SiLU of channel c's k weights (oldest input first) over the k−1 inputs
+// the window state holds and in, plus bias[c] when bias is set; the window
+// then moves on to include in.
+func causalConv(out, in, state, w, bias []float32, ch, k int) {
 	for c := 0; c < ch; c++ {
-		w := d.Conv[c*k : (c+1)*k]
+		wc := w[c*k : (c+1)*k]
 		var sum float32
 		for j := 0; j < k-1; j++ {
-			sum += state[j*ch+c] * w[j]
+			sum += state[j*ch+c] * wc[j]
 		}
-		sum += in[c] * w[k-1]
+		sum += in[c] * wc[k-1]
+		if bias != nil {
+			sum += bias[c]
+		}
 		out[c] = sum / (1 + kernels.Exp(-sum))
 	}
 	if k > 1 {

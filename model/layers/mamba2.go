@@ -106,23 +106,7 @@ func (m *Mamba2) Forward(p *kernels.Pool, dst, x []float32, n int, conv, rec [][
 
 // convolve is [GatedDeltaNet.convolve] with the optional bias.
 func (m *Mamba2) convolve(out, in, state []float32) {
-	ch, k := m.Channels(), m.ConvK
-	for c := 0; c < ch; c++ {
-		w := m.Conv[c*k : (c+1)*k]
-		var sum float32
-		for j := 0; j < k-1; j++ {
-			sum += state[j*ch+c] * w[j]
-		}
-		sum += in[c] * w[k-1]
-		if m.ConvB != nil {
-			sum += m.ConvB[c]
-		}
-		out[c] = sum / (1 + kernels.Exp(-sum))
-	}
-	if k > 1 {
-		copy(state, state[ch:])
-		copy(state[(k-2)*ch:], in)
-	}
+	causalConv(out, in, state, m.Conv, m.ConvB, m.Channels(), m.ConvK)
 }
 
 // rmsNormScaled is an RMS norm of x in place with weights w.
