@@ -287,28 +287,30 @@ func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) e
 	pass := m.batch
 	if len(m.stateSize) > 0 {
 		pass = min(pass, checkpointEvery)
-		// A recurrent state continues only from where it is: refuse a
-		// rewind before NewPlan makes it.
-		if err := layers.CheckWindows(b.Caches, b.Seq, b.Pos); err != nil {
-			return err
-		}
 	}
 	if m.window > 0 {
-		// Check the caches before NewPlan rewinds them, so that a refused
-		// batch leaves them as they were.
 		for _, c := range b.Caches {
 			if c == nil || c.Layers() != len(m.shapes) {
 				continue // NewPlan says what is wrong
 			}
 			for l := range m.r.Blocks {
-				if err := m.r.Blocks[l].Attn.CheckCache(c, m.cacheLayer[l]); err != nil {
+				cl := m.cacheLayer[l]
+				if cl < 0 {
+					continue // a recurrent layer: no keys or values
+				}
+				if err := m.r.Blocks[l].Attn.CheckCache(c, cl); err != nil {
 					return fmt.Errorf("%s: %w", m.info.Arch, err)
 				}
-				if cl := m.cacheLayer[l]; c.Sliding(cl) && c.Slots(cl) < c.Size() {
+				if c.Sliding(cl) && c.Slots(cl) < c.Size() {
 					pass = min(pass, c.Slots(cl)-c.Window()+1) // a pass must fit the ring
 				}
 			}
 		}
+	}
+	if m.window > 0 || len(m.stateSize) > 0 {
+		// Check the caches before NewPlan rewinds them, so that a refused
+		// batch leaves them as they were: sliding layers must still hold
+		// the window, recurrent states must be able to resume there.
 		if err := layers.CheckWindows(b.Caches, b.Seq, b.Pos); err != nil {
 			return err
 		}
