@@ -115,6 +115,14 @@ func summarize(f *gguf.File) summary {
 	s.Layers, _ = f.Int(a + "block_count")
 	s.Heads = firstInt(f, a+"attention.head_count")
 	s.KVHeads = firstInt(f, a+"attention.head_count_kv")
+	if vs, err := f.Ints(a + "attention.head_count_kv"); err == nil && s.KVHeads == 0 {
+		for _, v := range vs { // a hybrid's recurrent layers have 0: show the attention layers'
+			if v > 0 {
+				s.KVHeads = v
+				break
+			}
+		}
+	}
 	s.TokModel, _ = f.String("tokenizer.ggml.model")
 	s.TokPre, _ = f.String("tokenizer.ggml.pre")
 	if toks, err := f.Strings("tokenizer.ggml.tokens"); err == nil {
