@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ondo-ai/ondo/gguf"
+	"github.com/ondo-ai/ondo/internal/synthtest"
 	"github.com/ondo-ai/ondo/internal/tinygguf"
 	"github.com/ondo-ai/ondo/internal/tinyref"
 	"github.com/ondo-ai/ondo/model"
@@ -24,65 +25,15 @@ func synthConfig() synth.Config {
 		FFN: 96, ExpertFFN: 32, Experts: 8, ExpertsUsed: 2, Vocab: 300, Ctx: 64, Seed: 3}
 }
 
-// open writes the model of c (its metadata changed by edit) and loads it.
-func open(t *testing.T, c synth.Config, edit func(*gguf.File) []gguf.KV) (model.Model, error) {
+// open writes the model of c (rewritten by edit when set) and loads it.
+func open(t *testing.T, c synth.Config, edit synthtest.Edit) (model.Model, error) {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "m.gguf")
-	if err := synth.Write(path, c); err != nil {
-		t.Fatal(err)
-	}
-	if edit != nil {
-		f, err := gguf.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kvs := edit(f)
-		var specs []gguf.TensorSpec
-		for i := range f.Tensors {
-			ti := &f.Tensors[i]
-			specs = append(specs, gguf.TensorSpec{Name: ti.Name, Type: ti.Type, Shape: ti.Shape, Data: append([]byte(nil), f.TensorData(ti)...)})
-		}
-		f.Close()
-		path = filepath.Join(dir, "edited.gguf")
-		if err := gguf.WriteFile(path, kvs, specs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	m, err := model.Load(f, model.Config{Threads: 2, BatchSize: 5})
-	if err == nil {
-		t.Cleanup(func() { m.Close() })
-	}
-	return m, err
+	return synthtest.Open(t, c, edit)
 }
 
 // set returns an edit that sets (or adds) key to v, or deletes it when v
 // is nil.
-func set(key string, v any) func(*gguf.File) []gguf.KV {
-	return func(f *gguf.File) []gguf.KV {
-		var kvs []gguf.KV
-		found := false
-		for _, kv := range f.KV {
-			if kv.Key == key {
-				found = true
-				if v == nil {
-					continue
-				}
-				kv = gguf.NewKV(key, v)
-			}
-			kvs = append(kvs, kv)
-		}
-		if !found && v != nil {
-			kvs = append(kvs, gguf.NewKV(key, v))
-		}
-		return kvs
-	}
-}
+func set(key string, v any) synthtest.Edit { return synthtest.Set(key, v, "") }
 
 // TestBatchMatchesSteps checks that a prompt evaluated in passes of 5
 // tokens gives the logits of one token at a time: grouping tokens by expert
@@ -201,7 +152,7 @@ func TestLoadErrors(t *testing.T) {
 	cases := []struct {
 		name string
 		cfg  func(*synth.Config)
-		edit func(*gguf.File) []gguf.KV
+		edit synthtest.Edit
 		want string
 	}{
 		{"missing expert_count", nil, set("qwen3moe.expert_count", nil), `qwen3moe: metadata key "qwen3moe.expert_count": missing`},
