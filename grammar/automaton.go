@@ -1,7 +1,6 @@
 package grammar
 
 import (
-	"crypto/sha256"
 	"errors"
 	"slices"
 	"strings"
@@ -74,6 +73,7 @@ type automaton struct {
 	cuts        map[int32]cut        // each stack cut below its innermost source-rule frame
 	below       map[int32]int32      // the state of each frame below a cut
 	sigs        map[int32]string     // the signature of each cut stack (see signature)
+	ruleHashes  []ruleHash           // each rule's hash, once a signature is asked for
 	loops       map[int32]*loopDFA   // each state's character loop, nil if none
 	chainStates map[int32]chainState // each state's chain, if any (see chainOf)
 	states      []stateInfo
@@ -394,89 +394,6 @@ func (g *Grammar) belowState(f int32) int32 {
 	}
 	s := g.intern(st)
 	a.below[f] = s
-	return s
-}
-
-// maxSignature is the most elements a signature describes.
-const maxSignature = 256
-
-// signature describes the automaton a cut stack runs until it falls into
-// the hole: its frames' places within their rules and every rule they can
-// reach, with rules numbered in the order they are met. Cut stacks with
-// the same signature take the same tokens, whatever grammar they are in,
-// so their local masks are shared through the Index (every JSON grammar's
-// strings are walked once per vocabulary). A stack that can meet a token
-// reference, whose meaning depends on the binding, gets no signature ("").
-func (g *Grammar) signature(l int32) string {
-	a := &g.a
-	if s, ok := a.sigs[l]; ok {
-		return s
-	}
-	canon := map[int32]int{}
-	var order []int32
-	size := 0
-	var visit func(r int32)
-	visit = func(r int32) {
-		if _, ok := canon[r]; ok || size > maxSignature {
-			return
-		}
-		canon[r] = len(order)
-		order = append(order, r)
-		for _, start := range g.rules[r] {
-			for p := start; g.elems[p].kind != eEnd; p++ {
-				size++
-				if e := g.elems[p]; e.kind == eRef {
-					visit(e.arg)
-				}
-			}
-		}
-	}
-	var chain []int32
-	f := l
-	for ; f != holeFrame && f != accepting; f = a.frames[f].parent {
-		chain = append(chain, a.frames[f].pos)
-		visit(g.ruleOf[a.frames[f].pos])
-	}
-	if size > maxSignature {
-		// Too large to be worth comparing: this stack's masks stay with
-		// its grammar.
-		a.sigs[l] = ""
-		return ""
-	}
-	var b []byte
-	put := func(v int) { b = append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24)) }
-	for _, r := range order {
-		put(-1)
-		for _, start := range g.rules[r] {
-			put(-2)
-			for p := start; g.elems[p].kind != eEnd; p++ {
-				switch e := g.elems[p]; e.kind {
-				case eRef:
-					put(1)
-					put(canon[e.arg])
-				case eBytes:
-					put(2)
-					for _, w := range g.sets[e.arg] {
-						put(int(uint32(w)))
-						put(int(w >> 32))
-					}
-				default:
-					a.sigs[l] = ""
-					return ""
-				}
-			}
-		}
-	}
-	put(-3)
-	for _, pos := range chain {
-		r := g.ruleOf[pos]
-		put(canon[r])
-		put(int(pos - g.rules[r][0]))
-	}
-	put(int(f))             // the bottom: the hole or accepting
-	sum := sha256.Sum256(b) // short keys; a collision is as likely as none
-	s := string(sum[:])
-	a.sigs[l] = s
 	return s
 }
 

@@ -25,7 +25,7 @@ func DropMasks(c *Constraint) { clear(c.masks); clear(c.locals) }
 // DropShared forgets the local masks an index shares between grammars.
 func DropShared(ix *Index) {
 	ix.sharedMu.Lock()
-	ix.shared = nil
+	ix.shared = map[string]*localMask{}
 	ix.sharedBytes = 0
 	ix.sharedMu.Unlock()
 }

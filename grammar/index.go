@@ -38,18 +38,64 @@ type Index struct {
 	sharedMu    sync.Mutex
 	shared      map[string]*localMask
 	slices      map[string]*loopSlice // by character loop shape (see slice.go)
+	shapes      map[string]*loopShape // loop shapes by state signature, nil: no loop
 	sharedBytes int
 }
 
-// sharedBudget bounds the bytes of local masks an Index keeps for all
-// grammars; past it the cache is emptied.
+// loopShape is what a character loop is, whatever grammar it is in: its
+// transitions and the paths to its dstates (see loopDFA).
+type loopShape struct {
+	next  [][256]int16
+	paths [][]byte
+	sig   string
+}
+
+// loopShape returns the loop shape of the states with signature sig, nil
+// when they have no loop, and whether it is known.
+func (ix *Index) loopShape(sig string) (*loopShape, bool) {
+	if sig == "" {
+		return nil, false
+	}
+	ix.sharedMu.Lock()
+	defer ix.sharedMu.Unlock()
+	sh, ok := ix.shapes[sig]
+	return sh, ok
+}
+
+// keepLoopShape records the loop (nil: none) of the states with signature sig.
+func (ix *Index) keepLoopShape(sig string, d *loopDFA) {
+	var sh *loopShape
+	size := len(sig) + 16
+	if d != nil {
+		sh = &loopShape{next: d.next, paths: d.paths, sig: d.signature()}
+		size += len(d.next)*512 + len(sh.sig)
+	}
+	ix.sharedMu.Lock()
+	defer ix.sharedMu.Unlock()
+	ix.reserve(size)
+	ix.shapes[sig] = sh
+}
+
+// sharedBudget bounds the bytes an Index keeps for all grammars (local
+// masks, slices, loop shapes); past it the caches are emptied.
 const sharedBudget = 64 << 20
 
 // resetShared empties the caches shared between grammars. The lock is held.
 func (ix *Index) resetShared() {
 	ix.shared = map[string]*localMask{}
 	ix.slices = map[string]*loopSlice{}
+	ix.shapes = map[string]*loopShape{}
 	ix.sharedBytes = 0
+}
+
+// reserve counts size more bytes in the shared caches, emptying them first
+// when that would pass the budget (or making them on first use). The lock
+// is held.
+func (ix *Index) reserve(size int) {
+	if ix.shared == nil || ix.sharedBytes+size > sharedBudget {
+		ix.resetShared()
+	}
+	ix.sharedBytes += size
 }
 
 func (ix *Index) sharedLocal(sig string) *localMask {
@@ -61,15 +107,8 @@ func (ix *Index) sharedLocal(sig string) *localMask {
 func (ix *Index) shareLocal(sig string, lm *localMask) {
 	ix.sharedMu.Lock()
 	defer ix.sharedMu.Unlock()
-	size := len(lm.bits)*8 + lm.pend.size() + len(sig)
-	if ix.sharedBytes+size > sharedBudget {
-		ix.resetShared()
-	}
-	if ix.shared == nil {
-		ix.shared = map[string]*localMask{}
-	}
+	ix.reserve(lm.size() + len(sig))
 	ix.shared[sig] = lm
-	ix.sharedBytes += size
 }
 
 // trieEdge is an edge to a child node, with what the walk needs of the

@@ -256,10 +256,8 @@ func (c *Constraint) build(state int32) *mask {
 	// closing quote) make one state that comes back to itself.
 	for _, rest := range rests {
 		lr := c.local(g.intern(groups[rest]))
-		for i, w := range lr.bits {
-			mk.bits[i] |= w
-		}
-		if lr.pend.nodes == nil {
+		lr.orInto(mk.bits)
+		if lr.pend.empty() {
 			continue
 		}
 		below := g.belowState(rest)
@@ -307,44 +305,96 @@ func setBit(b []uint64, id int32) { b[id>>6] |= 1 << (id & 63) }
 // whole, and the trie nodes where a token runs into the hole (popOnly when
 // nothing above the cut is left there, so the tokens ending at that node
 // depend on the frames below too).
-// cheapFirstBytes is the most first bytes of a state whose local mask is
-// computed without a signature (see local).
-const cheapFirstBytes = 12
-
 type localMask struct {
-	bits []uint64
+	bits []uint64 // the tokens as bits, or nil when they are few
+	toks []int32  // else the tokens listed
 	pend pendSet
 }
 
-// pendSet is the trie nodes where a token runs into the hole: a bit per
-// node, and the popOnly ones also in a list.
+// sparseLocal is the most tokens a local mask lists rather than holding
+// as bits (a quarter of the bits' size, so that caches keep many).
+const sparseLocal = 1024
+
+// compact lists the tokens of a local mask that takes few.
+func (lm *localMask) compact() {
+	n := 0
+	for _, w := range lm.bits {
+		n += bits.OnesCount64(w)
+	}
+	if n > sparseLocal {
+		return
+	}
+	lm.toks = make([]int32, 0, n)
+	for i, w := range lm.bits {
+		for ; w != 0; w &= w - 1 {
+			lm.toks = append(lm.toks, int32(i<<6|bits.TrailingZeros64(w)))
+		}
+	}
+	lm.bits = nil
+}
+
+// orInto adds the local mask's tokens to out.
+func (lm *localMask) orInto(out []uint64) {
+	if lm.bits == nil {
+		for _, id := range lm.toks {
+			out[id>>6] |= 1 << (id & 63)
+		}
+		return
+	}
+	for i, w := range lm.bits {
+		out[i] |= w
+	}
+}
+
+func (lm *localMask) size() int { return len(lm.bits)*8 + len(lm.toks)*4 + lm.pend.size() }
+
+// pendSet is the trie nodes where a token runs into the hole, the popOnly
+// ones also in their own list. Few nodes are kept as a list; past
+// densePend of them, as a bit per trie node (a string's local walk can
+// leave one at nearly every node).
 type pendSet struct {
-	nodes   []uint64 // nil when there are none
+	list    []int32  // the nodes, while there are at most densePend
+	nodes   []uint64 // the nodes as bits, once there are more
 	popOnly []int32
 }
 
+const densePend = 1024
+
 func (p *pendSet) add(ix *Index, node int32, popOnly bool) {
-	if p.nodes == nil {
-		p.nodes = make([]uint64, (len(ix.edgeOff)-1+63)/64)
+	if p.nodes == nil && len(p.list) < densePend {
+		p.list = append(p.list, node)
+	} else {
+		if p.nodes == nil {
+			p.nodes = make([]uint64, (len(ix.edgeOff)-1+63)/64)
+			for _, n := range p.list {
+				p.nodes[n>>6] |= 1 << (n & 63)
+			}
+			p.list = nil
+		}
+		p.nodes[node>>6] |= 1 << (node & 63)
 	}
-	p.nodes[node>>6] |= 1 << (node & 63)
 	if popOnly {
 		p.popOnly = append(p.popOnly, node)
 	}
 }
 
-func (p *pendSet) size() int { return len(p.nodes)*8 + len(p.popOnly)*4 }
+func (p *pendSet) empty() bool { return p.nodes == nil && len(p.list) == 0 }
+
+func (p *pendSet) size() int { return len(p.nodes)*8 + len(p.list)*4 + len(p.popOnly)*4 }
 
 // walkPending walks on from every pending node with the state of the frames
-// below the cut. Rather than visiting each pending node (a loop's local
-// walk can leave one at nearly every node), it takes the bytes that state
-// can start with and, for each, the trie edges with that byte whose parent
-// is pending: a string's end leaves thousands of pending nodes, of which
-// only those followed by a closing quote matter.
+// below the cut. Rather than visiting each of many pending nodes, it takes
+// the bytes that state can start with and, for each, the trie edges with
+// that byte whose parent is pending: a string's end leaves thousands of
+// pending nodes, of which only those followed by a closing quote matter.
 func (c *Constraint) walkPending(p *pendSet, below int32, out []uint64) {
 	g, ix := c.g, c.ix
-	if g.a.states[below].tokens {
+	st := &g.a.states[below]
+	if st.tokens {
 		// Named tokens are not bytes: visit every pending node.
+		for _, n := range p.list {
+			c.walk(n, below, out, nil)
+		}
 		for w, word := range p.nodes {
 			for ; word != 0; word &= word - 1 {
 				c.walk(int32(w<<6|bits.TrailingZeros64(word)), below, out, nil)
@@ -352,7 +402,21 @@ func (c *Constraint) walkPending(p *pendSet, below int32, out []uint64) {
 		}
 		return
 	}
-	first := g.a.states[below].first
+	first := st.first
+	if p.nodes == nil {
+		for _, n := range p.list {
+			for i := ix.edgeOff[n]; i < ix.edgeOff[n+1]; i++ {
+				e := &ix.edges[i]
+				if !first.has(e.b) {
+					continue
+				}
+				if ns := g.step(below, e.b); ns != deadState {
+					c.edgeFrom(e, ns, out, nil)
+				}
+			}
+		}
+		return
+	}
 	for b := range 256 {
 		if !first.has(byte(b)) {
 			continue
@@ -373,35 +437,32 @@ func (c *Constraint) local(s int32) *localMask {
 	if lm, ok := c.locals[s]; ok {
 		return lm
 	}
-	// A state that takes few first bytes walks a small part of the trie:
-	// cheaper done than looked up (a signature can cost more than that).
-	f := &c.g.a.states[s].first
-	sig := ""
-	if bits.OnesCount64(f[0])+bits.OnesCount64(f[1])+bits.OnesCount64(f[2])+bits.OnesCount64(f[3]) > cheapFirstBytes {
-		sig = c.g.stateSignature(s)
-	}
+	sig := c.g.stateSignature(s)
 	lm := c.ix.sharedLocal(sig)
-	if lm == nil && len(c.g.chains) > 0 {
-		lm = c.chainLocal(s)
-	}
 	if lm == nil {
-		lm = &localMask{bits: make([]uint64, (c.ix.n+63)/64)}
-		if d := c.g.loopOf(s); d != nil {
-			c.walkLoop(d, lm.bits, &lm.pend)
-		} else {
-			c.walkRoot(s, lm.bits, &lm.pend)
+		if len(c.g.chains) > 0 {
+			lm = c.chainLocal(s)
+		}
+		if lm == nil {
+			lm = &localMask{bits: make([]uint64, (c.ix.n+63)/64)}
+			if d := c.loopOf(s); d != nil {
+				c.walkLoop(d, lm.bits, &lm.pend)
+			} else {
+				c.walkRoot(s, lm.bits, &lm.pend)
+			}
+			lm.compact()
 		}
 		if sig != "" && c.g.a.err == nil {
 			c.ix.shareLocal(sig, lm)
 		}
 	}
-	if c.bytes+len(lm.bits)*8 > maskBudget {
+	if c.bytes+lm.size() > maskBudget {
 		clear(c.locals)
 		clear(c.masks)
 		c.bytes = 0
 	}
 	c.locals[s] = lm
-	c.bytes += len(lm.bits)*8 + lm.pend.size()
+	c.bytes += lm.size()
 	return lm
 }
 
@@ -415,7 +476,9 @@ type visit struct{ node, state int32 }
 func (c *Constraint) walk(node, state int32, out []uint64, pend *pendSet) {
 	g, ix := c.g, c.ix
 	a := &g.a
+	// The buffer is taken while walking: a slice's exits walk on inside.
 	stack := append(c.walkBuf[:0], visit{node, state})
+	c.walkBuf = nil
 	for len(stack) > 0 && a.err == nil {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -453,9 +516,18 @@ func (c *Constraint) walk(node, state int32, out []uint64, pend *pendSet) {
 				}
 			}
 			if e.kids {
+				// A large subtree entered in a character loop (a key's
+				// characters after its opening quote) is the loop's slice.
+				if ix.end[e.child]-e.child >= minSliceNodes && c.sliceSubtree(e.child, ns, false, out, pend) {
+					continue
+				}
 				stack = append(stack, visit{e.child, ns})
 			}
 		}
 	}
 	c.walkBuf = stack[:0]
 }
+
+// minSliceNodes is the smallest subtree below the root that walk takes
+// from a loop's slice rather than walking it.
+const minSliceNodes = 64

@@ -25,8 +25,10 @@ import (
 // character ends in another state, or a byte leaves the loop).
 type loopDFA struct {
 	dstates []int32
-	next    [][256]int16
-	slice   *loopSlice // the index's slice of this shape, once looked up
+	next    [][256]int16 // shared by every grammar's loops of this shape
+	paths   [][]byte     // the bytes from dstates[0] to each dstate
+	slice   *loopSlice   // the index's slice of this shape, once looked up
+	sig     string       // see signature
 }
 
 const (
@@ -76,7 +78,7 @@ func (g *Grammar) loop(s int32) *loopDFA {
 		state int32
 		rest  int
 	}
-	d := &loopDFA{dstates: []int32{s}}
+	d := &loopDFA{dstates: []int32{s}, paths: [][]byte{nil}}
 	rests := []int{0}
 	index := map[key]int16{{s, 0}: 0}
 	for i := 0; i < len(d.dstates); i++ {
@@ -105,6 +107,7 @@ func (g *Grammar) loop(s int32) *loopDFA {
 					j = int16(len(d.dstates))
 					index[k] = j
 					d.dstates = append(d.dstates, n)
+					d.paths = append(d.paths, append(slices.Clone(d.paths[i]), byte(b)))
 					rests = append(rests, r)
 				}
 				t = j
@@ -119,7 +122,10 @@ func (g *Grammar) loop(s int32) *loopDFA {
 
 // signature identifies the loop's shape, whatever its states are.
 func (d *loopDFA) signature() string {
-	return string(unsafe.Slice((*byte)(unsafe.Pointer(&d.next[0][0])), len(d.next)*256*2))
+	if d.sig == "" {
+		d.sig = string(unsafe.Slice((*byte)(unsafe.Pointer(&d.next[0][0])), len(d.next)*256*2))
+	}
+	return d.sig
 }
 
 // loopSlice is what a character loop takes of a vocabulary: the tokens that
@@ -132,11 +138,13 @@ type loopSlice struct {
 	// the loop, u ≥ 1: a counted repetition with k left takes units[1..k].
 	units    [][]int32
 	midExits bool // some exit leaves from inside a character
-	// For walks that enter the loop one byte below the root (a string's
-	// first character, a key's): the dstate each child of the root was
-	// reached in (-1: none), and the within tokens (with their units) and
-	// the exits by node in preorder, so that a subtree's are a range.
-	top       [256]int16
+	// For walks that enter the loop below the root (a string's first
+	// character, a key's, a key's pattern after its first match): the
+	// nodes the slice's walk entered between characters (in dstate 0, so
+	// that its walk below them is the loop state's), and the within tokens
+	// (with their units) and the exits by node in preorder, so that a
+	// subtree's are a range.
+	entered   []uint64
 	byNode    []nodeTok
 	exitsNode []loopEdge
 }
@@ -156,68 +164,85 @@ type loopEdge struct {
 // slice returns the vocabulary's slice for a loop's shape, walking the trie
 // once per shape and index.
 func (ix *Index) slice(d *loopDFA) *loopSlice {
-	if d.slice != nil && d.slice.ix == ix {
-		return d.slice
+	if ls := ix.findSlice(d); ls != nil {
+		return ls
 	}
-	ls := ix.lookSlice(d)
+	ls := ix.makeSlice(d)
 	d.slice = ls
 	return ls
 }
 
-func (ix *Index) lookSlice(d *loopDFA) *loopSlice {
-	sig := "loop:" + d.signature()
+// findSlice returns the index's slice for a loop's shape if it has one.
+func (ix *Index) findSlice(d *loopDFA) *loopSlice {
+	if d.slice != nil && d.slice.ix == ix {
+		return d.slice
+	}
 	ix.sharedMu.Lock()
-	ls := ix.slices[sig]
+	ls := ix.slices[d.signature()]
 	ix.sharedMu.Unlock()
-	if ls != nil {
-		return ls
-	}
-	ls = &loopSlice{ix: ix, within: make([]uint64, (ix.n+63)/64)}
-	for i := range ls.top {
-		ls.top[i] = -1
-	}
-	type visit struct {
-		node   int32
-		dstate int16
-		units  uint8
-	}
-	// Children are pushed last first, so nodes are visited in preorder,
-	// their order in memory: byNode comes out sorted by node.
-	stack := []visit{{0, 0, 0}}
-	for len(stack) > 0 {
-		v := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if v.node != 0 {
-			for _, id := range ix.toks[ix.tokOff[v.node]:ix.tokOff[v.node+1]] {
+	d.slice = ls
+	return ls
+}
+
+// makeSlice walks the trie with a loop's automaton and keeps the slice.
+func (ix *Index) makeSlice(d *loopDFA) *loopSlice {
+	sig := d.signature()
+	nodes := len(ix.edgeOff) - 1
+	ls := &loopSlice{ix: ix, within: make([]uint64, (ix.n+63)/64), entered: make([]uint64, (nodes+63)/64),
+		byNode: make([]nodeTok, 0, len(ix.toks))}
+	// Nodes are laid out in preorder, parents before children, so one pass
+	// in memory order visits the trie: each node's dstate (plus one; 0 when
+	// the walk does not reach it) and units are set by its parent, and the
+	// subtree of a node not reached is skipped whole.
+	reach := make([]int16, nodes)
+	units := make([]uint8, nodes)
+	reach[0] = 1
+	for v := int32(0); v < int32(nodes); {
+		ds := reach[v] - 1
+		if ds < 0 {
+			v = ix.end[v]
+			continue
+		}
+		u := units[v]
+		if v != 0 {
+			if ds == 0 {
+				ls.entered[v>>6] |= 1 << (v & 63)
+			}
+			for _, id := range ix.toks[ix.tokOff[v]:ix.tokOff[v+1]] {
 				ls.within[id>>6] |= 1 << (id & 63)
-				ls.units[v.units] = append(ls.units[v.units], id)
-				ls.byNode = append(ls.byNode, nodeTok{v.node, id, v.units})
+				ls.byNode = append(ls.byNode, nodeTok{v, id, u})
 			}
 		}
-		next := &d.next[v.dstate]
-		for i := ix.edgeOff[v.node+1] - 1; i >= ix.edgeOff[v.node]; i-- {
+		if ds == 0 && u < 255 {
+			u++ // a character starts
+		}
+		next := &d.next[ds]
+		for i := ix.edgeOff[v]; i < ix.edgeOff[v+1]; i++ {
 			e := &ix.edges[i]
 			switch t := next[e.b]; t {
 			case loopDead:
 			case loopExit:
-				ls.exits = append(ls.exits, loopEdge{v.dstate, e.b, v.units, i})
-				ls.midExits = ls.midExits || v.dstate != 0
+				ls.exits = append(ls.exits, loopEdge{ds, e.b, units[v], i})
+				ls.midExits = ls.midExits || ds != 0
 			default:
-				u := v.units
-				if v.dstate == 0 && u < 255 {
-					u++ // a character starts
-				}
-				for len(ls.units) <= int(u) {
-					ls.units = append(ls.units, nil)
-				}
-				if v.node == 0 {
-					ls.top[e.b] = t
-				}
-				if e.tok >= 0 || e.kids {
-					stack = append(stack, visit{e.child, t, u})
-				}
+				reach[e.child], units[e.child] = t+1, u
 			}
 		}
+		v++
+	}
+	// The tokens by units, each list made at its size.
+	var count [256]int
+	top := 0
+	for _, t := range ls.byNode {
+		count[t.units]++
+		top = max(top, int(t.units))
+	}
+	ls.units = make([][]int32, top+1)
+	for u := range ls.units {
+		ls.units[u] = make([]int32, 0, count[u])
+	}
+	for _, t := range ls.byNode {
+		ls.units[t.units] = append(ls.units[t.units], t.tok)
 	}
 	ls.exitsNode = slices.Clone(ls.exits)
 	slices.SortFunc(ls.exitsNode, func(a, b loopEdge) int { return int(ix.edges[a.edge].child - ix.edges[b.edge].child) })
@@ -230,16 +255,10 @@ func (ix *Index) lookSlice(d *loopDFA) *loopSlice {
 		}
 		return int(a.edge - b.edge)
 	})
-	size := len(ls.within)*8 + (len(ls.exits)+len(ls.exitsNode))*12 + len(ls.byNode)*16 + len(ls.byNode)*4
+	size := len(ls.within)*8 + len(ls.entered)*8 + (len(ls.exits)+len(ls.exitsNode))*12 + cap(ls.byNode)*12 + len(ls.byNode)*4
 	ix.sharedMu.Lock()
-	if ix.sharedBytes+size > sharedBudget {
-		ix.resetShared()
-	}
-	if ix.slices == nil {
-		ix.slices = map[string]*loopSlice{}
-	}
+	ix.reserve(size)
 	ix.slices[sig] = ls
-	ix.sharedBytes += size
 	ix.sharedMu.Unlock()
 	return ls
 }
@@ -375,6 +394,7 @@ func (c *Constraint) chainLocal(s int32) *localMask {
 		}
 	}
 	c.chainExits(s, left, one, ls.exits, 0, lm.bits, &lm.pend)
+	lm.compact()
 	return lm
 }
 
@@ -428,32 +448,59 @@ func (c *Constraint) walkRoot(s int32, out []uint64, pend *pendSet) {
 }
 
 // sliceBelow takes the subtree of a root edge e into state ns from a loop's
-// slice, when ns is a loop or a chain whose slice entered e's child in its
-// loop state; it reports whether it did.
+// slice (see sliceSubtree), with the tokens that end at e's child; it
+// reports whether it did.
 func (c *Constraint) sliceBelow(e *trieEdge, ns int32, out []uint64, pend *pendSet) bool {
+	if !c.sliceSubtree(e.child, ns, true, out, pend) {
+		return false
+	}
+	for _, id := range c.ix.toks[c.ix.tokOff[e.child]:c.ix.tokOff[e.child+1]] {
+		out[id>>6] |= 1 << (id & 63)
+	}
+	return true
+}
+
+// sliceSubtree takes what lies strictly below trie node n, entered in state
+// ns, from a loop's slice, when ns is a loop whose slice entered n between
+// characters, or (root: n is a child of the root) a chain whose twin loop's
+// slice did: the slice's walk below n is then the walk from ns. A slice is
+// a walk of the whole trie: below the root's children one is made only for
+// a subtree of at least a sixteenth of the trie. It reports whether it did.
+func (c *Constraint) sliceSubtree(n, ns int32, root bool, out []uint64, pend *pendSet) bool {
 	g, ix := c.g, c.ix
-	d := g.loopOf(ns)
+	d := c.loopOf(ns)
 	left, one := int32(-1), byte(0) // -1: a loop, no limit
 	if d == nil {
+		if !root {
+			return false
+		}
 		if d, left, one = g.chainOf(ns); d == nil {
 			return false
 		}
 	}
-	ls := ix.slice(d)
-	if ls.top[e.b] != 0 || ls.midExits {
+	var ls *loopSlice
+	if root || 16*(ix.end[n]-n) >= int32(len(ix.edgeOff)) {
+		ls = ix.slice(d)
+	} else if ls = ix.findSlice(d); ls == nil {
 		return false
 	}
-	for _, id := range ix.toks[ix.tokOff[e.child]:ix.tokOff[e.child+1]] {
-		out[id>>6] |= 1 << (id & 63)
+	if ls.entered[n>>6]&(1<<(n&63)) == 0 || left >= 0 && ls.midExits {
+		return false
 	}
-	lo, hi := e.child+1, ix.end[e.child]
+	lo, hi := n+1, ix.end[n]
 	byNode := func(x nodeTok, n int32) int { return int(x.node - n) }
 	i, _ := slices.BinarySearchFunc(ls.byNode, lo, byNode)
 	j, _ := slices.BinarySearchFunc(ls.byNode, hi, byNode)
-	for _, t := range ls.byNode[i:j] {
-		// The slice counted the root edge's byte as a unit; ns has it behind.
-		if left < 0 || int32(t.units)-1 <= left {
+	if left < 0 {
+		for _, t := range ls.byNode[i:j] {
 			out[t.tok>>6] |= 1 << (t.tok & 63)
+		}
+	} else {
+		for _, t := range ls.byNode[i:j] {
+			// The slice counted the root edge's byte as a unit; ns has it behind.
+			if int32(t.units)-1 <= left {
+				out[t.tok>>6] |= 1 << (t.tok & 63)
+			}
 		}
 	}
 	byChild := func(x loopEdge, n int32) int { return int(ix.edges[x.edge].child - n) }
@@ -471,17 +518,33 @@ func (c *Constraint) sliceBelow(e *trieEdge, ns int32, out []uint64, pend *pendS
 	return true
 }
 
-// loopOf returns the character loop of state s, computed once per state.
-// The lock is held.
-func (g *Grammar) loopOf(s int32) *loopDFA {
+// loopOf returns the character loop of state s, computed once per state
+// and, through the index, once per shape: a state whose signature was met
+// before (every JSON grammar's strings) takes the shape's transitions and
+// finds its own dstates by stepping their paths. The lock is held.
+func (c *Constraint) loopOf(s int32) *loopDFA {
+	g := c.g
 	a := &g.a
 	if d, ok := a.loops[s]; ok {
 		return d
 	}
 	var d *loopDFA
 	f := &a.states[s].first
-	if bits.OnesCount64(f[0])+bits.OnesCount64(f[1]) >= minLoopBytes {
-		d = g.loop(s)
+	if !a.states[s].popped && bits.OnesCount64(f[0])+bits.OnesCount64(f[1]) >= minLoopBytes {
+		sig := g.stateSignature(s)
+		if sh, ok := c.ix.loopShape(sig); ok {
+			if sh != nil {
+				d = &loopDFA{next: sh.next, paths: sh.paths, sig: sh.sig}
+				for _, p := range sh.paths {
+					d.dstates = append(d.dstates, g.stepBytes(s, p))
+				}
+			}
+		} else {
+			d = g.loop(s)
+			if sig != "" && a.err == nil {
+				c.ix.keepLoopShape(sig, d)
+			}
+		}
 	}
 	a.loops[s] = d
 	return d
@@ -517,7 +580,7 @@ func (c *Constraint) walkLike(s int32, out []uint64, pend *pendSet) bool {
 	if bestN < minLikeChildren {
 		return false
 	}
-	d := g.loopOf(best)
+	d := c.loopOf(best)
 	if d == nil {
 		return false
 	}
