@@ -113,8 +113,8 @@ func (ix *Index) shareLocal(sig string, lm *localMask) {
 
 // trieEdge is an edge to a child node, with what the walk needs of the
 // child at hand: the token that ends there (-1 if none), whether more than
-// one does (byte tokens can repeat a normal token's bytes), and whether it
-// has children of its own.
+// one does (byte tokens can repeat a normal token's bytes), whether it
+// has children of its own, and whether many.
 type parentEdge struct{ node, edge int32 }
 
 type trieEdge struct {
@@ -123,6 +123,7 @@ type trieEdge struct {
 	b     byte
 	more  bool
 	kids  bool
+	big   bool // the child's subtree has at least minSliceNodes nodes
 }
 
 // NewIndex builds the index of a tokenizer's vocabulary.
@@ -178,6 +179,7 @@ func newIndex(text [][]byte, eog []int32, pieces func(int32) string) *Index {
 		}
 		e.more = len(toks) > 1
 		e.kids = ix.edgeOff[e.child] < ix.edgeOff[e.child+1]
+		e.big = ix.end[e.child]-e.child >= minSliceNodes
 	}
 	for node := range int32(len(ix.edgeOff) - 1) {
 		for i := ix.edgeOff[node]; i < ix.edgeOff[node+1]; i++ {

@@ -483,7 +483,9 @@ func (c *Constraint) walk(node, state int32, out []uint64, pend *pendSet) {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		next := a.states[v.state].next
-		for i := ix.edgeOff[v.node]; i < ix.edgeOff[v.node+1]; i++ {
+		// Children are pushed last first, so that they are visited in
+		// preorder, the order of the trie's arrays in memory.
+		for i := ix.edgeOff[v.node+1] - 1; i >= ix.edgeOff[v.node]; i-- {
 			e := &ix.edges[i]
 			var n int32
 			if next != nil {
@@ -518,7 +520,7 @@ func (c *Constraint) walk(node, state int32, out []uint64, pend *pendSet) {
 			if e.kids {
 				// A large subtree entered in a character loop (a key's
 				// characters after its opening quote) is the loop's slice.
-				if ix.end[e.child]-e.child >= minSliceNodes && c.sliceSubtree(e.child, ns, false, out, pend) {
+				if e.big && c.sliceSubtree(e.child, ns, false, out, pend) {
 					continue
 				}
 				stack = append(stack, visit{e.child, ns})
