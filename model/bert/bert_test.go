@@ -365,7 +365,7 @@ func TestLoadErrors(t *testing.T) {
 		{"missing embedding length", "nomic-bert", func(t *tiny) { t.Del("nomic-bert.embedding_length") },
 			`nomic-bert: metadata key "nomic-bert.embedding_length": missing`},
 		{"heads", "bert", func(t *tiny) { t.Set("bert.attention.head_count", uint32(5)) },
-			`bert: head_count 5 does not divide embedding_length 16`},
+			`bert: attention.head_count 5 does not divide embedding_length 16`},
 		{"rank pooling", "bert", func(t *tiny) { t.Set("bert.pooling_type", uint32(4)) },
 			`bert: pooling_type rank needs a classification head, and tensor "cls.output.weight" is missing`},
 		{"unknown pooling", "bert", func(t *tiny) { t.Set("bert.pooling_type", uint32(9)) },
@@ -383,9 +383,9 @@ func TestLoadErrors(t *testing.T) {
 		{"fused qkv shape", "nomic-bert", func(t *tiny) { t.AddTensor("blk.0.attn_qkv.weight", make([]float32, 16*40), 16, 40) },
 			`nomic-bert: tensor "blk.0.attn_qkv.weight" has shape [16 40], want [16 48]`},
 		{"rope dims", "nomic-bert", func(t *tiny) { t.Set("nomic-bert.rope.dimension_count", uint32(8)) },
-			`nomic-bert: rope.dimension_count 8 exceeds the head dimension 4`},
+			`nomic-bert: rope.dimension_count 8 is not an even number up to the head dimension 4`},
 		{"huge block count", "bert", func(t *tiny) { t.Set("bert.block_count", uint32(1<<30)) },
-			`bert: missing tensor "blk.2.attn_q.weight"`},
+			`bert: block_count 1073741824 is more than the file's`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
