@@ -33,6 +33,9 @@ func (w *Weights) Experts(name string, cols, rows, n int) ([]*kernels.Matrix, er
 		if err != nil {
 			return nil, fmt.Errorf("%s: tensor %q: %w", w.arch, name, err)
 		}
+		// As a whole matrix, an expert may be packed on first use (only
+		// the routed ones are), giving back its whole mapped pages.
+		m.SetRelease(w.f.Releaser())
 		mats[e] = m
 	}
 	return mats, nil
