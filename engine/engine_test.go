@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
@@ -181,9 +182,14 @@ func prompts(tok *tokenizer.Tokenizer, n, maxLen int, seed uint64) [][]int32 {
 // the tokens, text and log-probabilities of the same request run alone
 // through ondo.Session, and the log-probabilities are those of
 // sample.LogSoftmax over the logits the token was chosen from.
+//
+// On the hybrid the log-probabilities agree within 1e-3 instead (2e-4 seen):
+// a Gated DeltaNet takes a run of prompt tokens in the chunked form (see
+// package layers), whose sums fall differently as the engine splits a
+// prompt among steps (by load), as llama.cpp's do with its batch size.
 func TestConcurrentMatchesAlone(t *testing.T) {
-	t.Run("stories260K", func(t *testing.T) { concurrentMatchesAlone(t, stories(t)) })
-	t.Run("qwen35-hybrid", func(t *testing.T) { concurrentMatchesAlone(t, synthHybrid(t)) })
+	t.Run("stories260K", func(t *testing.T) { concurrentMatchesAlone(t, stories(t), 0) })
+	t.Run("qwen35-hybrid", func(t *testing.T) { concurrentMatchesAlone(t, synthHybrid(t), 1e-3) })
 }
 
 // synthHybrid writes an 8-layer Qwen3.5 (Gated DeltaNet layers with
@@ -199,7 +205,8 @@ func synthHybrid(tb testing.TB) string {
 	return path
 }
 
-func concurrentMatchesAlone(t *testing.T, path string) {
+func concurrentMatchesAlone(t *testing.T, path string, tol float64) {
+	near := func(a, b float32) bool { return a == b || math.Abs(float64(a-b)) <= tol }
 	m, tok := open(t, path, testThreads)
 	const ctx = 512
 	e := newEngine(t, m, tok, engine.Config{Parallel: 4, Context: ctx, PromptChunk: 16, BatchTokens: 64, MaxQueue: 16})
@@ -241,7 +248,7 @@ func concurrentMatchesAlone(t *testing.T, path string) {
 		}
 		for j, ev := range o.events {
 			lp := sample.LogSoftmax(nil, rows[j])
-			if ev.Logprob != lp[ev.Token] {
+			if !near(ev.Logprob, lp[ev.Token]) {
 				t.Fatalf("request %d token %d: logprob %v, LogSoftmax gives %v", i, j, ev.Logprob, lp[ev.Token])
 			}
 			top := sample.TopLogProbs(rows[j], 3)
@@ -249,7 +256,7 @@ func concurrentMatchesAlone(t *testing.T, path string) {
 				t.Fatalf("request %d token %d: %d alternatives, want 3", i, j, len(ev.Top))
 			}
 			for k, alt := range ev.Top {
-				if alt.ID != top[k].ID || alt.Logprob != lp[alt.ID] || alt.Text != string(tok.Bytes(alt.ID)) {
+				if alt.ID != top[k].ID || !near(alt.Logprob, lp[alt.ID]) || alt.Text != string(tok.Bytes(alt.ID)) {
 					t.Fatalf("request %d token %d: alternative %d is %+v, want %+v (%v)", i, j, k, alt, top[k], lp[top[k].ID])
 				}
 			}

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/ondo-ai/ondo/kernels"
 )
@@ -56,6 +57,8 @@ type GatedDeltaNet struct {
 	BetaAlpha Linear
 
 	qkv, z, beta, alpha, ba, out, mixed []float32 // scratch
+	bsig, gate                          []float32 // σ(β) and g per token and value head
+	scratch                             []chunkScratch
 }
 
 // Channels returns the convolution's channels.
@@ -95,7 +98,6 @@ func (d *GatedDeltaNet) Forward(p *kernels.Pool, dst, x []float32, n int, conv, 
 	d.beta = grow(d.beta, n*d.VHeads)
 	d.alpha = grow(d.alpha, n*d.VHeads)
 	d.out = grow(d.out, n*vd)
-	d.mixed = grow(d.mixed, ch)
 	if d.BetaAlpha.W != nil {
 		d.ba = grow(d.ba, 2*n*d.VHeads)
 		Project(p, x, n, Proj{&d.QKV, d.qkv}, Proj{&d.Z, d.z}, Proj{&d.BetaAlpha, d.ba})
@@ -112,38 +114,41 @@ func (d *GatedDeltaNet) Forward(p *kernels.Pool, dst, x []float32, n int, conv, 
 	}
 	kd, vdim := d.KeyDim, d.ValueDim
 	scale := 1 / float32(math.Sqrt(float64(kd)))
+	// Every token's convolution (in order: it moves the windows on), its
+	// L2-normed queries and keys, and its heads' β and decay exponent g.
+	d.mixed = grow(d.mixed, n*ch)
+	d.bsig = grow(d.bsig, n*d.VHeads)
+	d.gate = grow(d.gate, n*d.VHeads)
 	for i := 0; i < n; i++ {
-		in := d.qkv[i*ch : (i+1)*ch]
-		d.convolve(d.mixed, in, conv[i])
-		q := d.mixed[:d.KHeads*kd]
-		k := d.mixed[d.KHeads*kd : 2*d.KHeads*kd]
-		v := d.mixed[2*d.KHeads*kd:]
-		for h := 0; h < d.KHeads; h++ {
-			l2norm(q[h*kd:(h+1)*kd], d.Eps)
-			l2norm(k[h*kd:(h+1)*kd], d.Eps)
+		m := d.mixed[i*ch : (i+1)*ch]
+		d.convolve(m, d.qkv[i*ch:(i+1)*ch], conv[i])
+		for h := 0; h < 2*d.KHeads; h++ {
+			l2norm(m[h*kd:(h+1)*kd], d.Eps)
 		}
-		o := d.out[i*vd : (i+1)*vd]
 		for h := 0; h < d.VHeads; h++ {
-			beta := 1 / (1 + kernels.Exp(-d.beta[i*d.VHeads+h]))
-			g := softplus(d.alpha[i*d.VHeads+h]+d.DtBias[h]) * d.A[h]
-			decay := kernels.Exp(g)
-			kg := h % d.KHeads
-			if d.Grouped {
-				kg = h / (d.VHeads / d.KHeads)
-			}
-			kh := k[kg*kd : (kg+1)*kd]
-			qh := q[kg*kd : (kg+1)*kd]
-			vh := v[h*vdim : (h+1)*vdim]
-			s := rec[i][h*kd*vdim : (h+1)*kd*vdim] // column j of S at s[j·kd:]
-			oh := o[h*vdim : (h+1)*vdim]
-			for j := 0; j < vdim; j++ {
-				col := s[j*kd : (j+1)*kd]
-				kernels.Scale(col, decay)
-				delta := (vh[j] - kernels.Dot(col, kh)) * beta
-				kernels.Axpy(col, delta, kh)
-				oh[j] = kernels.Dot(col, qh) * scale
+			j := i*d.VHeads + h
+			d.bsig[j] = 1 / (1 + kernels.Exp(-d.beta[j]))
+			d.gate[j] = softplus(d.alpha[j]+d.DtBias[h]) * d.A[h]
+		}
+	}
+	// Runs of one sequence's tokens (they share its state) long enough
+	// take the chunked form (deltachunk.go), the others the recurrence.
+	for lo := 0; lo < n; {
+		hi := lo + 1
+		for hi < n && unsafe.SliceData(rec[hi]) == unsafe.SliceData(rec[lo]) {
+			hi++
+		}
+		if hi-lo >= minChunkRun {
+			d.chunked(p, d.out, d.mixed, lo, hi, rec[lo], scale)
+		} else {
+			for i := lo; i < hi; i++ {
+				d.step(i, rec[i], scale)
 			}
 		}
+		lo = hi
+	}
+	for i := 0; i < n; i++ {
+		o := d.out[i*vd : (i+1)*vd]
 		z := d.z[i*vd : (i+1)*vd]
 		for h := 0; h < d.VHeads; h++ {
 			d.Norm.Forward(o[h*vdim:(h+1)*vdim], o[h*vdim:(h+1)*vdim], 1)
@@ -153,6 +158,38 @@ func (d *GatedDeltaNet) Forward(p *kernels.Pool, dst, x []float32, n int, conv, 
 		}
 	}
 	d.Out.Forward(p, dst, d.out[:n*vd], n)
+}
+
+// step is the recurrence for token i, whose convolved, normed queries,
+// keys and values are row i of d.mixed: each value head's state decays,
+// takes the delta rule's update and is read by the query.
+func (d *GatedDeltaNet) step(i int, rec []float32, scale float32) {
+	kd, vdim, ch, vd := d.KeyDim, d.ValueDim, d.Channels(), d.VHeads*d.ValueDim
+	m := d.mixed[i*ch : (i+1)*ch]
+	q := m[:d.KHeads*kd]
+	k := m[d.KHeads*kd : 2*d.KHeads*kd]
+	v := m[2*d.KHeads*kd:]
+	o := d.out[i*vd : (i+1)*vd]
+	for h := 0; h < d.VHeads; h++ {
+		beta := d.bsig[i*d.VHeads+h]
+		decay := kernels.Exp(d.gate[i*d.VHeads+h])
+		kg := h % d.KHeads
+		if d.Grouped {
+			kg = h / (d.VHeads / d.KHeads)
+		}
+		kh := k[kg*kd : (kg+1)*kd]
+		qh := q[kg*kd : (kg+1)*kd]
+		vh := v[h*vdim : (h+1)*vdim]
+		s := rec[h*kd*vdim : (h+1)*kd*vdim] // column j of S at s[j·kd:]
+		oh := o[h*vdim : (h+1)*vdim]
+		for j := 0; j < vdim; j++ {
+			col := s[j*kd : (j+1)*kd]
+			kernels.Scale(col, decay)
+			delta := (vh[j] - kernels.Dot(col, kh)) * beta
+			kernels.Axpy(col, delta, kh)
+			oh[j] = kernels.Dot(col, qh) * scale
+		}
+	}
 }
 
 // convolve writes to out the causal convolution of the channels in (the

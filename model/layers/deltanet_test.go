@@ -3,6 +3,7 @@ package layers
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/ondo-ai/ondo/kernels"
@@ -12,15 +13,28 @@ import (
 // definition in float64, token after token through the states, with key
 // heads shared by two value heads each: value head h reads key head h mod 2
 // (Qwen3.5), or h / 2 when grouped (Qwen3-Next).
+//
+// The tokens come in batches of the given sizes, so that runs of at least
+// minChunkRun tokens take the chunked form: from an empty state, from the
+// state earlier batches left, across chunk boundaries and in a last partial
+// chunk, between recurrent steps; or all the recurrence. (Against float64,
+// the chunked form is off by 2-4e-5 here, the recurrence by 1-2e-5.)
 func TestGatedDeltaNetReference(t *testing.T) {
 	for _, grouped := range []bool{false, true} {
-		testGatedDeltaNet(t, grouped)
+		for _, batches := range [][]int{{7}, {150}, {20, 130}, {5, 70, 1, 3, 81}, slices.Repeat([]int{1}, 150), slices.Repeat([]int{15}, 10)} {
+			testGatedDeltaNet(t, grouped, batches)
+		}
 	}
 }
 
-func testGatedDeltaNet(t *testing.T, grouped bool) {
-	r := rand.New(rand.NewPCG(5, 9))
-	const dim, kh, vh, sd, ck, n = 16, 2, 4, 8, 3, 7
+// The test Gated DeltaNet's shape: width, key and value heads, head size,
+// convolution taps.
+const tdDim, tdKH, tdVH, tdSD, tdCK = 16, 2, 4, 8, 3
+
+// testDeltaNet returns a Gated DeltaNet of the test shape with random
+// weights, and the generator of random vectors it used.
+func testDeltaNet(t *testing.T, r *rand.Rand, grouped bool) (*GatedDeltaNet, func(k int, c, s float64) []float32) {
+	const dim, kh, vh, sd, ck = tdDim, tdKH, tdVH, tdSD, tdCK
 	ch := 2*kh*sd + vh*sd
 	vec := func(k int, c, s float64) []float32 {
 		v := make([]float32, k)
@@ -36,14 +50,67 @@ func testGatedDeltaNet(t *testing.T, grouped bool) {
 	if err := d.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	return d, vec
+}
+
+// A batch holding two sequences, one of them in two runs around the
+// other, gives each sequence what it gets alone.
+func TestGatedDeltaNetSequences(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 1))
+	d, vec := testDeltaNet(t, r, false)
+	const dim, na, nb = tdDim, 60, 30
+	ch := d.Channels()
+	x := vec((na+nb)*dim, 0, 1)
+	type state struct{ conv, rec []float32 }
+	fresh := func() state { return state{make([]float32, (tdCK-1)*ch), make([]float32, d.RecState())} }
+	run := func(x []float32, sts []state) []float32 {
+		convs, recs := make([][]float32, len(sts)), make([][]float32, len(sts))
+		for i, s := range sts {
+			convs[i], recs[i] = s.conv, s.rec
+		}
+		out := make([]float32, len(sts)*dim)
+		d.Forward(kernels.NewPool(2), out, x, len(sts), convs, recs)
+		return out
+	}
+	repeat := func(s state, n int) []state { return slices.Repeat([]state{s}, n) }
+	aloneA := run(x[:na*dim], repeat(fresh(), na))
+	aloneB := run(x[na*dim:], repeat(fresh(), nb))
+	// A's first 40 tokens, B's 30, A's last 20.
+	a, b := fresh(), fresh()
+	mixedX := slices.Concat(x[:40*dim], x[na*dim:], x[40*dim:na*dim])
+	mixed := run(mixedX, slices.Concat(repeat(a, 40), repeat(b, nb), repeat(a, na-40)))
+	want := slices.Concat(aloneA[:40*dim], aloneB, aloneA[40*dim:])
+	for i := range want {
+		if math.Abs(float64(mixed[i]-want[i])) > 1e-5 {
+			t.Fatalf("output %d (token %d): %v in the mixed batch, %v alone", i, i/dim, mixed[i], want[i])
+		}
+	}
+}
+
+func testGatedDeltaNet(t *testing.T, grouped bool, batches []int) {
+	r := rand.New(rand.NewPCG(5, 9))
+	n := 0
+	for _, b := range batches {
+		n += b
+	}
+	const dim, kh, vh, sd, ck = tdDim, tdKH, tdVH, tdSD, tdCK
+	ch := 2*kh*sd + vh*sd
+	d, vec := testDeltaNet(t, r, grouped)
 	x := vec(n*dim, 0, 1)
 	conv, rec := make([]float32, (ck-1)*ch), make([]float32, vh*sd*sd)
 	convs, recs := make([][]float32, n), make([][]float32, n)
 	for i := range convs {
 		convs[i], recs[i] = conv, rec
 	}
+	forward := func(d *GatedDeltaNet, got []float32) {
+		at, pool := 0, kernels.NewPool(2)
+		for _, b := range batches {
+			d.Forward(pool, got[at*dim:], x[at*dim:], b, convs[at:], recs[at:])
+			at += b
+		}
+	}
 	got := make([]float32, n*dim)
-	d.Forward(kernels.NewPool(1), got, x, n, convs, recs)
+	forward(d, got)
 
 	mat := func(l Linear, in []float64) []float64 {
 		out := make([]float64, l.W.Rows)
@@ -136,7 +203,7 @@ func testGatedDeltaNet(t *testing.T, grouped bool) {
 		}
 	}
 	if worst > 1e-4 {
-		t.Errorf("grouped %v: max |diff| vs float64 %.3g > 1e-4", grouped, worst)
+		t.Errorf("grouped %v, batches %v: max |diff| vs float64 %.3g > 1e-4", grouped, batches, worst)
 	}
 	if !grouped {
 		return
@@ -164,13 +231,14 @@ func testGatedDeltaNet(t *testing.T, grouped bool) {
 	joint.Beta, joint.Alpha = Linear{}, Linear{}
 	joint.BetaAlpha = Linear{W: f32Matrix(t, ba, 2*vh, dim)}
 	joint.qkv, joint.z, joint.beta, joint.alpha, joint.ba, joint.out, joint.mixed = nil, nil, nil, nil, nil, nil, nil
+	joint.bsig, joint.gate, joint.scratch = nil, nil, nil
 	if err := joint.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	clear(conv)
 	clear(rec)
 	again := make([]float32, n*dim)
-	joint.Forward(kernels.NewPool(1), again, x, n, convs, recs)
+	forward(&joint, again)
 	for i := range again {
 		if again[i] != got[i] {
 			t.Fatalf("joint β/α projection: output %d is %v, apart %v", i, again[i], got[i])
