@@ -61,17 +61,8 @@ func gemma4Weights(c *Config, s scales) []weight {
 		}
 		q, kv := int64(c.Heads)*hd, kvh*hd
 		own := l < c.Layers-c.SharedKV // has keys and values of its own
+		ws = append(ws, gemmaSandwich(p, d, q, hd, ffn, g, s)...)
 		ws = append(ws,
-			norm(p+"attn_norm.weight", d),
-			weight{p + "attn_q.weight", []int64{d, q}, 0, s.proj(d)},
-			weight{p + "attn_output.weight", []int64{q, d}, 0, s.proj(q)},
-			weight{p + "attn_q_norm.weight", []int64{hd}, g, 0.1 * g},
-			postNorm(p+"post_attention_norm.weight", d, s),
-			norm(p+"ffn_norm.weight", d),
-			weight{p + "ffn_gate.weight", []int64{d, ffn}, 0, s.proj(d)},
-			weight{p + "ffn_up.weight", []int64{d, ffn}, 0, s.proj(d)},
-			weight{p + "ffn_down.weight", []int64{ffn, d}, 0, s.proj(ffn)},
-			postNorm(p+"post_ffw_norm.weight", d, s),
 			weight{p + "layer_output_scale.weight", []int64{1}, 0.8, 0.1},
 		)
 		if own {
@@ -153,4 +144,22 @@ func gemma4Fixed(c *Config) map[string][]float32 {
 		}
 	}
 	return map[string][]float32{"rope_freqs.weight": freqs}
+}
+
+// gemmaSandwich is a Gemma 3n or 4 block's query, output, feed-forward and
+// sandwich norms (hd the head size, g the query norm's scale); the keys and
+// values, shared or not, are the family's.
+func gemmaSandwich(p string, d, q, hd, ffn int64, g float32, s scales) []weight {
+	return []weight{
+		norm(p+"attn_norm.weight", d),
+		weight{p + "attn_q.weight", []int64{d, q}, 0, s.proj(d)},
+		weight{p + "attn_output.weight", []int64{q, d}, 0, s.proj(q)},
+		weight{p + "attn_q_norm.weight", []int64{hd}, g, 0.1 * g},
+		postNorm(p+"post_attention_norm.weight", d, s),
+		norm(p+"ffn_norm.weight", d),
+		weight{p + "ffn_gate.weight", []int64{d, ffn}, 0, s.proj(d)},
+		weight{p + "ffn_up.weight", []int64{d, ffn}, 0, s.proj(d)},
+		weight{p + "ffn_down.weight", []int64{ffn, d}, 0, s.proj(ffn)},
+		postNorm(p+"post_ffw_norm.weight", d, s),
+	}
 }

@@ -11,6 +11,7 @@ import (
 	_ "github.com/ondo-ai/ondo/model/exaone4"    // exaone4: LG EXAONE 4.0
 	_ "github.com/ondo-ai/ondo/model/gemma2"     // gemma2: Gemma 2
 	_ "github.com/ondo-ai/ondo/model/gemma3"     // gemma3: Gemma 3 (text), EmbeddingGemma
+	_ "github.com/ondo-ai/ondo/model/gemma3n"    // gemma3n: Gemma 3n (text)
 	_ "github.com/ondo-ai/ondo/model/gemma4"     // gemma4: Gemma 4 (text)
 	_ "github.com/ondo-ai/ondo/model/glm4"       // glm4: GLM-4 9B/32B dense
 	_ "github.com/ondo-ai/ondo/model/gptoss"     // gpt-oss: OpenAI gpt-oss 20B, 120B

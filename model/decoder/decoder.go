@@ -20,6 +20,9 @@
 //
 // and the network embeds (× EmbedScale), runs the layers, applies the
 // output norm and the classifier, then × LogitScale and the final soft cap.
+// Gemma 3n adds two hooks: a low-rank branch beside the attention (Block's
+// Laurel) and residual streams beside x that predict each layer's input and
+// are corrected by its output (Recipe's Streams).
 package decoder
 
 import (
@@ -86,6 +89,9 @@ type Block struct {
 	// DeltaNet, Granite 4's Mamba-2); the layer has no keys or values, and
 	// AttnNorm, FFN and the other norms work as for attention.
 	Recurrent layers.Recurrent
+	// Laurel, when set, adds a low-rank residual beside the attention
+	// (Gemma 3n); see [Laurel].
+	Laurel *Laurel
 }
 
 // Temperature is llama.cpp's attention temperature tuning: the queries of
@@ -152,6 +158,9 @@ type Recipe struct {
 	// PerLayer, when set, gives every layer a small embedding of each
 	// token of its own (Gemma 4 E2B/E4B); see [PerLayerBlock].
 	PerLayer *PerLayerInput
+	// Streams, when set, keeps residual streams beside the layers' own
+	// (Gemma 3n's AltUp); see [Streams].
+	Streams Streams
 }
 
 // Model is a loaded decoder. It implements model.Model and model.Embedder.
@@ -359,6 +368,9 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 			return 0, err
 		}
 	}
+	if r.Streams != nil {
+		r.Streams.Begin(m.pool, x, n)
+	}
 	for j := range r.Ropes { // every layer of a rotation turns by the same angles
 		rot, d := &r.Ropes[j], r.Ropes[j].Dims
 		for i, p := range pos {
@@ -378,10 +390,16 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 		b := &r.Blocks[l]
 		a := &b.Attn // this layer's geometry
 		qDim, kvDim := a.Heads*a.HeadDim, a.KVHeads*a.HeadDim
+		if r.Streams != nil { // the layer's input, predicted from the streams
+			r.Streams.Predict(m.pool, l, x, n)
+		}
 		h := x
 		if b.AttnNorm.Present() {
 			b.AttnNorm.Forward(s.xb, x, n) // attention norm
 			h = s.xb
+		}
+		if b.Laurel != nil { // the low-rank branch beside the attention
+			b.Laurel.forward(m.pool, s, h[:n*hp.Embd], n)
 		}
 		if b.Recurrent != nil { // a mixer over the recurrent states
 			s.conv, s.rec = s.conv[:0], s.rec[:0]
@@ -469,6 +487,9 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 	if len(m.stateSize) > 0 {
 		endStates(caches, pos) // only a whole pass leaves valid states
 	}
+	if r.Streams != nil {
+		r.Streams.End(m.pool, x, n)
+	}
 	for i, o := range out { // rows that want output, gathered to the front of xb
 		if o {
 			copy(s.xb[k*dim:(k+1)*dim], x[i*dim:(i+1)*dim])
@@ -484,6 +505,9 @@ func (m *Model) hidden(ctx context.Context, tokens []int32, pos []int, caches []
 func (m *Model) finishLayer(b *Block, l int, x []float32, n int, s *scratch) {
 	dim := m.r.Hyper.Embd
 	m.residual(x, s.xb[:n*dim], &b.PostAttnNorm, n)
+	if b.Laurel != nil {
+		b.Laurel.mix(x, s)
+	}
 	h := x
 	if b.FFNNorm.Present() {
 		b.FFNNorm.Forward(s.xb, x, n) // feed-forward norm
@@ -496,6 +520,13 @@ func (m *Model) finishLayer(b *Block, l int, x []float32, n int, s *scratch) {
 	}
 	if b.OutScale != 0 { // the whole layer's output (Gemma 4's layer scalar)
 		kernels.Scale(x, b.OutScale)
+	}
+	if m.r.Streams != nil { // the streams corrected by the layer's output
+		var in []float32
+		if m.r.PerLayer != nil {
+			in = s.perLayer
+		}
+		m.r.Streams.Correct(m.pool, l, x, in, n)
 	}
 }
 
@@ -565,6 +596,9 @@ type scratch struct {
 	// conv and rec: each token's recurrent states for a recurrent layer.
 	qg, gate  []float32
 	conv, rec [][]float32
+	// laurel holds a layer's low-rank residual branch, n × embd, and
+	// laurelLow its rank-wide middle.
+	laurel, laurelLow []float32
 }
 
 // scratch returns buffers for n tokens, growing them when needed.
