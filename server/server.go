@@ -9,7 +9,8 @@
 //	         POST /api/embed, POST /api/embeddings, POST /api/show
 //	         POST /api/pull (NDJSON progress, with Config.Puller)
 //	         GET  /api/tags, GET /api/ps, GET /api/version, DELETE /api/delete
-//	         GET and HEAD / ("Ondo is running")
+//	         GET and HEAD / (the chat page, package webui; with
+//	         Config.NoUI, "Ondo is running")
 //	ondo:    GET  /health, GET /metrics (Prometheus)
 //
 // Models are addressed by name through a Resolver (DirResolver: the name
@@ -90,6 +91,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ondo-ai/ondo/webui"
 )
 
 // Config configures a Server. The zero value serves the models in the
@@ -141,6 +144,11 @@ type Config struct {
 	CORSOrigins []string
 	// MaxBodyBytes limits request bodies; 0 means 8 MiB.
 	MaxBodyBytes int64
+	// NoUI turns the chat page (package webui) off: / then answers
+	// "Ondo is running" in plain text. With the page on, GET / and
+	// GET /ui/... load without the API key; the page asks for it and
+	// sends it on its API calls.
+	NoUI bool
 
 	// Version is reported by /api/version and in system_fingerprint.
 	Version string
@@ -245,10 +253,16 @@ func (s *Server) routes() {
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		mux.Handle(pattern, errorHandler(h))
 	}
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "Ondo is running")
-	})
+	if s.cfg.NoUI {
+		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			io.WriteString(w, "Ondo is running")
+		})
+	} else {
+		page := webui.Handler()
+		mux.Handle("GET /{$}", page)
+		mux.Handle("GET "+webui.AssetPrefix, page)
+	}
 	mux.HandleFunc("GET /health", s.handleHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.met.reg, promhttp.HandlerOpts{}))
 
@@ -504,14 +518,16 @@ func (s *Server) originAllowed(origin string) bool {
 	return false
 }
 
-// auth requires the API key, when one is set, on everything but /health.
+// auth requires the API key, when one is set, on everything but /health
+// and the chat page's own GETs (which hold no data: the page asks for the
+// key and sends it on its API calls).
 func (s *Server) auth(next http.Handler) http.Handler {
 	if s.cfg.APIKey == "" {
 		return next
 	}
 	want := []byte(s.cfg.APIKey)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/health" {
+		if r.URL.Path == "/health" || !s.cfg.NoUI && webui.IsPagePath(r.Method, r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

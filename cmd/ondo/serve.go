@@ -38,6 +38,7 @@ var serveEnv = map[string][]string{
 	"context":           {"ONDO_CONTEXT_LENGTH"},
 	"max-queue":         {"ONDO_MAX_QUEUE"},
 	"threads":           {"ONDO_THREADS"},
+	"no-ui":             {"ONDO_NO_UI"},
 }
 
 // shutdownGrace is how long a stopping server waits for streams to finish
@@ -52,7 +53,7 @@ func init() {
 		cors                      []string
 		maxMem                    = byteSize(0)
 		keep                      = keepAliveFlag(server.DefaultKeepAlive)
-		verbose                   bool
+		verbose, noUI             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [flags]",
@@ -60,7 +61,8 @@ func init() {
 		Long: `Serve GGUF models over HTTP with the OpenAI API (/v1/chat/completions,
 /v1/completions, /v1/embeddings, /v1/models) and the Ollama API (/api/generate,
 /api/chat, /api/embed, /api/tags, /api/show, /api/ps, /api/pull, /api/delete,
-/api/version), plus /health and Prometheus /metrics.
+/api/version), plus /health and Prometheus /metrics. A chat page is served at /
+(open it in a browser; --no-ui turns it off).
 
 Models are looked up in --models-dir, which is the model store (ondo pull and
 ondo create write its blobs/ and manifests/ folders) and may also hold plain GGUF
@@ -119,6 +121,7 @@ SIGTERM stops it gracefully: running streams get up to 30 seconds to finish.`,
 				KeepAlive:       &ka,
 				APIKey:          apiKey,
 				CORSOrigins:     splitList(cors),
+				NoUI:            noUI,
 				Version:         version,
 				Logger:          log,
 			})
@@ -167,6 +170,7 @@ SIGTERM stops it gracefully: running streams get up to 30 seconds to finish.`,
 	f.IntVar(&ctxSize, "context", 0, "context of each sequence in tokens (default: the model's, at most 4096) [ONDO_CONTEXT_LENGTH]")
 	f.IntVar(&maxQueue, "max-queue", 0, "most requests waiting per model before 503 (default 8 × parallel) [ONDO_MAX_QUEUE]")
 	f.IntVar(&thread, "threads", 0, "threads per model (default: all CPUs) [ONDO_THREADS]")
+	f.BoolVar(&noUI, "no-ui", false, "serve no chat page at / (only \"Ondo is running\") [ONDO_NO_UI]")
 	f.BoolVar(&verbose, "verbose", false, "log every request")
 	register(cmd)
 }

@@ -119,52 +119,13 @@ func TestServeCommand(t *testing.T) {
 	if err := os.Symlink(testdata.Path(t, "gguf", "stories260K.gguf"), filepath.Join(dir, "stories.gguf")); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "serve", "--models-dir", dir, "--keep-alive", "1m")
-	cmd.Env = append(os.Environ(), runAsOndo+"=1", "ONDO_HOST=127.0.0.1:0", "ONDO_API_KEY=sekrit", "GOCOVERDIR="+t.TempDir())
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stderr)
-	var url string
-	var log bytes.Buffer
-	for lines.Scan() {
-		line := lines.Text()
-		log.WriteString(line + "\n")
-		if _, rest, ok := strings.Cut(line, "listening on "); ok {
-			url, _, _ = strings.Cut(rest, " ")
-			break
-		}
-	}
-	if !strings.HasPrefix(url, "http://127.0.0.1:") {
-		t.Fatalf("no listening line: %q", log.String())
-	}
-	logDone := make(chan struct{})
-	go func() {
-		io.Copy(&log, stderr)
-		close(logDone)
-	}()
-
-	get := func(path, key string) int {
-		req, _ := http.NewRequest("GET", url+path, nil)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	cmd, url, log, logDone := startServe(t, dir)
+	get := func(path, key string) int { c, _ := getWith(t, url+path, key); return c }
 	if c := get("/health", ""); c != 200 {
 		t.Errorf("/health: %d", c)
+	}
+	if c, body := getWith(t, url+"/", ""); c != 200 || !strings.Contains(body, "<html") {
+		t.Errorf("the chat page without the key: %d %.40q", c, body)
 	}
 	if c := get("/api/tags", ""); c != 401 {
 		t.Errorf("/api/tags without the key: %d", c)
@@ -206,5 +167,74 @@ func TestServeCommand(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "stopped") {
 		t.Errorf("log: %s", log.String())
+	}
+}
+
+// startServe runs "ondo serve" on the models in dir, with the API key
+// sekrit and the further flags args, and returns once it listens: the
+// process, its URL, its log so far (the rest is copied in until logDone).
+func startServe(t *testing.T, dir string, args ...string) (cmd *exec.Cmd, url string, log *bytes.Buffer, logDone chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	cmd = exec.CommandContext(ctx, os.Args[0], append([]string{"serve", "--models-dir", dir, "--keep-alive", "1m"}, args...)...)
+	cmd.Env = append(os.Environ(), runAsOndo+"=1", "ONDO_HOST=127.0.0.1:0", "ONDO_API_KEY=sekrit", "GOCOVERDIR="+t.TempDir())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	lines := bufio.NewScanner(stderr)
+	log = new(bytes.Buffer)
+	for lines.Scan() {
+		line := lines.Text()
+		log.WriteString(line + "\n")
+		if _, rest, ok := strings.Cut(line, "listening on "); ok {
+			url, _, _ = strings.Cut(rest, " ")
+			break
+		}
+	}
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("no listening line: %q", log.String())
+	}
+	logDone = make(chan struct{})
+	go func() {
+		io.Copy(log, stderr)
+		close(logDone)
+	}()
+	return cmd, url, log, logDone
+}
+
+// getWith GETs url, with the API key when key is set, and returns the
+// status and body.
+func getWith(t *testing.T, url, key string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// --no-ui serves the plain answer at /, behind the key like the API.
+func TestServeNoUI(t *testing.T) {
+	_, url, _, _ := startServe(t, t.TempDir(), "--no-ui")
+	if c, _ := getWith(t, url+"/", ""); c != 401 {
+		t.Errorf("/ without the key under --no-ui: %d", c)
+	}
+	if c, body := getWith(t, url+"/", "sekrit"); c != 200 || body != "Ondo is running" {
+		t.Errorf("/ under --no-ui: %d %q", c, body)
+	}
+	if c, _ := getWith(t, url+"/ui/app.js", "sekrit"); c != 404 {
+		t.Errorf("the page's script under --no-ui: %d", c)
 	}
 }

@@ -4,7 +4,9 @@
 // reasoning) with a real vocabulary and chat template.
 //
 // Importing the package registers the architecture Arch; Write makes a
-// GGUF file of it from a vocabulary-only GGUF.
+// GGUF file of it from a vocabulary-only GGUF. A model written with Delay
+// waits before each generated token, so that a test can act in the middle
+// of a stream.
 package scripted
 
 import (
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ondo-ai/ondo/gguf"
@@ -25,7 +28,19 @@ import (
 // Arch is the architecture name of scripted models.
 const Arch = "ondo-scripted"
 
-const scriptKey = Arch + ".script"
+const (
+	scriptKey = Arch + ".script"
+	delayKey  = Arch + ".delay_ms" // optional: milliseconds before each token
+)
+
+// An Option changes the model Write writes.
+type Option func(*[]gguf.KV)
+
+// Delay makes the model wait d (whole milliseconds) before each token it
+// generates.
+func Delay(d time.Duration) Option {
+	return func(kvs *[]gguf.KV) { *kvs = append(*kvs, gguf.NewKV(delayKey, uint32(d.Milliseconds()))) }
+}
 
 func init() { model.Register(Arch, load) }
 
@@ -33,7 +48,7 @@ func init() { model.Register(Arch, load) }
 // vocab, the chat template tmpl (none when empty) and the output script.
 // Control tokens written in script (such as <|python_tag|>) are those
 // tokens.
-func Write(tb testing.TB, vocab, dst, tmpl, script string) {
+func Write(tb testing.TB, vocab, dst, tmpl, script string, opts ...Option) {
 	tb.Helper()
 	f, err := gguf.Open(vocab)
 	if err != nil {
@@ -43,7 +58,7 @@ func Write(tb testing.TB, vocab, dst, tmpl, script string) {
 	var kvs []gguf.KV
 	for _, kv := range f.KV {
 		switch kv.Key {
-		case "general.architecture", "tokenizer.chat_template", scriptKey:
+		case "general.architecture", "tokenizer.chat_template", scriptKey, delayKey:
 		default:
 			kvs = append(kvs, kv)
 		}
@@ -51,6 +66,9 @@ func Write(tb testing.TB, vocab, dst, tmpl, script string) {
 	kvs = append(kvs, gguf.NewKV("general.architecture", Arch), gguf.NewKV(scriptKey, script))
 	if tmpl != "" {
 		kvs = append(kvs, gguf.NewKV("tokenizer.chat_template", tmpl))
+	}
+	for _, o := range opts {
+		o(&kvs)
 	}
 	if err := gguf.WriteFile(dst, kvs, nil); err != nil {
 		tb.Fatal(err)
@@ -65,6 +83,7 @@ type Model struct {
 	script string
 	ids    []int32 // the script's tokens
 	eos    int32
+	delay  time.Duration // before each forward pass that generates
 	mu     sync.Mutex
 	seqs   map[*kvcache.Cache]*seqState
 	next   map[int]int32 // the script's next token after each length of text
@@ -87,7 +106,18 @@ func load(f *gguf.File, _ model.Config) (model.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(tok, script)
+	m, err := New(tok, script)
+	if err != nil {
+		return nil, err
+	}
+	if f.Has(delayKey) {
+		ms, err := f.Int(delayKey)
+		if err != nil || ms < 0 || ms > 60_000 {
+			return nil, fmt.Errorf("scripted: %s: want 0 to 60000 milliseconds (%d, %v)", delayKey, ms, err)
+		}
+		m.delay = time.Duration(ms) * time.Millisecond
+	}
+	return m, nil
 }
 
 // New returns a model with tok's vocabulary that generates script, then
@@ -156,6 +186,13 @@ func (m *Model) want(st *seqState) int32 {
 // for is generated text; any other token is prompt, after which the
 // script starts again.
 func (m *Model) Forward(ctx context.Context, b *model.Batch, logits []float32) error {
+	if m.delay > 0 {
+		select {
+		case <-time.After(m.delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	count := map[*kvcache.Cache]int{}
