@@ -13,6 +13,11 @@
 // unsigned (0..24), and adds the record's bias, -12·(lane sums of x); the
 // wide one moves the codebook's signs onto x as the IQ4_NL kernel does.
 // |v| ≤ 24, so no pair sum saturates.
+//
+// The packed tiles (MXFP4x8, pack.go) do the narrow kernel's work for the
+// eight rows of a group: tileMXFP4x8NarrowAVX2, and tileMXFP4x8NarrowVNNI,
+// which sums each lane's four products onto the bias lanes with one
+// VPDPBUSD instead of VPMADDUBSW, VPMADDWD and VPADDD: the same integers.
 
 // mxfp4Plus12 is the codebook plus 12, in both 128-bit halves.
 DATA mxfp4Plus12<>+0(SB)/8, $0x181412100f0e0d0c
@@ -164,5 +169,199 @@ wdone:
 	VMOVUPS Y5, 160(R9)
 	VMOVUPS Y6, 192(R9)
 	VMOVUPS Y7, 224(R9)
+	VZEROUPPER
+	RET
+
+// mx8Bias63 is 63 in every int32: the float32 exponent bias less 64.
+DATA mx8Bias63<>+0(SB)/8, $0x0000003f0000003f
+DATA mx8Bias63<>+8(SB)/8, $0x0000003f0000003f
+DATA mx8Bias63<>+16(SB)/8, $0x0000003f0000003f
+DATA mx8Bias63<>+24(SB)/8, $0x0000003f0000003f
+GLOBL mx8Bias63<>(SB), RODATA|NOPTR, $32
+
+// MX8_SCALES(Q, D, DST) writes the eight float32 factors e8m0Half[e]·dx
+// of the group block whose scale bytes are at Q(R8), dx at D(DX), to
+// (DST): e8m0Half[e] = 2^(e-128) is computed, not looked up. With
+// h = e>>1, the factors 2^(h-64) and 2^(e-h-64) are normal float32
+// numbers for every byte (exponent fields h+63 and e-h+63, both in
+// [63, 191]), and their product is 2^(e-128) exactly, the subnormals
+// 2^-128 and 2^-127 of e = 0 and 1 included; the product with dx is then
+// rounded once, as e8m0Half[e]·dx is. Clobbers Y9, Y14.
+#define MX8_SCALES(Q, D, DST) \
+	VPMOVZXBD Q(R8), Y14 \
+	VPSRLD $1, Y14, Y9 \
+	VPSUBD Y9, Y14, Y14 \
+	VPADDD mx8Bias63<>(SB), Y9, Y9 \
+	VPADDD mx8Bias63<>(SB), Y14, Y14 \
+	VPSLLD $23, Y9, Y9 \
+	VPSLLD $23, Y14, Y14 \
+	VMULPS Y9, Y14, Y14 \
+	VBROADCASTSS D(DX), Y9 \
+	VMULPS Y9, Y14, Y14 \
+	VMOVUPS Y14, (DST)
+
+// MX8_ROW(R, ACC) adds row R of the group block at R8 (its quants at
+// 8+16R(R8), its factor at 4R(R9)) to ACC, as MX_ROW does for a row
+// stored apart: Y8 = the codebook plus 12, Y10 = the record's x, Y11 its
+// bias lanes, Y12 = 1 in every int16, Y13 and Y15 as SETUP_CONSTS leaves
+// them. Clobbers Y9, Y14.
+#define MX8_ROW(R, ACC) \
+	VBROADCASTI128 (8+16*R)(R8), Y14 \
+	VPSRLVQ Y13, Y14, Y14 \
+	VPAND Y15, Y14, Y14 \
+	VPSHUFB Y14, Y8, Y14 \
+	VPMADDUBSW Y10, Y14, Y14 \
+	VPMADDWD Y12, Y14, Y14 \
+	VPADDD Y11, Y14, Y14 \
+	VCVTDQ2PS Y14, Y14 \
+	VBROADCASTSS (4*R)(R9), Y9 \
+	VFMADD231PS Y9, Y14, ACC
+
+// MX8_BLOCK adds the group block at R8 against the record at SI to Y0-Y7,
+// its factors at (R9).
+#define MX8_BLOCK \
+	VMOVDQU 0(SI), Y10 \
+	VMOVDQU 32(SI), Y11 \
+	MX8_ROW(0, Y0) \
+	MX8_ROW(1, Y1) \
+	MX8_ROW(2, Y2) \
+	MX8_ROW(3, Y3) \
+	MX8_ROW(4, Y4) \
+	MX8_ROW(5, Y5) \
+	MX8_ROW(6, Y6) \
+	MX8_ROW(7, Y7)
+
+// func tileMXFP4x8NarrowAVX2(t *tileArgs)
+// The eight rows of an MXFP4x8 group (pack.go) at t.w[0] against one
+// activation row, out[i] receiving row i: per row the lanes, scale and
+// fold of dotMXFP4 and hsum8, as tileMXFP4NarrowAVX2 computes them, with
+// the record's x and bias lanes loaded once for the eight rows. The
+// factors of block b+1 are made while block b is summed, so that their
+// chain of dependent steps overlaps the sums, in two 32-byte slots that
+// R9 and R10 take turns at; the last block's are made by the one before
+// it (or before the loop), so nothing past the group is read.
+TEXT ·tileMXFP4x8NarrowAVX2(SB), NOSPLIT, $64-8
+	MOVQ t+0(FP), DI
+	SETUP_CONSTS                     // Y13 shifts, Y14 ones, Y15 0x0f
+	VMOVDQA Y14, Y12
+	VMOVDQU mxfp4Plus12<>(SB), Y8
+	MOVQ T_W0(DI), R8
+	MOVQ T_X(DI), SI
+	MOVQ T_D(DI), DX
+	MOVQ T_NB(DI), CX
+	LEAQ 0(SP), R9
+	LEAQ 32(SP), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ CX, CX
+	JZ    mdone
+	MX8_SCALES(0, 0, R9)
+	DECQ CX
+	JZ   mlast
+
+mloop:
+	PREFETCHT0 3264(R8)
+	PREFETCHT0 3328(R8)
+	PREFETCHT0 3392(R8)
+	MX8_SCALES(136, 4, R10)
+	MX8_BLOCK
+	XCHGQ R9, R10
+	ADDQ $136, R8
+	ADDQ $64, SI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  mloop
+
+mlast:
+	MX8_BLOCK
+
+mdone:
+	HSUM8X8
+	VMOVUPS X6, T_OUT+0(DI)
+	VMOVUPS X7, T_OUT+16(DI)
+	VZEROUPPER
+	RET
+
+// MX8V_ROW(R, ACC) is MX8_ROW with VPDPBUSD (AVX512-VNNI on 256 bits),
+// which adds the four products of each lane to a copy of the bias lanes
+// in one instruction, exactly (it does not saturate). Clobbers Y9, Y12,
+// Y14.
+#define MX8V_ROW(R, ACC) \
+	VBROADCASTI128 (8+16*R)(R8), Y14 \
+	VPSRLVQ Y13, Y14, Y14 \
+	VPAND Y15, Y14, Y14 \
+	VPSHUFB Y14, Y8, Y14 \
+	VMOVDQA Y11, Y12 \
+	VPDPBUSD Y10, Y14, Y12 \
+	VCVTDQ2PS Y12, Y12 \
+	VBROADCASTSS (4*R)(R9), Y9 \
+	VFMADD231PS Y9, Y12, ACC
+
+// MX8V_BLOCK is MX8_BLOCK with MX8V_ROW.
+#define MX8V_BLOCK \
+	VMOVDQU 0(SI), Y10 \
+	VMOVDQU 32(SI), Y11 \
+	MX8V_ROW(0, Y0) \
+	MX8V_ROW(1, Y1) \
+	MX8V_ROW(2, Y2) \
+	MX8V_ROW(3, Y3) \
+	MX8V_ROW(4, Y4) \
+	MX8V_ROW(5, Y5) \
+	MX8V_ROW(6, Y6) \
+	MX8V_ROW(7, Y7)
+
+// func tileMXFP4x8NarrowVNNI(t *tileArgs)
+// tileMXFP4x8NarrowAVX2 with VPDPBUSD (EVEX-encoded on Y registers: it
+// needs AVX512-VNNI and AVX512-VL, see hasVNNI).
+TEXT ·tileMXFP4x8NarrowVNNI(SB), NOSPLIT, $64-8
+	MOVQ t+0(FP), DI
+	SETUP_CONSTS                     // Y13 shifts, Y15 0x0f
+	VMOVDQU mxfp4Plus12<>(SB), Y8
+	MOVQ T_W0(DI), R8
+	MOVQ T_X(DI), SI
+	MOVQ T_D(DI), DX
+	MOVQ T_NB(DI), CX
+	LEAQ 0(SP), R9
+	LEAQ 32(SP), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ CX, CX
+	JZ    vdone
+	MX8_SCALES(0, 0, R9)
+	DECQ CX
+	JZ   vlast
+
+vloop:
+	PREFETCHT0 3264(R8)
+	PREFETCHT0 3328(R8)
+	PREFETCHT0 3392(R8)
+	MX8_SCALES(136, 4, R10)
+	MX8V_BLOCK
+	XCHGQ R9, R10
+	ADDQ $136, R8
+	ADDQ $64, SI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  vloop
+
+vlast:
+	MX8V_BLOCK
+
+vdone:
+	HSUM8X8
+	VMOVUPS X6, T_OUT+0(DI)
+	VMOVUPS X7, T_OUT+16(DI)
 	VZEROUPPER
 	RET

@@ -24,6 +24,23 @@ import (
 // the kernel's reduction tree (VPACKSSDW of two such pairs, twice) leaves
 // in the eight lanes of one register in row order.
 //
+// MXFP4 packs the same way, its scales being one E8M0 byte a row:
+//
+//	MXFP4x8 group g (rows 8g … 8g+7), block b, at (g·nb + b)·136:
+//	  e[8]  scale bytes, rows 0…7 in order               (8 bytes)
+//	  q[8]  the rows' 16 nibble bytes, rows 0…7 in order (128 bytes)
+//
+// Its tile keeps the lane-wise sums of dotMXFP4, eight lanes per row in
+// one register each, so the layout is the rows' blocks side by side; what
+// the tile gains over four stored rows is one stream, the activation
+// quants and lane biases loaded once for eight rows, and the eight scale
+// bytes turned into float32 factors by a few vector instructions (see
+// tileMXFP4x8NarrowAVX2, and its VNNI variant, which needs fewer
+// instructions a row). Unlike Q4_0's scalar sums, the lanes keep every
+// step of the per-row work (unpack, look up, multiply-add, convert, fused
+// scale), so for prompts a packed MXFP4 matrix costs about what the wide
+// tiles cost (BenchmarkQKernels, n=64: within 5%).
+//
 // MatMul meets every activation row of a packed matrix with the narrow
 // tile, batches and prompts included: per row it costs 10-30% less than a
 // wide tile over the stored layout (BenchmarkQKernels, impl=packed).
@@ -37,6 +54,7 @@ import (
 type packing struct {
 	rows   int // rows per group
 	blockB int // bytes per group and block
+	scaleB int // bytes of a stored block's scale, which its quants follow
 	// pack writes the group of rows starting at src (rows×rowBytes, stored
 	// encoding) to dst in the packed layout.
 	pack func(dst, src []byte, nb int)
@@ -71,9 +89,24 @@ func packQ4_0x8(dst, src []byte, nb int) {
 
 func q40x8Row(i int) (scale, quants int) { return 2 * i, 16 + 16*q40RowSlot[i] - 2*i }
 
+func packMXFP4x8(dst, src []byte, nb int) {
+	rowBytes := nb * 17
+	for b := range nb {
+		rec := dst[b*136 : b*136+136 : b*136+136]
+		for r := range 8 {
+			blk := src[r*rowBytes+b*17 : r*rowBytes+b*17+17]
+			rec[r] = blk[0]
+			copy(rec[8+16*r:24+16*r], blk[1:])
+		}
+	}
+}
+
+func mxfp4x8Row(i int) (scale, quants int) { return i, 8 + 16*i - i }
+
 // packings maps a weight type to its packed layout, where one exists.
 var packings = [64]*packing{
-	tensor.Q4_0: {rows: 8, blockB: 144, pack: packQ4_0x8, row: q40x8Row},
+	tensor.Q4_0:  {rows: 8, blockB: 144, scaleB: 2, pack: packQ4_0x8, row: q40x8Row},
+	tensor.MXFP4: {rows: 8, blockB: 136, scaleB: 1, pack: packMXFP4x8, row: mxfp4x8Row},
 }
 
 // packedKernels holds the packed layouts' narrow tiles in use: all the
@@ -82,6 +115,12 @@ var packings = [64]*packing{
 // entry means MatMul reads that type as stored; only assembly is installed
 // (selectKernels): the portable twins gain nothing from a packed layout.
 var packedKernels [64]tileFunc
+
+// packedVariants names the tables of the other packed tiles this CPU runs
+// (VNNI variants of the AVX2 ones on amd64), which selectKernels may have
+// put in packedKernels instead, so that tests check each against the
+// twins; nil where there are none.
+var packedVariants map[string][64]tileFunc
 
 // portablePackedKernels returns the twins of the packed tiles, for tests.
 func portablePackedKernels() (t [64]tileFunc) {
@@ -103,17 +142,17 @@ func (k *qkernel) portablePacked(pk *packing) tileFunc {
 		for i := range pk.rows {
 			sc, qo := pk.row(i)
 			t.w[0], t.ws, t.wn = unsafe.Add(base, sc), pk.blockB, qo
-			t.out[i] = k.stridedRow(t)
+			t.out[i] = k.stridedRow(t, pk.scaleB)
 		}
 		t.w[0] = base
 	}
 }
 
 // stridedRow is the portable dot product of the weight row whose block b
-// has its scale at t.w[0] + b·t.ws and its quants t.wn bytes further, with
-// the narrow activation panel of t.
-func (k *qkernel) stridedRow(t *tileArgs) float32 {
-	w := k.gather(t)
+// has its scale (sb bytes) at t.w[0] + b·t.ws and its quants t.wn bytes
+// further, with the narrow activation panel of t.
+func (k *qkernel) stridedRow(t *tileArgs, sb int) float32 {
+	w := k.gather(t, sb)
 	t.pv = k.view(t, 1, 0)
 	t.pacc, t.psum = [8]float32{}, 0
 	t.pv.sum = &t.psum
@@ -122,9 +161,9 @@ func (k *qkernel) stridedRow(t *tileArgs) float32 {
 }
 
 // gather copies the strided row of t (see stridedRow) into t.pbuf in the
-// stored encoding, which for the packed types is a 2-byte scale followed by
-// the quants.
-func (k *qkernel) gather(t *tileArgs) []byte {
+// stored encoding, which for the packed types is a scale of sb bytes (2 for
+// Q4_0's fp16, 1 for MXFP4's E8M0) followed by the quants.
+func (k *qkernel) gather(t *tileArgs, sb int) []byte {
 	need := t.nb * k.blockB
 	if cap(t.pbuf) < need {
 		t.pbuf = make([]byte, need)
@@ -133,8 +172,8 @@ func (k *qkernel) gather(t *tileArgs) []byte {
 	for b := range t.nb {
 		p := unsafe.Add(t.w[0], b*t.ws)
 		blk := w[b*k.blockB : (b+1)*k.blockB]
-		copy(blk[:2], unsafe.Slice((*byte)(p), 2))
-		copy(blk[2:], unsafe.Slice((*byte)(unsafe.Add(p, t.wn)), k.blockB-2))
+		copy(blk[:sb], unsafe.Slice((*byte)(p), sb))
+		copy(blk[sb:], unsafe.Slice((*byte)(unsafe.Add(p, t.wn)), k.blockB-sb))
 	}
 	return w
 }

@@ -33,7 +33,7 @@ func TestPackLayout(t *testing.T) {
 			for i := range pk.rows {
 				sc, qo := pk.row(i)
 				ta.w[0], ta.ws, ta.wn = unsafe.Pointer(&packed[sc]), pk.blockB, qo
-				if got := k.gather(&ta); !bytes.Equal(got, w.Row(i)) {
+				if got := k.gather(&ta, pk.scaleB); !bytes.Equal(got, w.Row(i)) {
 					t.Fatalf("%v, %d blocks: row %d reads back as %x, stored %x", typ, nb, i, got, w.Row(i))
 				}
 			}
@@ -50,6 +50,9 @@ func TestPackLayout(t *testing.T) {
 func TestPackedMatchesStored(t *testing.T) {
 	tables := map[string][64]tileFunc{"go": portablePackedKernels()}
 	for name, tab := range asmPackedTables() {
+		tables[name] = tab
+	}
+	for name, tab := range packedVariants {
 		tables[name] = tab
 	}
 	saved := packedKernels
@@ -104,6 +107,51 @@ func TestPackedMatchesStored(t *testing.T) {
 	NewPool(1).MatMul(make([]float32, 8), w, randActs(r, 1, 64), 1)
 	if w.packed != nil {
 		t.Fatal("a matrix without SetRelease was packed")
+	}
+}
+
+// TestPackedMXFP4Scales checks the packed MXFP4 tiles, whose factors
+// e8m0Half[e]·dx are computed rather than looked up, at every scale byte:
+// row e of a 256-row matrix has the byte e in all its blocks, so that its
+// result depends on that factor alone, against activation rows of every
+// magnitude (factors that overflow, and subnormal ones); bit for bit
+// against the stored matrix through the portable twin.
+func TestPackedMXFP4Scales(t *testing.T) {
+	tables := map[string][64]tileFunc{"go": portablePackedKernels()}
+	for name, tab := range asmPackedTables() {
+		tables[name] = tab
+	}
+	for name, tab := range packedVariants {
+		tables[name] = tab
+	}
+	saved := packedKernels
+	defer func() { packedKernels = saved }()
+	r := rand.New(rand.NewPCG(27, 28))
+	const rows, nb, n = 256, 3, 14
+	cols := nb * 32
+	for name, tab := range tables {
+		if tab[tensor.MXFP4] == nil {
+			continue
+		}
+		packedKernels = tab
+		w := randWeights(r, tensor.MXFP4, rows, cols)
+		for i := range rows * nb {
+			w.Data[i*17] = byte(i / nb)
+		}
+		x := randActs(r, n, cols)
+		want := make([]float32, n*rows)
+		(*Pool)(nil).matmulQ(want, w, x, n, portableQKernels[tensor.MXFP4])
+		w.SetRelease(func([]byte) {})
+		got := make([]float32, n*rows)
+		NewPool(2).MatMul(got, w, x, n)
+		if w.packed == nil {
+			t.Fatalf("%s: the matrix was not packed", name)
+		}
+		for i := range want {
+			if !sameBits(got[i], want[i]) {
+				t.Fatalf("%s: scale byte %d, activation row %d: %v (%#x), stored %v (%#x)", name, i%rows, i/rows, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+			}
+		}
 	}
 }
 

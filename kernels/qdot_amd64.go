@@ -71,6 +71,18 @@ var avx2QKernels = func() (t [64]*qkernel) {
 // avx2PackedKernels is the table of AVX2 packed tiles (see pack.go).
 func avx2PackedKernels() (t [64]tileFunc) {
 	t[tensor.Q4_0] = tileQ4_0x8NarrowAVX2
+	t[tensor.MXFP4] = tileMXFP4x8NarrowAVX2
+	return t
+}
+
+// hasVNNI reports whether the VNNI packed tiles can run here: VPDPBUSD on
+// 256-bit registers, as AVX512-VNNI with AVX512-VL has it.
+var hasVNNI = hasAVX2 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL
+
+// vnniPackedKernels holds the packed tiles that have a VNNI variant, each
+// computing what its AVX2 tile computes, with fewer instructions.
+func vnniPackedKernels() (t [64]tileFunc) {
+	t[tensor.MXFP4] = tileMXFP4x8NarrowVNNI
 	return t
 }
 
@@ -86,6 +98,15 @@ func selectKernels() {
 		}
 	}
 	packedKernels = avx2PackedKernels()
+	if hasVNNI {
+		v := vnniPackedKernels()
+		for i, k := range v {
+			if k != nil {
+				packedKernels[i] = k
+			}
+		}
+		packedVariants = map[string][64]tileFunc{"vnni": v}
+	}
 }
 
 //go:noescape
@@ -171,6 +192,12 @@ func tileMXFP4NarrowAVX2(t *tileArgs)
 
 //go:noescape
 func tileMXFP4WideAVX2(t *tileArgs)
+
+//go:noescape
+func tileMXFP4x8NarrowAVX2(t *tileArgs)
+
+//go:noescape
+func tileMXFP4x8NarrowVNNI(t *tileArgs)
 
 //go:noescape
 func tileIQ2_XXSNarrowAVX2(t *tileArgs)
